@@ -1,0 +1,62 @@
+#pragma once
+// Recycling allocator for coroutine frames.
+//
+// A request passes through a dozen coroutines (connection loop, parser, middleware, handler), each
+// with a frame of a few hundred bytes. Sending every one of them through malloc costs more than the
+// work they do, so task frames come from per-thread free lists, one per size class.
+//
+// Contract:
+// - allocate() is safe on any thread; deallocate() may run on a different thread than allocate():
+//   the block then joins the freeing thread's cache. Frames migrate with their work; the caches are
+//   bounded, so migration cannot make memory grow without limit.
+// - Sizes are rounded up to k_frame_size_class_bytes; frames larger than k_max_recycled_frame_bytes
+//   go straight to operator new.
+// - Each thread keeps at most k_frame_cache_bytes_per_class bytes per class; the rest is freed.
+// - A thread's cache is released when the thread exits.
+// - Under AddressSanitizer cached frames are poisoned, so a use after free is still reported.
+
+#include <cstddef>
+#include <cstdint>
+
+namespace harrier {
+
+// 64 bytes: one cache line, and the granularity at which GCC's frames for our tasks differ.
+inline constexpr std::size_t k_frame_size_class_bytes = 64;
+// Frames above 4 KiB are rare (large locals in a coroutine); they are not worth caching.
+inline constexpr std::size_t k_max_recycled_frame_bytes = 4096;
+// 32 KiB per class per thread: enough for ~128 frames of a typical 256-byte task; a guess, not tuned.
+inline constexpr std::size_t k_frame_cache_bytes_per_class = 32 * 1024;
+
+struct frame_allocator_stats {
+  std::uint64_t heap_allocations = 0;   // served by operator new
+  std::uint64_t cache_hits = 0;         // served from this thread's free lists
+  std::uint64_t heap_frees = 0;         // returned to operator delete (cache full or too big)
+  std::uint64_t cached_frees = 0;       // kept in this thread's free lists
+};
+
+class frame_allocator {
+ public:
+  static void* allocate(std::size_t bytes);
+  static void deallocate(void* frame, std::size_t bytes) noexcept;
+
+  // Counters of the calling thread, for tests and benchmarks.
+  static frame_allocator_stats thread_stats() noexcept;
+
+  // Turns recycling off (or on) for the calling thread: every frame then goes to the heap.
+  // Benchmarks use it to measure what recycling saves.
+  static void set_thread_recycling(bool enabled) noexcept;
+};
+
+namespace detail {
+
+// Base of every promise whose frames should be recycled. The sized operator delete is the one the
+// compiler calls for coroutine frames, so no size header is stored.
+struct frame_allocated {
+  static void* operator new(std::size_t bytes) { return frame_allocator::allocate(bytes); }
+  static void operator delete(void* frame, std::size_t bytes) noexcept {
+    frame_allocator::deallocate(frame, bytes);
+  }
+};
+
+}  // namespace detail
+}  // namespace harrier

@@ -1,0 +1,4 @@
+#pragma once
+// harrier: an embeddable C++20 HTTP server runtime. The umbrella header.
+#include <harrier/core.hpp>
+#include <harrier/version.hpp>
