@@ -29,7 +29,7 @@ block_pool::~block_pool() {
   }
   for (std::byte* slab : m_slabs) {
     HARRIER_UNPOISON(slab, k_block_bytes * k_blocks_per_slab);
-    ::operator delete(slab, k_block_bytes * k_blocks_per_slab, k_slab_alignment);
+    ::operator delete(slab, k_block_bytes* k_blocks_per_slab, k_slab_alignment);
   }
 }
 
@@ -38,13 +38,14 @@ block block_pool::acquire() {
   if (m_free.empty()) {
     lock.unlock();
     // Allocate outside the lock; other threads keep acquiring and releasing meanwhile.
-    auto* slab = static_cast<std::byte*>(
-        ::operator new(k_block_bytes * k_blocks_per_slab, k_slab_alignment));
+    auto* slab =
+        static_cast<std::byte*>(::operator new(k_block_bytes* k_blocks_per_slab, k_slab_alignment));
     HARRIER_POISON(slab, k_block_bytes * k_blocks_per_slab);
     lock.lock();
     m_slabs.push_back(slab);
     m_free.reserve(m_slabs.size() * k_blocks_per_slab);
-    for (std::size_t i = k_blocks_per_slab; i-- > 0;) m_free.push_back(slab + i * k_block_bytes);
+    for (std::size_t i = k_blocks_per_slab; i-- > 0;)
+      m_free.push_back(slab + i * k_block_bytes);
   }
   std::byte* data = m_free.back();
   m_free.pop_back();

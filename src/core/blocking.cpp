@@ -12,7 +12,9 @@ blocking_observer* set_thread_blocking_observer(blocking_observer* observer) noe
   return previous;
 }
 
-blocking_observer* thread_blocking_observer() noexcept { return t_observer; }
+blocking_observer* thread_blocking_observer() noexcept {
+  return t_observer;
+}
 
 blocking_region::blocking_region() noexcept : m_observer(nullptr) {
   // Only the outermost region notifies: nested blocking calls are still one blocked thread.

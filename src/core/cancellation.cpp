@@ -93,9 +93,13 @@ class cancellation_state {
 cancellation_source::cancellation_source()
     : m_state(std::make_shared<detail::cancellation_state>()) {}
 
-cancellation_token cancellation_source::token() const noexcept { return cancellation_token{m_state}; }
+cancellation_token cancellation_source::token() const noexcept {
+  return cancellation_token{m_state};
+}
 
-bool cancellation_source::request_cancellation() const { return m_state->request(); }
+bool cancellation_source::request_cancellation() const {
+  return m_state->request();
+}
 
 bool cancellation_source::is_cancellation_requested() const noexcept {
   return m_state->is_cancelled();

@@ -18,7 +18,8 @@ namespace {
 constexpr std::size_t k_class_count = k_max_recycled_frame_bytes / k_frame_size_class_bytes;
 
 // Set when this thread's cache has been destroyed at thread exit: frames freed by later
-// thread_local destructors then go straight to the heap. A bool has no destructor, so it stays valid.
+// thread_local destructors then go straight to the heap. A bool has no destructor, so it stays
+// valid.
 thread_local bool t_cache_destroyed = false;
 
 struct free_node {
@@ -121,7 +122,9 @@ void frame_allocator::deallocate(void* frame, std::size_t bytes) noexcept {
   HARRIER_POISON(node, rounded);
 }
 
-frame_allocator_stats frame_allocator::thread_stats() noexcept { return this_thread_cache().stats; }
+frame_allocator_stats frame_allocator::thread_stats() noexcept {
+  return this_thread_cache().stats;
+}
 
 void frame_allocator::set_thread_recycling(bool enabled) noexcept {
   this_thread_cache().recycling = enabled;

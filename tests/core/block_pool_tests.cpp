@@ -83,7 +83,8 @@ TEST_CASE("concurrent acquire and release never share a block between holders", 
       }
     });
   }
-  for (auto& th : threads) th.join();
+  for (auto& th : threads)
+    th.join();
   CHECK(collisions == 0);
   CHECK(pool.stats().blocks_in_use() == 0);
 }

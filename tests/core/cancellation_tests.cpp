@@ -25,8 +25,7 @@ TEST_CASE("a cancellation callback runs exactly once when cancellation is reques
   CHECK(source.token().is_cancellation_requested());
 }
 
-TEST_CASE("a callback registered after cancellation runs at once, exactly once",
-          "[cancellation]") {
+TEST_CASE("a callback registered after cancellation runs at once, exactly once", "[cancellation]") {
   cancellation_source source;
   source.request_cancellation();
   int calls = 0;
@@ -41,7 +40,9 @@ TEST_CASE("a callback registered after cancellation runs at once, exactly once",
 TEST_CASE("a destroyed registration's callback never runs", "[cancellation]") {
   cancellation_source source;
   int calls = 0;
-  { cancellation_registration reg(source.token(), [&]() noexcept { ++calls; }); }
+  {
+    cancellation_registration reg(source.token(), [&]() noexcept { ++calls; });
+  }
   source.request_cancellation();
   CHECK(calls == 0);
 }
@@ -92,19 +93,22 @@ TEST_CASE("every one of many callbacks runs exactly once under racing cancel and
     std::vector<std::atomic<int>> calls(k_registrations);
     std::atomic<bool> go{false};
     std::thread registrar([&] {
-      while (!go.load()) std::this_thread::yield();
+      while (!go.load())
+        std::this_thread::yield();
       std::vector<std::unique_ptr<cancellation_registration>> regs;
       for (int i = 0; i < k_registrations; ++i) {
         regs.push_back(std::make_unique<cancellation_registration>(
             source.token(), [&calls, i]() noexcept { calls[static_cast<std::size_t>(i)]++; }));
       }
       // Keep them alive until after cancellation has certainly happened.
-      while (!source.is_cancellation_requested()) std::this_thread::yield();
+      while (!source.is_cancellation_requested())
+        std::this_thread::yield();
     });
     go = true;
     source.request_cancellation();
     registrar.join();
-    for (auto& c : calls) CHECK(c.load() == 1);
+    for (auto& c : calls)
+      CHECK(c.load() == 1);
   }
 }
 
@@ -116,11 +120,13 @@ TEST_CASE("destroying a registration waits for its callback running on another t
   std::atomic<bool> callback_finished{false};
   auto reg = std::make_unique<cancellation_registration>(source.token(), [&]() noexcept {
     callback_started = true;
-    while (!release_callback.load()) std::this_thread::yield();
+    while (!release_callback.load())
+      std::this_thread::yield();
     callback_finished = true;
   });
   std::thread canceller([&] { source.request_cancellation(); });
-  while (!callback_started.load()) std::this_thread::yield();
+  while (!callback_started.load())
+    std::this_thread::yield();
 
   std::atomic<bool> destroyed{false};
   std::thread destroyer([&] {

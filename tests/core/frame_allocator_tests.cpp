@@ -11,7 +11,9 @@ using harrier::task;
 
 namespace {
 
-task<int> leaf(int x) { co_return x * 2; }
+task<int> leaf(int x) {
+  co_return x * 2;
+}
 
 task<int> request_like(int x) {
   int a = co_await leaf(x);
@@ -26,17 +28,18 @@ TEST_CASE("task frames are recycled: a steady loop stops allocating from the hea
   // Run on a fresh thread so that its counters start at zero.
   std::thread([] {
     // Warm up: the first round allocates each size class once.
-    for (int i = 0; i < 10; ++i) harrier::sync_wait(request_like(i));
+    for (int i = 0; i < 10; ++i)
+      harrier::sync_wait(request_like(i));
     const auto before = frame_allocator::thread_stats();
-    for (int i = 0; i < 10'000; ++i) harrier::sync_wait(request_like(i));
+    for (int i = 0; i < 10'000; ++i)
+      harrier::sync_wait(request_like(i));
     const auto after = frame_allocator::thread_stats();
     CHECK(after.heap_allocations == before.heap_allocations);
     CHECK(after.cache_hits - before.cache_hits >= 3 * 10'000);
   }).join();
 }
 
-TEST_CASE("a recycled frame is the same memory as the frame freed before it",
-          "[frame_allocator]") {
+TEST_CASE("a recycled frame is the same memory as the frame freed before it", "[frame_allocator]") {
   std::thread([] {
     void* first = frame_allocator::allocate(200);
     frame_allocator::deallocate(first, 200);
@@ -61,7 +64,8 @@ TEST_CASE("with recycling off every frame comes from the heap", "[frame_allocato
     frame_allocator::set_thread_recycling(false);
     harrier::sync_wait(request_like(1));
     const auto before = frame_allocator::thread_stats();
-    for (int i = 0; i < 100; ++i) harrier::sync_wait(request_like(i));
+    for (int i = 0; i < 100; ++i)
+      harrier::sync_wait(request_like(i));
     const auto after = frame_allocator::thread_stats();
     CHECK(after.cache_hits == before.cache_hits);
     CHECK(after.heap_allocations - before.heap_allocations >= 300);
@@ -72,9 +76,11 @@ TEST_CASE("the per-class cache is bounded and the excess is freed", "[frame_allo
   std::thread([] {
     constexpr std::size_t k_bytes = 4096;  // 8 fit into a 32 KiB class cache
     std::vector<void*> frames;
-    for (int i = 0; i < 100; ++i) frames.push_back(frame_allocator::allocate(k_bytes));
+    for (int i = 0; i < 100; ++i)
+      frames.push_back(frame_allocator::allocate(k_bytes));
     const auto before = frame_allocator::thread_stats();
-    for (void* f : frames) frame_allocator::deallocate(f, k_bytes);
+    for (void* f : frames)
+      frame_allocator::deallocate(f, k_bytes);
     const auto after = frame_allocator::thread_stats();
     CHECK(after.cached_frees - before.cached_frees ==
           harrier::k_frame_cache_bytes_per_class / k_bytes);

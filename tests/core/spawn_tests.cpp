@@ -2,9 +2,9 @@
 #include <harrier/core/spawn.hpp>
 #include <harrier/core/task.hpp>
 
-#include <catch2/catch.hpp>
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
+#include <catch2/catch.hpp>
 
 #include <coroutine>
 #include <deque>

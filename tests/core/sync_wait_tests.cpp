@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <thread>
 
 using harrier::sync_wait;
@@ -34,6 +35,28 @@ struct counting_observer final : harrier::blocking_observer {
   void on_blocking_end() noexcept override { ++ends; }
 };
 
+// Resumes the coroutine from another thread only once the observer has seen the block begin, so
+// the waiting thread is certain to block (bounded: gives up waiting after 10 s).
+struct resume_after_block_begins {
+  counting_observer* observer;
+  bool await_ready() const noexcept { return false; }
+  void await_suspend(std::coroutine_handle<> h) const {
+    std::thread([h, o = observer] {
+      const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+      while (o->begins.load() == 0 && std::chrono::steady_clock::now() < give_up) {
+        std::this_thread::yield();
+      }
+      h.resume();
+    }).detach();
+  }
+  void await_resume() const noexcept {}
+};
+
+task<int> finish_after_block(counting_observer& observer) {
+  co_await resume_after_block_begins{&observer};
+  co_return 4;
+}
+
 }  // namespace
 
 TEST_CASE("sync_wait blocks until a task that finishes on another thread completes",
@@ -52,8 +75,7 @@ TEST_CASE("sync_wait tells the thread's blocking observer only when it really bl
   CHECK(sync_wait(immediate()) == 1);
   CHECK(observer.begins == 0);
 
-  std::thread::id where;
-  CHECK(sync_wait(finish_elsewhere(where)) == 3);
+  CHECK(sync_wait(finish_after_block(observer)) == 4);
   CHECK(observer.begins == 1);
   CHECK(observer.ends == 1);
 

@@ -17,11 +17,14 @@ task<int> answer(bool& started) {
   co_return 42;
 }
 
-task<int> add_one(int x) { co_return x + 1; }
+task<int> add_one(int x) {
+  co_return x + 1;
+}
 
 task<int> chain(int depth) {
   int total = 0;
-  for (int i = 0; i < depth; ++i) total = co_await add_one(total);
+  for (int i = 0; i < depth; ++i)
+    total = co_await add_one(total);
   co_return total;
 }
 
@@ -40,7 +43,9 @@ task<std::unique_ptr<std::string>> move_only_result() {
 }
 
 int g_value = 7;
-task<int&> reference_result() { co_return g_value; }
+task<int&> reference_result() {
+  co_return g_value;
+}
 
 task<long long> recursive_sum(long long n) {
   if (n == 0) co_return 0;

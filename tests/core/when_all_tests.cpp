@@ -15,8 +15,12 @@ using harrier::when_all;
 
 namespace {
 
-task<int> value(int v) { co_return v; }
-task<std::string> text(std::string s) { co_return s; }
+task<int> value(int v) {
+  co_return v;
+}
+task<std::string> text(std::string s) {
+  co_return s;
+}
 task<void> nothing(int& counter) {
   ++counter;
   co_return;
@@ -53,16 +57,19 @@ TEST_CASE("when_all over a tuple returns every result in order", "[when_all]") {
 
 TEST_CASE("when_all over a vector returns every result in order", "[when_all]") {
   std::vector<task<int>> tasks;
-  for (int i = 0; i < 100; ++i) tasks.push_back(value(i));
+  for (int i = 0; i < 100; ++i)
+    tasks.push_back(value(i));
   std::vector<int> results = sync_wait(when_all(std::move(tasks)));
   REQUIRE(results.size() == 100);
-  for (int i = 0; i < 100; ++i) CHECK(results[static_cast<std::size_t>(i)] == i);
+  for (int i = 0; i < 100; ++i)
+    CHECK(results[static_cast<std::size_t>(i)] == i);
 }
 
 TEST_CASE("when_all over a vector of void tasks runs them all", "[when_all]") {
   int counter = 0;
   std::vector<task<void>> tasks;
-  for (int i = 0; i < 10; ++i) tasks.push_back(nothing(counter));
+  for (int i = 0; i < 10; ++i)
+    tasks.push_back(nothing(counter));
   sync_wait(when_all(std::move(tasks)));
   CHECK(counter == 10);
 }
@@ -88,10 +95,12 @@ TEST_CASE("when_all waits for every child, then propagates the first failure", "
 
 TEST_CASE("when_all resumes the awaiter once children finish on other threads", "[when_all]") {
   std::vector<task<int>> tasks;
-  for (int i = 0; i < 32; ++i) tasks.push_back(value_from_other_thread(i));
+  for (int i = 0; i < 32; ++i)
+    tasks.push_back(value_from_other_thread(i));
   std::vector<int> results = sync_wait(when_all(std::move(tasks)));
   REQUIRE(results.size() == 32);
-  for (int i = 0; i < 32; ++i) CHECK(results[static_cast<std::size_t>(i)] == i);
+  for (int i = 0; i < 32; ++i)
+    CHECK(results[static_cast<std::size_t>(i)] == i);
 
   auto [x, y] = sync_wait(when_all(value_from_other_thread(5), value(6)));
   CHECK(x + y == 11);
@@ -99,7 +108,8 @@ TEST_CASE("when_all resumes the awaiter once children finish on other threads", 
 
 TEST_CASE("when_all of many synchronous children uses constant stack", "[when_all]") {
   std::vector<task<int>> tasks;
-  for (int i = 0; i < 200'000; ++i) tasks.push_back(value(1));
+  for (int i = 0; i < 200'000; ++i)
+    tasks.push_back(value(1));
   std::vector<int> results = sync_wait(when_all(std::move(tasks)));
   CHECK(results.size() == 200'000);
 }

@@ -6,7 +6,8 @@
 // - A block goes back to its pool when its handle is destroyed or reset, from any thread.
 // - Blocks are carved from slabs (k_blocks_per_slab blocks, page-aligned) that the pool keeps until
 //   it is destroyed; memory is reused, never returned to the OS while the pool lives.
-// - The pool must outlive its blocks. Destroying a pool with blocks still out is a programming error
+// - The pool must outlive its blocks. Destroying a pool with blocks still out is a programming
+// error
 //   (reported to stderr; their memory is leaked rather than freed under a live handle).
 // - Under AddressSanitizer a returned block is poisoned: touching it after release is reported.
 
@@ -30,7 +31,8 @@ class block {
  public:
   block() noexcept = default;
   block(block&& other) noexcept
-      : m_data(std::exchange(other.m_data, nullptr)), m_pool(std::exchange(other.m_pool, nullptr)) {}
+      : m_data(std::exchange(other.m_data, nullptr)),
+        m_pool(std::exchange(other.m_pool, nullptr)) {}
   block& operator=(block&& other) noexcept {
     if (this != &other) {
       reset();
@@ -83,7 +85,7 @@ class block_pool {
   void release(std::byte* data) noexcept;
 
   mutable std::mutex m_mutex;
-  std::vector<std::byte*> m_free;   // LIFO: the most recently used block is the warmest in cache
+  std::vector<std::byte*> m_free;  // LIFO: the most recently used block is the warmest in cache
   std::vector<std::byte*> m_slabs;
 };
 

@@ -82,8 +82,8 @@ class cancellation_registration {
 
   // Convenience: any noexcept callable, stored inside the registration.
   template <typename F>
-    requires std::is_nothrow_invocable_v<F&>
-  cancellation_registration(const cancellation_token& token, F&& callable)
+  requires std::is_nothrow_invocable_v<F&> cancellation_registration(
+      const cancellation_token& token, F&& callable)
       : cancellation_registration(token, std::forward<F>(callable), holder_tag{}) {}
 
   cancellation_registration(const cancellation_registration&) = delete;
@@ -97,9 +97,7 @@ class cancellation_registration {
   template <typename F>
   cancellation_registration(const cancellation_token& token, F&& callable, holder_tag)
       : m_holder(std::make_unique<holder<std::decay_t<F>>>(std::forward<F>(callable))) {
-    m_callback = [](void* context) noexcept {
-      static_cast<holder_base*>(context)->invoke();
-    };
+    m_callback = [](void* context) noexcept { static_cast<holder_base*>(context)->invoke(); };
     m_context = m_holder.get();
     attach(token);
   }

@@ -19,7 +19,8 @@ class executor {
 
   // Queues a batch at once: one wake-up for many completions. The default posts one by one.
   virtual void post_batch(std::span<const std::coroutine_handle<>> batch) {
-    for (std::coroutine_handle<> h : batch) post(h);
+    for (std::coroutine_handle<> h : batch)
+      post(h);
   }
 
   // co_await ex.schedule(): continue on one of this executor's threads.

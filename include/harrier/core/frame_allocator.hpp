@@ -24,14 +24,15 @@ namespace harrier {
 inline constexpr std::size_t k_frame_size_class_bytes = 64;
 // Frames above 4 KiB are rare (large locals in a coroutine); they are not worth caching.
 inline constexpr std::size_t k_max_recycled_frame_bytes = 4096;
-// 32 KiB per class per thread: enough for ~128 frames of a typical 256-byte task; a guess, not tuned.
+// 32 KiB per class per thread: enough for ~128 frames of a typical 256-byte task; a guess, not
+// tuned.
 inline constexpr std::size_t k_frame_cache_bytes_per_class = 32 * 1024;
 
 struct frame_allocator_stats {
-  std::uint64_t heap_allocations = 0;   // served by operator new
-  std::uint64_t cache_hits = 0;         // served from this thread's free lists
-  std::uint64_t heap_frees = 0;         // returned to operator delete (cache full or too big)
-  std::uint64_t cached_frees = 0;       // kept in this thread's free lists
+  std::uint64_t heap_allocations = 0;  // served by operator new
+  std::uint64_t cache_hits = 0;        // served from this thread's free lists
+  std::uint64_t heap_frees = 0;        // returned to operator delete (cache full or too big)
+  std::uint64_t cached_frees = 0;      // kept in this thread's free lists
 };
 
 class frame_allocator {

@@ -69,7 +69,8 @@ class sync_wait_driver {
   };
 
   explicit sync_wait_driver(std::coroutine_handle<promise_type> h) noexcept : m_handle(h) {}
-  sync_wait_driver(sync_wait_driver&& other) noexcept : m_handle(std::exchange(other.m_handle, {})) {}
+  sync_wait_driver(sync_wait_driver&& other) noexcept
+      : m_handle(std::exchange(other.m_handle, {})) {}
   sync_wait_driver(const sync_wait_driver&) = delete;
   sync_wait_driver& operator=(const sync_wait_driver&) = delete;
   ~sync_wait_driver() {
@@ -90,10 +91,9 @@ class sync_wait_driver {
 };
 
 template <typename T>
-using sync_wait_storage_t =
-    std::conditional_t<std::is_void_v<T>, char,
-                       std::conditional_t<std::is_reference_v<T>, std::add_pointer_t<T>,
-                                          std::remove_cv_t<T>>>;
+using sync_wait_storage_t = std::conditional_t<
+    std::is_void_v<T>, char,
+    std::conditional_t<std::is_reference_v<T>, std::add_pointer_t<T>, std::remove_cv_t<T>>>;
 
 // A function, not a capturing lambda: a lambda coroutine's captures live in the closure object,
 // which would be gone before the body runs.

@@ -92,15 +92,15 @@ class task_promise final : public task_promise_base {
   task<T> get_return_object() noexcept;
 
   template <typename U>
-    requires std::is_convertible_v<U&&, T>
+  requires std::is_convertible_v<U&&, T>
   void return_value(U&& value) noexcept(std::is_nothrow_constructible_v<T, U&&>) {
     ::new (static_cast<void*>(std::addressof(m_value))) T(std::forward<U>(value));
     m_state = state::value;
   }
 
   void unhandled_exception() noexcept {
-    ::new (static_cast<void*>(std::addressof(m_exception))) std::exception_ptr(
-        std::current_exception());
+    ::new (static_cast<void*>(std::addressof(m_exception)))
+        std::exception_ptr(std::current_exception());
     m_state = state::exception;
   }
 

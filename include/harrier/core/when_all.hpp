@@ -128,11 +128,10 @@ task<std::tuple<when_all_value_t<Ts>...>> when_all_tuple(when_all_child<Ts>... c
   std::tuple<when_all_child<Ts>...> all{std::move(children)...};
   co_await awaiter{all};
   std::exception_ptr first;
-  std::apply(
-      [&first](auto&... c) { ((first = first ? first : c.error()), ...); }, all);
+  std::apply([&first](auto&... c) { ((first = first ? first : c.error()), ...); }, all);
   if (first) std::rethrow_exception(first);
-  co_return std::apply(
-      [](auto&... c) { return std::tuple<when_all_value_t<Ts>...>{c.value()...}; }, all);
+  co_return std::apply([](auto&... c) { return std::tuple<when_all_value_t<Ts>...>{c.value()...}; },
+                       all);
 }
 
 }  // namespace detail
@@ -147,14 +146,16 @@ task<std::conditional_t<std::is_void_v<T>, void, std::vector<T>>> when_all(
     std::vector<task<T>> tasks) {
   std::vector<detail::when_all_child<T>> children;
   children.reserve(tasks.size());
-  for (task<T>& t : tasks) children.push_back(detail::make_when_all_child(std::move(t)));
+  for (task<T>& t : tasks)
+    children.push_back(detail::make_when_all_child(std::move(t)));
 
   struct awaiter {
     std::vector<detail::when_all_child<T>>& children;
     detail::when_all_latch latch;
     bool await_ready() const noexcept { return children.empty(); }
     bool await_suspend(std::coroutine_handle<> h) noexcept {
-      for (auto& c : children) c.start(latch);
+      for (auto& c : children)
+        c.start(latch);
       return latch.try_await(h);
     }
     void await_resume() const noexcept {}
@@ -167,7 +168,8 @@ task<std::conditional_t<std::is_void_v<T>, void, std::vector<T>>> when_all(
   if constexpr (!std::is_void_v<T>) {
     std::vector<T> results;
     results.reserve(children.size());
-    for (auto& c : children) results.push_back(std::move(c.value()));
+    for (auto& c : children)
+      results.push_back(std::move(c.value()));
     co_return results;
   }
 }
