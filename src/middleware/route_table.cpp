@@ -1,0 +1,293 @@
+#include <harrier/middleware/route_table.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <functional>
+#include <stdexcept>
+#include <unordered_map>
+
+namespace harrier {
+namespace {
+
+struct string_hash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const noexcept {
+    return std::hash<std::string_view>{}(s);
+  }
+};
+
+struct endpoint_entry {
+  std::string method;  // empty: any method
+  std::size_t endpoint = 0;
+  std::shared_ptr<const std::string> route_template;
+  std::vector<std::string> param_names;  // one per captured value, in path order
+};
+
+// Parameters with the same constraints share a trie node whatever their names; names live in the
+// endpoint entries. The signature is the constraint list as written.
+std::string signature_of(const route_segment& segment) {
+  std::string signature;
+  for (const route_constraint& c : segment.constraints) {
+    signature += ':';
+    signature += c.text();
+  }
+  return signature;
+}
+
+constexpr std::size_t k_max_captures = 32;
+
+}  // namespace
+
+struct route_table::node {
+  struct param_child {
+    std::string signature;
+    route_segment segment;
+    std::unique_ptr<node> child;
+  };
+  struct catch_all_entry {
+    std::string signature;
+    route_segment segment;
+    std::vector<endpoint_entry> endpoints;
+  };
+
+  std::unordered_map<std::string, std::unique_ptr<node>, string_hash, std::equal_to<>> literals;
+  std::vector<param_child> params;          // constrained before unconstrained
+  std::vector<catch_all_entry> catch_alls;  // constrained before unconstrained
+  std::vector<endpoint_entry> endpoints;
+};
+
+namespace {
+
+// Inserts keeping constrained entries before unconstrained ones, each group in insertion order.
+template <typename Vector, typename Entry>
+typename Vector::value_type& insert_by_precedence(Vector& v, Entry entry) {
+  const bool constrained = !entry.segment.constraints.empty();
+  auto position = v.end();
+  if (constrained) {
+    position = std::find_if(v.begin(), v.end(),
+                            [](const auto& e) { return e.segment.constraints.empty(); });
+  }
+  return *v.insert(position, std::move(entry));
+}
+
+void add_entry(std::vector<endpoint_entry>& entries, endpoint_entry entry) {
+  for (const endpoint_entry& existing : entries) {
+    if (existing.method == entry.method) {
+      throw std::invalid_argument(fmt::format(
+          "route \"{}\" ({}) duplicates route \"{}\": both match the same paths for that method",
+          *entry.route_template, entry.method.empty() ? "any method" : entry.method,
+          *existing.route_template));
+    }
+  }
+  entries.push_back(std::move(entry));
+}
+
+struct match_context {
+  std::string_view method;
+  route_match* out;
+  std::array<std::string_view, k_max_captures> captures{};
+  std::size_t capture_count = 0;
+  std::vector<std::string_view> allowed;  // methods seen on path-matching candidates
+};
+
+const endpoint_entry* pick(const std::vector<endpoint_entry>& entries, std::string_view method) {
+  const endpoint_entry* any = nullptr;
+  const endpoint_entry* get = nullptr;
+  for (const endpoint_entry& e : entries) {
+    if (e.method == method) return &e;
+    if (e.method.empty()) any = &e;
+    if (e.method == "GET") get = &e;
+  }
+  if (any != nullptr) return any;
+  if (method == "HEAD") return get;
+  return nullptr;
+}
+
+bool accept(const std::vector<endpoint_entry>& entries, match_context& ctx) {
+  if (entries.empty()) return false;
+  const endpoint_entry* chosen = pick(entries, ctx.method);
+  if (chosen == nullptr) {
+    for (const endpoint_entry& e : entries)
+      ctx.allowed.push_back(e.method);
+    return false;
+  }
+  route_match& out = *ctx.out;
+  out.status = route_match_status::matched;
+  out.endpoint = chosen->endpoint;
+  out.route_template = chosen->route_template.get();
+  out.values.clear();
+  for (std::size_t i = 0; i < ctx.capture_count && i < chosen->param_names.size(); ++i) {
+    out.values.add(chosen->param_names[i], ctx.captures[i]);
+  }
+  return true;
+}
+
+bool is_lower(std::string_view s) noexcept {
+  for (char c : s) {
+    if (c >= 'A' && c <= 'Z') return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+// Depth-first in precedence order; returns true once an endpoint accepted the method.
+struct route_table::matcher {
+  match_context& ctx;
+  bool operator()(const node& n, std::string_view rest) {
+    if (rest.empty()) {
+      if (accept(n.endpoints, ctx)) return true;
+      for (const auto& c : n.catch_alls) {
+        if (!c.segment.matches_constraints({})) continue;
+        if (with_capture({}, [&] { return accept(c.endpoints, ctx); })) return true;
+      }
+      return false;
+    }
+    const std::size_t slash = rest.find('/');
+    const std::string_view segment = rest.substr(0, slash);
+    const std::string_view next =
+        slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1);
+    // A path such as "/a/" was trimmed; "/a//b" leaves an empty segment that nothing matches
+    // except a catch-all.
+    if (!segment.empty()) {
+      auto literal = lookup_literal(n, segment);
+      if (literal != nullptr && (*this)(*literal, next)) return true;
+      for (const auto& p : n.params) {
+        if (!p.segment.matches_constraints(segment)) continue;
+        if (with_capture(segment, [&] { return (*this)(*p.child, next); })) return true;
+      }
+    }
+    for (const auto& c : n.catch_alls) {
+      if (!c.segment.matches_constraints(rest)) continue;
+      if (with_capture(rest, [&] { return accept(c.endpoints, ctx); })) return true;
+    }
+    return false;
+  }
+
+  template <typename F>
+  bool with_capture(std::string_view value, F&& body) {
+    ctx.captures[ctx.capture_count++] = value;
+    const bool found = body();
+    if (!found) --ctx.capture_count;
+    return found;
+  }
+
+  static const node* lookup_literal(const node& n, std::string_view segment) {
+    if (n.literals.empty()) return nullptr;
+    if (is_lower(segment)) {
+      auto it = n.literals.find(segment);
+      return it == n.literals.end() ? nullptr : it->second.get();
+    }
+    std::string lowered(segment);
+    for (char& c : lowered)
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    auto it = n.literals.find(std::string_view(lowered));
+    return it == n.literals.end() ? nullptr : it->second.get();
+  }
+};
+
+route_table::route_table() : m_root(std::make_unique<node>()) {}
+route_table::~route_table() = default;
+route_table::route_table(route_table&&) noexcept = default;
+route_table& route_table::operator=(route_table&&) noexcept = default;
+
+void route_table::add(std::vector<std::string> methods, std::string_view pattern_text,
+                      std::size_t endpoint) {
+  const route_pattern pattern(pattern_text);
+  auto text = std::make_shared<const std::string>(pattern.text());
+  if (methods.empty()) methods.emplace_back();
+  for (std::string& m : methods) {
+    for (char& c : m)
+      c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  }
+
+  const auto& segments = pattern.segments();
+  std::size_t params = 0;
+  for (const route_segment& s : segments)
+    params += s.type != route_segment::kind::literal;
+  if (params > k_max_captures) {
+    throw route_pattern_error(fmt::format("route template \"{}\" has {} parameters; at most {}",
+                                          pattern.text(), params, k_max_captures));
+  }
+
+  // An optional last parameter adds the route twice: with and without that segment.
+  const bool optional_tail = !segments.empty() && segments.back().optional;
+  for (int variant = 0; variant < (optional_tail ? 2 : 1); ++variant) {
+    const std::size_t count = segments.size() - (variant == 1 ? 1 : 0);
+    node* current = m_root.get();
+    std::vector<std::string> names;
+    std::vector<endpoint_entry>* target = nullptr;
+    for (std::size_t i = 0; i < count; ++i) {
+      const route_segment& s = segments[i];
+      if (s.type == route_segment::kind::literal) {
+        auto& child = current->literals[s.text];
+        if (!child) child = std::make_unique<node>();
+        current = child.get();
+      } else if (s.type == route_segment::kind::parameter) {
+        names.push_back(s.text);
+        const std::string signature = signature_of(s);
+        auto it = std::find_if(current->params.begin(), current->params.end(),
+                               [&](const auto& p) { return p.signature == signature; });
+        if (it == current->params.end()) {
+          current = insert_by_precedence(current->params,
+                                         node::param_child{signature, s, std::make_unique<node>()})
+                        .child.get();
+        } else {
+          current = it->child.get();
+        }
+      } else {  // catch-all: always last
+        names.push_back(s.text);
+        const std::string signature = signature_of(s);
+        auto it = std::find_if(current->catch_alls.begin(), current->catch_alls.end(),
+                               [&](const auto& p) { return p.signature == signature; });
+        target = it == current->catch_alls.end()
+                     ? &insert_by_precedence(current->catch_alls,
+                                             node::catch_all_entry{signature, s, {}})
+                            .endpoints
+                     : &it->endpoints;
+      }
+    }
+    if (target == nullptr) target = &current->endpoints;
+    for (const std::string& m : methods)
+      add_entry(*target, endpoint_entry{m, endpoint, text, names});
+  }
+  ++m_route_count;
+}
+
+route_match route_table::match(std::string_view method, std::string_view path) const {
+  route_match out;
+  match(method, path, out);
+  return out;
+}
+
+void route_table::match(std::string_view method, std::string_view path, route_match& out) const {
+  out.status = route_match_status::not_found;
+  out.route_template = nullptr;
+  out.values.clear();
+  out.allow.clear();
+
+  if (!path.empty() && path.front() == '/') path.remove_prefix(1);
+  if (!path.empty() && path.back() == '/') path.remove_suffix(1);
+
+  match_context ctx;
+  ctx.method = method;
+  ctx.out = &out;
+
+  if (matcher{ctx}(*m_root, path)) return;
+  if (ctx.allowed.empty()) return;
+
+  // The path matched, the method did not: 405 with every method those candidates accept.
+  out.status = route_match_status::method_not_allowed;
+  std::vector<std::string_view> allowed = ctx.allowed;
+  if (std::find(allowed.begin(), allowed.end(), "GET") != allowed.end()) allowed.push_back("HEAD");
+  std::sort(allowed.begin(), allowed.end());
+  allowed.erase(std::unique(allowed.begin(), allowed.end()), allowed.end());
+  for (std::string_view m : allowed) {
+    if (!out.allow.empty()) out.allow += ", ";
+    out.allow += m;
+  }
+}
+
+}  // namespace harrier
