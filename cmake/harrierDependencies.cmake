@@ -16,6 +16,11 @@ endmacro()
 harrier_require_package(fmt libfmt-dev)
 harrier_require_package(spdlog libspdlog-dev)
 harrier_require_package(nlohmann_json nlohmann-json3-dev)
+find_package(ZLIB QUIET)
+if(NOT ZLIB_FOUND)
+  message(FATAL_ERROR "harrier needs zlib (response compression), which was not found. "
+    "On Debian: apt-get install zlib1g-dev (or run scripts/install-deps.sh).")
+endif()
 
 include(harrierFindLiburing)
 if(NOT TARGET harrier::liburing)
