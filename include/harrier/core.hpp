@@ -1,5 +1,6 @@
 #pragma once
 // The coroutine core: tasks, combinators, cancellation, buffers.
+#include <harrier/core/async_event.hpp>
 #include <harrier/core/block_pool.hpp>
 #include <harrier/core/blocking.hpp>
 #include <harrier/core/cancellation.hpp>
