@@ -1,0 +1,155 @@
+#include <harrier/diagnostics/blocking_detector.hpp>
+#include <harrier/diagnostics/metric_registry.hpp>
+
+#include "core/logger.hpp"
+
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <utility>
+
+using namespace harrier::diagnostics;
+using namespace std::chrono_literals;
+using clock_type = blocking_detector::clock;
+
+namespace {
+
+class captured_log {
+ public:
+  captured_log() : m_sink(std::make_shared<spdlog::sinks::ostream_sink_mt>(m_stream)) {
+    m_sink->set_pattern("%l %v");
+    harrier::detail::harrier_logger()->sinks().push_back(m_sink);
+  }
+  ~captured_log() { std::erase(harrier::detail::harrier_logger()->sinks(), m_sink); }
+  std::string text() {
+    m_sink->flush();
+    return m_stream.str();
+  }
+
+ private:
+  std::ostringstream m_stream;
+  std::shared_ptr<spdlog::sinks::ostream_sink_mt> m_sink;
+};
+
+// A registered worker thread that runs the commands it is given, one at a time.
+class test_worker {
+ public:
+  explicit test_worker(blocking_detector& detector)
+      : m_thread([this, &detector] {
+          detector.register_current_thread("test-worker-1");
+          std::unique_lock lock(m_mutex);
+          for (;;) {
+            m_cv.wait(lock, [this] { return m_command || m_quit; });
+            if (m_quit) break;
+            auto command = std::exchange(m_command, nullptr);
+            lock.unlock();
+            command();
+            lock.lock();
+            m_done = true;
+            m_cv.notify_all();
+          }
+          detector.unregister_current_thread();
+        }) {}
+  ~test_worker() {
+    {
+      std::lock_guard lock(m_mutex);
+      m_quit = true;
+    }
+    m_cv.notify_all();
+    m_thread.join();
+  }
+  // Runs command on the worker and waits (bounded) until it returned.
+  void run(std::function<void()> command) {
+    std::unique_lock lock(m_mutex);
+    m_done = false;
+    m_command = std::move(command);
+    m_cv.notify_all();
+    REQUIRE(m_cv.wait_for(lock, 5s, [this] { return m_done; }));
+  }
+
+ private:
+  std::mutex m_mutex;
+  std::condition_variable m_cv;
+  std::function<void()> m_command;
+  bool m_done = false;
+  bool m_quit = false;
+  std::thread m_thread;
+};
+
+}  // namespace
+
+TEST_CASE("an item that holds its worker past the threshold is reported once, with its stack",
+          "[blocking_detector]") {
+  captured_log log;
+  metric_registry registry;
+  blocking_detector detector(blocking_detector_options{1000ms, true}, &registry);
+  test_worker worker(detector);
+  worker.run([] {
+    blocking_detector::item_begin();
+    blocking_detector::describe_current_item("GET /sync/sleep?ms=3000");
+  });  // the item stays "running" on the worker, which now waits in a condition variable
+
+  const clock_type::time_point t0{};
+  CHECK(detector.scan(t0) == 0);           // first seen
+  CHECK(detector.scan(t0 + 500ms) == 0);   // under the threshold
+  CHECK(detector.scan(t0 + 1500ms) == 1);  // reported
+  CHECK(detector.scan(t0 + 3000ms) == 0);  // once per item
+  CHECK(detector.reports() == 1);
+  CHECK(registry.make_counter({"harrier_thread_pool_long_items_total", ""}).value() == 1);
+  const std::string text = log.text();
+  INFO(text);
+  CHECK(text.find("warning Work item on thread test-worker-1 has been running for at least 1500 "
+                  "ms (GET /sync/sleep?ms=3000): a blocked worker starves the thread pool.") !=
+        std::string::npos);
+  CHECK(text.find("Its stack:\n  #0 ") != std::string::npos);
+
+  // The next item is a new item: reported again when it, too, runs long.
+  worker.run([] {
+    blocking_detector::item_end();
+    blocking_detector::item_begin();
+  });
+  CHECK(detector.scan(t0 + 4000ms) == 0);
+  CHECK(detector.scan(t0 + 5000ms) == 1);
+  worker.run([] { blocking_detector::item_end(); });
+}
+
+TEST_CASE("short items and idle workers are never reported", "[blocking_detector]") {
+  captured_log log;
+  blocking_detector detector(blocking_detector_options{1000ms, false});
+  test_worker worker(detector);
+  const clock_type::time_point t0{};
+  for (int i = 0; i < 5; ++i) {
+    worker.run([] {
+      blocking_detector::item_begin();
+      blocking_detector::item_end();
+    });
+    CHECK(detector.scan(t0 + i * 2s) == 0);
+  }
+  worker.run([] { blocking_detector::item_begin(); });
+  CHECK(detector.scan(t0 + 20s) == 0);
+  worker.run([] {
+    blocking_detector::item_end();
+    blocking_detector::item_begin();  // a different item by the next scan
+  });
+  CHECK(detector.scan(t0 + 22s) == 0);
+  worker.run([] { blocking_detector::item_end(); });
+  CHECK(detector.scan(t0 + 30s) == 0);
+  CHECK(log.text().empty());
+}
+
+TEST_CASE("the hot calls are no-ops on an unregistered thread", "[blocking_detector]") {
+  blocking_detector::item_begin();
+  blocking_detector::describe_current_item("not a worker");
+  blocking_detector::item_end();
+  blocking_detector detector;
+  CHECK(detector.scan(clock_type::now()) == 0);
+}
