@@ -1,0 +1,69 @@
+// thread_pool: the public facade over pool_core (see pool_core.cpp and worker.cpp).
+
+#include <harrier/threadpool/thread_pool.hpp>
+
+#include <array>
+
+#include "threadpool/pool_core.hpp"
+
+namespace harrier {
+
+std::string_view to_string(adjustment_reason reason) noexcept {
+  static constexpr std::array<std::string_view, k_adjustment_reason_count> names = {
+      "Warmup",      "Initializing", "RandomMove",     "ClimbingMove",       "ChangePoint",
+      "Stabilizing", "Starvation",   "ThreadTimedOut", "CooperativeBlocking"};
+  const auto index = static_cast<std::size_t>(reason);
+  return index < names.size() ? names[index] : "Unknown";
+}
+
+thread_pool::thread_pool(thread_pool_options options)
+    : m_core(std::make_unique<detail::pool_core>(*this, std::move(options))) {
+  m_core->start();
+}
+
+thread_pool::~thread_pool() {
+  m_core->stop();
+}
+
+void thread_pool::post(std::coroutine_handle<> h) {
+  m_core->post_item(h.address());
+}
+
+void thread_pool::post_batch(std::span<const std::coroutine_handle<>> batch) {
+  // A coroutine_handle<> is exactly its frame address; convert in chunks without allocating.
+  std::array<void*, 64> items;
+  while (!batch.empty()) {
+    const std::size_t n = std::min(batch.size(), items.size());
+    for (std::size_t i = 0; i < n; ++i)
+      items[i] = batch[i].address();
+    m_core->post_items(std::span<void* const>(items.data(), n));
+    batch = batch.subspan(n);
+  }
+}
+
+void thread_pool::post_job(detail::pool_job* job) {
+  m_core->post_item(detail::tag_job(job));
+}
+
+void thread_pool::stop() {
+  m_core->stop();
+}
+
+thread_pool* thread_pool::current() noexcept {
+  detail::pool_core* core = detail::current_core();
+  return core != nullptr ? &core->owner() : nullptr;
+}
+
+thread_pool_stats thread_pool::stats() const {
+  return m_core->stats();
+}
+
+void thread_pool::set_event_listener(std::function<void(const thread_pool_event&)> listener) {
+  m_core->set_event_listener(std::move(listener));
+}
+
+const thread_pool_options& thread_pool::options() const noexcept {
+  return m_core->options();
+}
+
+}  // namespace harrier

@@ -1,0 +1,366 @@
+// The worker loop: where a worker finds its next item, and how it sleeps when there is none.
+//
+// Finding work, in order (Go's findrunnable and Tokio's worker, in their shape):
+//   1. Every 61st item, the global queue first, so that work posted from outside cannot starve
+//      behind a worker that keeps feeding itself (61, as Go and Tokio use; not tuned here). The
+//      same tick checks whether more threads are awake than the goal allows; if so this worker
+//      hands its queue to the global queue and parks ("retires").
+//   2. The LIFO slot (the item this worker posted last), at most 3 times in a row (Tokio's cap),
+//      so that two items that post each other cannot starve the rest of the queue.
+//   3. The local ring, oldest first.
+//   4. The global queue, a batch at a time (its share: length / awake workers + 1, as Go).
+//   5. Searching: steal the older half of a random victim's ring, two rounds (the short,
+//      bounded spin), rechecking the global queue between rounds.
+//   6. Park.
+// LIFO slots are never stolen by other workers (as Tokio): a worker that blocks with an item in
+// its LIFO slot gives it up itself (on_blocking_begin), or the monitor moves it to the global
+// queue once the worker has held one item for stall_threshold.
+//
+// Parking without lost wake-ups (the protocol of Tokio's idle.rs, simplified):
+//   poster:  publish the item; seq_cst fence; if nobody is searching and somebody sleeps, take
+//            the idle lock and wake one sleeper, which wakes as a searcher (so the next poster
+//            does not wake another one for the same burst).
+//   parker:  under the idle lock, stop searching, register as a sleeper; seq_cst fence; look at
+//            every queue once more; if anything is there, unregister and go back to searching.
+// The two fences order "publish, then read the sleeper count" against "register, then read the
+// queues": at least one side sees the other, so either the poster wakes the parker or the parker
+// sees the item. A searcher that finds work while it was the last searcher wakes one more
+// sleeper, so that a burst fans out to as many workers as it needs, one wake-up at a time.
+// Two refinements keep the thread count at the goal: nobody is woken while the awake workers
+// (blocked ones included) already meet the goal, and a parker that sees work goes back for it
+// only in that case too (otherwise a worker retiring above the goal would come straight back);
+// the awake workers, or the monitor raising the goal, take the work. And a worker posting to its
+// own ring notifies only when the ring was empty: later items of a burst are covered by the
+// searcher woken for the first, which wakes the next when it finds work.
+// ThreadSanitizer does not model fences, so under TSan both halves use a seq_cst read-modify-write
+// of m_sleeper_count instead (RMWs on one variable are totally ordered and the later one
+// synchronises with the earlier, which gives the same guarantee at the price of a shared cache
+// line, too dear for the hot path of release builds).
+// The wake itself is a per-worker futex word: the waker stores 1 and wakes; the sleeper
+// exchanges it back to 0, so a wake that lands before the sleeper's futex_wait is not lost.
+
+#include <harrier/core/blocking.hpp>
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <string>
+
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "threadpool/futex.hpp"
+#include "threadpool/pool_core.hpp"
+
+namespace harrier::detail {
+namespace {
+
+constexpr std::uint32_t k_global_check_interval = 61;  // Go, Tokio; not tuned here
+constexpr std::uint32_t k_max_lifo_streak = 3;         // Tokio's MAX_LIFO_POLLS_PER_TICK
+constexpr int k_search_rounds = 2;                     // the bounded spin before parking
+constexpr std::size_t k_max_global_batch = 64;         // half a ring of 128; Go caps at half
+
+#if defined(__SANITIZE_THREAD__)
+constexpr bool k_fences_modelled = false;
+#else
+constexpr bool k_fences_modelled = true;
+#endif
+
+std::uint32_t next_random(std::uint32_t& state) noexcept {
+  // xorshift32: victim choice only needs to be cheap and spread out.
+  state ^= state << 13;
+  state ^= state >> 17;
+  state ^= state << 5;
+  return state;
+}
+
+}  // namespace
+
+void pool_core::worker_main(worker_slot& slot) {
+  t_current_slot = &slot;
+  t_current_core = this;
+  {
+    std::string name = m_options.thread_name.substr(0, 10) + "-" + std::to_string(slot.index);
+    pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
+  }
+  slot.tid = static_cast<int>(syscall(SYS_gettid));
+  if (pthread_getcpuclockid(pthread_self(), &slot.cpu_clock) == 0) {
+    // ordering: release publishes cpu_clock to the monitor, which acquires has_cpu_clock.
+    slot.has_cpu_clock.store(true, std::memory_order_release);
+  }
+  slot.rng = 0x9e3779b9u * (slot.index + 1) | 1u;
+  blocking_observer* previous = set_thread_blocking_observer(this);
+  emit_simple(thread_pool_event_kind::worker_start, slot.index);
+
+  std::uint64_t started = slot.items_started.load(std::memory_order_relaxed);
+  std::uint64_t completed = slot.items_completed.load(std::memory_order_relaxed);
+  while (void* item = next_item(slot)) {
+    // ordering: relaxed; single writer, read by the monitor and stats() as estimates.
+    slot.items_started.store(++started, std::memory_order_relaxed);
+    slot.busy.store(true, std::memory_order_relaxed);
+    run_item(item);
+    slot.busy.store(false, std::memory_order_relaxed);
+    slot.items_completed.store(++completed, std::memory_order_relaxed);
+  }
+
+  set_thread_blocking_observer(previous);
+  slot.has_cpu_clock.store(false, std::memory_order_release);
+  emit_simple(thread_pool_event_kind::worker_stop, slot.index);
+  std::lock_guard lock(m_control_mutex);
+  slot.state = slot_state::exited;
+  t_current_slot = nullptr;
+  t_current_core = nullptr;
+}
+
+void* pool_core::next_item(worker_slot& slot) {
+  if (++slot.tick % k_global_check_interval == 0) {
+    if (void* item = take_global(slot)) return item;
+    if (m_unparked.load(std::memory_order_relaxed) > m_goal.load(std::memory_order_relaxed) &&
+        !m_stopping.load(std::memory_order_relaxed)) {
+      retire_to_global(slot);
+      if (park(slot) == park_result::exit) return nullptr;
+    }
+  }
+  if (slot.lifo_streak < k_max_lifo_streak) {
+    if (slot.lifo.load(std::memory_order_relaxed) != nullptr) {
+      // ordering: acquire pairs with the release of whoever stored the item (us, or nobody
+      // else: only the owner stores into its LIFO slot).
+      if (void* item = slot.lifo.exchange(nullptr, std::memory_order_acquire)) {
+        ++slot.lifo_streak;
+        return item;
+      }
+    }
+  }
+  slot.lifo_streak = 0;
+  if (void* item = slot.queue.pop()) return item;
+  if (void* item = slot.lifo.exchange(nullptr, std::memory_order_acquire)) return item;
+  return find_elsewhere(slot);
+}
+
+void* pool_core::find_elsewhere(worker_slot& slot) {
+  for (;;) {
+    if (void* item = take_global(slot)) {
+      if (slot.searching) transition_from_searching(slot);
+      return item;
+    }
+    if (transition_to_searching(slot)) {
+      for (int round = 0; round < k_search_rounds; ++round) {
+        void* item = steal(slot);
+        if (item == nullptr) item = take_global(slot);
+        if (item != nullptr) {
+          transition_from_searching(slot);
+          return item;
+        }
+      }
+    }
+    if (m_stopping.load(std::memory_order_acquire) && !any_work_visible()) {
+      if (slot.searching) {
+        slot.searching = false;
+        m_searching.fetch_sub(1, std::memory_order_seq_cst);
+      }
+      m_unparked.fetch_sub(1, std::memory_order_relaxed);
+      m_threads.fetch_sub(1, std::memory_order_relaxed);
+      return nullptr;
+    }
+    if (park(slot) == park_result::exit) return nullptr;
+  }
+}
+
+void* pool_core::take_global(worker_slot& slot) {
+  const std::size_t length = m_global.size();
+  if (length == 0) return nullptr;
+  const std::uint32_t awake =
+      std::max<std::uint32_t>(1, m_unparked.load(std::memory_order_relaxed));
+  std::size_t want = std::min<std::size_t>(length / awake + 1, k_max_global_batch);
+  want = std::min<std::size_t>(want, decltype(slot.queue)::capacity - slot.queue.size());
+  if (want == 0) want = 1;
+  std::array<void*, k_max_global_batch> batch;
+  const std::size_t got = m_global.pop_batch(std::span<void*>(batch.data(), want));
+  if (got == 0) return nullptr;
+  if (got > 1) {
+    const std::size_t pushed =
+        slot.queue.push_some(std::span<void* const>(batch.data() + 1, got - 1));
+    if (pushed < got - 1) {
+      m_global.push_batch(std::span<void* const>(batch.data() + 1 + pushed, got - 1 - pushed));
+    }
+  }
+  return batch[0];
+}
+
+void* pool_core::steal(worker_slot& slot) {
+  const std::uint32_t count = m_slot_count.load(std::memory_order_acquire);
+  if (count <= 1) return nullptr;
+  const std::uint32_t start = next_random(slot.rng) % count;
+  for (std::uint32_t i = 0; i < count; ++i) {
+    // ordering: acquire pairs with the release that published the slot.
+    worker_slot* victim = m_slots[(start + i) % count].load(std::memory_order_acquire);
+    if (victim == nullptr || victim == &slot) continue;
+    if (void* item = victim->queue.steal_half_into(slot.queue)) return item;
+  }
+  return nullptr;
+}
+
+bool pool_core::transition_to_searching(worker_slot& slot) {
+  if (!slot.searching) {
+    slot.searching = true;
+    // ordering: seq_cst, part of the poster/parker handshake described above.
+    m_searching.fetch_add(1, std::memory_order_seq_cst);
+  }
+  return true;
+}
+
+void pool_core::transition_from_searching(worker_slot& slot) {
+  slot.searching = false;
+  // ordering: seq_cst; the last searcher to find work wakes another to look for more.
+  if (m_searching.fetch_sub(1, std::memory_order_seq_cst) == 1) notify_work();
+}
+
+bool pool_core::any_work_visible() const noexcept {
+  if (!m_global.empty()) return true;
+  const std::uint32_t count = m_slot_count.load(std::memory_order_acquire);
+  for (std::uint32_t i = 0; i < count; ++i) {
+    worker_slot* s = m_slots[i].load(std::memory_order_acquire);
+    if (s != nullptr && !s->queue.empty()) return true;
+  }
+  return false;
+}
+
+void pool_core::retire_to_global(worker_slot& slot) {
+  std::array<void*, 64> batch;
+  std::size_t n = 0;
+  if (void* item = slot.lifo.exchange(nullptr, std::memory_order_acquire)) batch[n++] = item;
+  for (;;) {
+    void* item = slot.queue.pop();
+    if (item != nullptr) batch[n++] = item;
+    if (n == batch.size() || (item == nullptr && n > 0)) {
+      m_global.push_batch(std::span<void* const>(batch.data(), n));
+      n = 0;
+    }
+    if (item == nullptr) break;
+  }
+  notify_work();
+}
+
+pool_core::park_result pool_core::park(worker_slot& slot) {
+  {
+    std::lock_guard lock(m_idle_mutex);
+    if (slot.searching) {
+      slot.searching = false;
+      m_searching.fetch_sub(1, std::memory_order_seq_cst);
+    }
+    slot.sleeping = true;
+    m_sleepers.push_back(&slot);
+    m_sleeper_count.fetch_add(1, std::memory_order_seq_cst);
+    m_unparked.fetch_sub(1, std::memory_order_relaxed);
+  }
+  m_parks.fetch_add(1, std::memory_order_relaxed);
+  // ordering: seq_cst fence, the parker's half of the handshake: registered, then look. (Under
+  // TSan the seq_cst fetch_add above is the handshake.)
+  if constexpr (k_fences_modelled) std::atomic_thread_fence(std::memory_order_seq_cst);
+  // Work is visible: go back for it, unless the awake workers already meet the goal (then they
+  // will take it, and a worker retiring above the goal must not come straight back).
+  if (m_stopping.load(std::memory_order_seq_cst) ||
+      (m_unparked.load(std::memory_order_relaxed) < m_goal.load(std::memory_order_relaxed) &&
+       any_work_visible())) {
+    std::lock_guard lock(m_idle_mutex);
+    if (slot.sleeping) {
+      slot.sleeping = false;
+      std::erase(m_sleepers, &slot);
+      m_sleeper_count.fetch_sub(1, std::memory_order_relaxed);
+      m_unparked.fetch_add(1, std::memory_order_relaxed);
+      return park_result::woken;
+    }
+    // Somebody woke us meanwhile: consume their wake-up below.
+  }
+
+  emit_simple(thread_pool_event_kind::worker_park, slot.index);
+  auto deadline = steady::now() + m_options.idle_timeout;
+  for (;;) {
+    // ordering: acquire pairs with the waker's release store of 1.
+    if (slot.park_word.exchange(0, std::memory_order_acquire) == 1) break;
+    const auto now = steady::now();
+    if (now >= deadline) {
+      std::lock_guard control(m_control_mutex);
+      std::lock_guard idle(m_idle_mutex);
+      const std::uint32_t threads = m_threads.load(std::memory_order_relaxed);
+      if (slot.sleeping && threads > m_options.min_threads &&
+          !m_stopping.load(std::memory_order_relaxed)) {
+        slot.sleeping = false;
+        std::erase(m_sleepers, &slot);
+        m_sleeper_count.fetch_sub(1, std::memory_order_relaxed);
+        m_threads.fetch_sub(1, std::memory_order_relaxed);
+        if (m_base_goal > m_options.min_threads &&
+            m_goal.load(std::memory_order_relaxed) >= threads) {
+          --m_base_goal;
+          m_hill_climbing.force_change(m_base_goal);
+        }
+        set_goal_locked(adjustment_reason::thread_timed_out, 0, true);
+        return park_result::exit;
+      }
+      deadline = now + m_options.idle_timeout;
+      continue;
+    }
+    futex_wait(slot.park_word, 0, deadline - now);
+  }
+  emit_simple(thread_pool_event_kind::worker_unpark, slot.index);
+  return park_result::woken;
+}
+
+void pool_core::notify_work() {
+  // ordering: the poster's half of the handshake: published, then look (see the top).
+  std::uint32_t sleepers;
+  if constexpr (k_fences_modelled) {
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    sleepers = m_sleeper_count.load(std::memory_order_relaxed);
+  } else {
+    sleepers = m_sleeper_count.fetch_add(0, std::memory_order_seq_cst);
+  }
+  if (sleepers == 0) return;
+  if (m_searching.load(std::memory_order_seq_cst) != 0) return;
+  worker_slot* woken = nullptr;
+  {
+    std::lock_guard lock(m_idle_mutex);
+    if (m_searching.load(std::memory_order_relaxed) != 0) return;
+    woken = wake_one_locked();
+  }
+  if (woken != nullptr) unpark(*woken);
+}
+
+worker_slot* pool_core::wake_one_locked() {
+  if (m_sleepers.empty()) return nullptr;
+  if (m_unparked.load(std::memory_order_relaxed) >= m_goal.load(std::memory_order_relaxed)) {
+    return nullptr;  // at the goal: the awake workers will get to it
+  }
+  worker_slot* slot = m_sleepers.back();
+  m_sleepers.pop_back();
+  slot->sleeping = false;
+  slot->searching = true;
+  m_sleeper_count.fetch_sub(1, std::memory_order_relaxed);
+  m_searching.fetch_add(1, std::memory_order_seq_cst);
+  m_unparked.fetch_add(1, std::memory_order_relaxed);
+  return slot;
+}
+
+void pool_core::unpark(worker_slot& slot) {
+  // ordering: release pairs with the sleeper's acquire exchange; the futex wake follows the
+  // store, so a sleeper that checks after it sees 1 and one that sleeps before it is woken.
+  slot.park_word.store(1, std::memory_order_release);
+  futex_wake_one(slot.park_word);
+}
+
+void pool_core::wake_all_for_stop() {
+  std::vector<worker_slot*> woken;
+  {
+    std::lock_guard lock(m_idle_mutex);
+    for (worker_slot* slot : m_sleepers) {
+      slot->sleeping = false;
+      m_unparked.fetch_add(1, std::memory_order_relaxed);
+    }
+    woken.swap(m_sleepers);
+    m_sleeper_count.store(0, std::memory_order_seq_cst);
+  }
+  for (worker_slot* slot : woken)
+    unpark(*slot);
+}
+
+}  // namespace harrier::detail
