@@ -1,0 +1,344 @@
+#include "net/reactor.hpp"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <thread>
+
+#include "core/logger.hpp"
+
+namespace harrier::net::detail {
+namespace {
+
+thread_local reactor* t_current = nullptr;
+
+// How long the exiting I/O thread waits for the kernel to hand back cancelled requests.
+constexpr std::int64_t k_exit_grace_ns = 2'000'000'000;
+// While exiting, the thread polls at this period to notice that the last request came back.
+constexpr std::int64_t k_exit_poll_ns = 1'000'000;
+
+enum : std::uint8_t {
+  k_phase_registering = 0,
+  k_phase_submitted = 1,
+  k_phase_cancelled_early = 2,
+  k_phase_cancel_queued = 3
+};
+
+void on_cancel(void* context) noexcept {
+  auto* op = static_cast<io_operation*>(context);
+  std::uint8_t expected = k_phase_registering;
+  // ordering: acq_rel; the awaiter's CAS on the same variable decides who saw whom.
+  if (op->cancel_phase.compare_exchange_strong(expected, k_phase_cancelled_early,
+                                               std::memory_order_acq_rel)) {
+    return;  // the awaiter has not submitted; it completes the operation itself
+  }
+  // ordering: release; the I/O thread reads it after destroying the registration, which waits
+  // for this callback to return, so the cancel node is pushed by then.
+  op->cancel_phase.store(k_phase_cancel_queued, std::memory_order_release);
+  op->owner->request_cancel(op);
+}
+
+}  // namespace
+
+std::int64_t now_ns() noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+void io_operation::attach_cancellation(const cancellation_token& t) noexcept {
+  if (socket != nullptr) owner = socket->owner;
+  if (owner == nullptr) return;  // a closed stream: the operation completes at once anyway
+  registration.emplace(t, &on_cancel, this);
+}
+
+bool suspend_operation(io_operation& op, std::coroutine_handle<> waiter) noexcept {
+  op.waiter = waiter;
+  if (op.socket != nullptr) op.owner = op.socket->owner;
+  if (op.registration &&
+      op.cancel_phase.load(std::memory_order_acquire) == k_phase_cancelled_early) {
+    op.registration.reset();
+    op.result = -ECANCELED;
+    return false;
+  }
+  if (op.owner->try_complete_inline(op)) {
+    // The callback cannot have queued a cancel node yet (phase is 0 or 2): safe to let go.
+    op.registration.reset();
+    return false;
+  }
+  if (op.registration) {
+    std::uint8_t expected = k_phase_registering;
+    if (!op.cancel_phase.compare_exchange_strong(expected, k_phase_submitted,
+                                                 std::memory_order_acq_rel)) {
+      op.registration.reset();
+      op.result = -ECANCELED;
+      return false;
+    }
+  }
+  op.owner->submit(&op);
+  return true;
+}
+
+reactor::reactor(io_context_impl& context, executor* dispatch) noexcept
+    : m_context(context), m_dispatch(dispatch) {}
+
+reactor::~reactor() = default;
+
+reactor* reactor::current() noexcept {
+  return t_current;
+}
+
+void reactor::submit(io_operation* op) noexcept {
+  if (on_io_thread()) {
+    start_or_refuse(op);
+    return;
+  }
+  push_remote(static_cast<submit_link*>(op), queue_node::node_kind::submit);
+}
+
+void reactor::request_cancel(io_operation* op) noexcept {
+  if (on_io_thread()) {
+    consume_cancel(op);
+    return;
+  }
+  push_remote(static_cast<cancel_link*>(op), queue_node::node_kind::cancel);
+}
+
+void reactor::request_close(socket_state* s) noexcept {
+  if (on_io_thread()) {
+    close_socket(s);
+    return;
+  }
+  push_remote(static_cast<close_link*>(s), queue_node::node_kind::close);
+}
+
+void reactor::push_remote(queue_node* node, queue_node::node_kind kind) noexcept {
+  // ordering: relaxed increment: it is sequenced before the push (a seq_cst RMW), and the
+  // destroyer can only run after the pushed node was consumed.
+  m_producers.fetch_add(1, std::memory_order_relaxed);
+  m_incoming.push(node, kind);
+  maybe_wake();
+  // ordering: release pairs with wait_for_producers' acquire: our last touches of *this
+  // happen before the destruction.
+  m_producers.fetch_sub(1, std::memory_order_release);
+}
+
+void reactor::wait_for_producers() const noexcept {
+  while (m_producers.load(std::memory_order_acquire) != 0)
+    std::this_thread::yield();
+}
+
+void reactor::request_stop() noexcept {
+  m_producers.fetch_add(1, std::memory_order_relaxed);
+  // ordering: seq_cst, part of the sleep protocol (see the header).
+  m_stop_requested.store(true, std::memory_order_seq_cst);
+  maybe_wake();
+  m_producers.fetch_sub(1, std::memory_order_release);
+}
+
+void reactor::request_exit() noexcept {
+  m_exit_requested.store(true, std::memory_order_seq_cst);
+  request_stop();
+}
+
+void reactor::maybe_wake() noexcept {
+  // ordering: seq_cst; see the sleep protocol in the header.
+  if (m_sleeping.load(std::memory_order_seq_cst) &&
+      m_sleeping.exchange(false, std::memory_order_seq_cst)) {
+    m_wakeups.fetch_add(1, std::memory_order_relaxed);
+    wake();
+  }
+}
+
+socket_state* reactor::adopt(int fd, int family, bool listening) {
+  auto* s = new socket_state(fd, this, family, listening);
+  try {
+    register_socket(s);
+  } catch (...) {
+    delete s;
+    throw;
+  }
+  std::lock_guard lock(m_live_mutex);
+  s->live_next = m_live;
+  if (m_live != nullptr) m_live->live_prev = s;
+  m_live = s;
+  return s;
+}
+
+void reactor::finalize(socket_state* s) noexcept {
+  ::close(s->fd);
+  {
+    std::lock_guard lock(m_live_mutex);
+    if (s->live_prev != nullptr) {
+      s->live_prev->live_next = s->live_next;
+    } else {
+      m_live = s->live_next;
+    }
+    if (s->live_next != nullptr) s->live_next->live_prev = s->live_prev;
+  }
+  delete s;
+}
+
+void reactor::close_leftovers() noexcept {
+  std::lock_guard lock(m_live_mutex);
+  while (m_live != nullptr) {
+    socket_state* s = m_live;
+    m_live = s->live_next;
+    while (s->is_listener && !s->pending.empty()) {  // accepted ahead, never taken
+      const int fd = s->pending.pop().result;
+      if (fd >= 0) ::close(fd);
+    }
+    ::close(s->fd);
+    delete s;
+  }
+}
+
+io_stats reactor::stats() const noexcept {
+  io_stats s;
+  s.completions = m_completions.load(std::memory_order_relaxed);
+  s.wait_calls = m_wait_calls.load(std::memory_order_relaxed);
+  s.wakeups = m_wakeups.load(std::memory_order_relaxed);
+  return s;
+}
+
+void reactor::complete(io_operation* op, int result) noexcept {
+  op->result = result;
+  --m_open_ops;
+  m_completions.fetch_add(1, std::memory_order_relaxed);
+  // Waits for a cancellation callback running on another thread; none can start afterwards.
+  if (op->registration) op->registration.reset();
+  // ordering: acquire pairs with on_cancel's release store.
+  if (op->cancel_phase.load(std::memory_order_acquire) == k_phase_cancel_queued &&
+      !op->cancel_consumed) {
+    op->completion_deferred = true;  // resumed when its cancel node is consumed
+    return;
+  }
+  m_ready.push_back(op->waiter);
+}
+
+void reactor::start_or_refuse(io_operation* op) noexcept {
+  op->started = true;
+  ++m_open_ops;
+  if (op->cancel_before_start || m_stop_handled || (op->socket != nullptr && op->socket->closing)) {
+    complete(op, -ECANCELED);
+    return;
+  }
+  if (op->kind == op_kind::timer) {
+    m_timers.push(op);
+    return;
+  }
+  start_op(op);
+}
+
+void reactor::consume_cancel(io_operation* op) noexcept {
+  op->cancel_consumed = true;
+  if (op->completion_deferred) {
+    m_ready.push_back(op->waiter);
+  } else if (!op->started) {
+    op->cancel_before_start = true;  // its submit node is still behind in the queue
+  } else if (op->kind == op_kind::timer) {
+    m_timers.remove(op);
+    complete(op, -ECANCELED);
+  } else {
+    cancel_op(op);
+  }
+}
+
+void reactor::drain_incoming() noexcept {
+  std::uintptr_t tagged = m_incoming.take_all();
+  while (tagged != 0) {
+    queue_node* node = mpsc_queue::node_of(tagged);
+    const std::uintptr_t next = node->next;
+    switch (mpsc_queue::kind_of(tagged)) {
+      case queue_node::node_kind::submit:
+        start_or_refuse(static_cast<io_operation*>(static_cast<submit_link*>(node)));
+        break;
+      case queue_node::node_kind::cancel:
+        consume_cancel(static_cast<io_operation*>(static_cast<cancel_link*>(node)));
+        break;
+      case queue_node::node_kind::close:
+        close_socket(static_cast<socket_state*>(static_cast<close_link*>(node)));
+        break;
+    }
+    tagged = next;
+  }
+}
+
+void reactor::fire_timers() noexcept {
+  if (m_timers.empty()) return;
+  const std::int64_t now = now_ns();
+  while (!m_timers.empty() && m_timers.top()->timer.deadline_ns <= now) {
+    complete(m_timers.pop(), 0);
+  }
+}
+
+std::int64_t reactor::next_timeout_ns() const noexcept {
+  if (m_timers.empty()) return -1;
+  const std::int64_t left = m_timers.top()->timer.deadline_ns - now_ns();
+  return left > 0 ? left : 0;
+}
+
+void reactor::dispatch_ready() noexcept {
+  if (m_ready.empty()) return;
+  m_running.swap(m_ready);
+  if (m_dispatch != nullptr) {
+    m_dispatch->post_batch(m_running);
+  } else {
+    // Inline: a resumed coroutine may start operations that complete at once; they land in
+    // m_ready and run on the next turn of the loop, after the next poll.
+    for (std::coroutine_handle<> h : m_running)
+      h.resume();
+  }
+  m_running.clear();
+}
+
+void reactor::handle_stop() noexcept {
+  m_stop_handled = true;
+  while (!m_timers.empty())
+    complete(m_timers.pop(), -ECANCELED);
+  std::vector<socket_state*> open_sockets;
+  {
+    std::lock_guard lock(m_live_mutex);
+    for (socket_state* s = m_live; s != nullptr; s = s->live_next)
+      open_sockets.push_back(s);
+  }
+  for (socket_state* s : open_sockets)
+    abort_socket(s);
+}
+
+void reactor::run() noexcept {
+  t_current = this;
+  std::int64_t exit_deadline = 0;
+  while (true) {
+    drain_incoming();
+    if (!m_stop_handled && m_stop_requested.load(std::memory_order_seq_cst)) handle_stop();
+    fire_timers();
+    dispatch_ready();
+    std::int64_t timeout = m_ready.empty() ? next_timeout_ns() : 0;
+    if (m_exit_requested.load(std::memory_order_seq_cst)) {
+      if (m_open_ops == 0 && m_ready.empty() && m_incoming.empty()) break;
+      const std::int64_t now = now_ns();
+      if (exit_deadline == 0) exit_deadline = now + k_exit_grace_ns;
+      if (now > exit_deadline) {
+        harrier::detail::harrier_logger()->error(
+            "net: I/O thread exiting with {} operations still pending in the kernel", m_open_ops);
+        break;
+      }
+      if (timeout < 0 || timeout > k_exit_poll_ns) timeout = k_exit_poll_ns;
+    }
+    if (timeout != 0) {
+      // ordering: seq_cst; see the sleep protocol in the header.
+      m_sleeping.store(true, std::memory_order_seq_cst);
+      if (!m_incoming.empty() ||
+          (!m_stop_handled && m_stop_requested.load(std::memory_order_seq_cst))) {
+        timeout = 0;
+      }
+    }
+    poll(timeout);
+    m_sleeping.store(false, std::memory_order_relaxed);
+  }
+  t_current = nullptr;
+}
+
+}  // namespace harrier::net::detail

@@ -1,0 +1,135 @@
+#pragma once
+// reactor: one I/O thread and the backend it drives (internal). The part every backend shares.
+//
+// Topology (measured; see io_uring_reactor.cpp's header for the numbers): Kestrel-like I/O
+// threads. Each reactor owns one ring or epoll set and one thread. The thread loops:
+//   1. poll(): submit what was queued and wait (one io_uring_enter / epoll_wait) until a
+//      completion, a wake-up or the earliest timer; harvest every completion in one batch;
+//   2. drain the cross-thread queue (submissions, cancellations, closes from other threads);
+//   3. fire due timers;
+//   4. hand all woken coroutines to dispatch->post_batch() at once (or resume them inline).
+// Operations started on the I/O thread itself (inline dispatch) go straight to the backend.
+//
+// Sleep protocol (no lost wake-up, no eventfd write while the thread is awake): the I/O thread
+// stores sleeping=true then checks the queue; a producer pushes then checks sleeping. Both use
+// seq_cst, so at least one of them sees the other, and only a producer that flips sleeping from
+// true to false writes the eventfd.
+//
+// Shutdown: request_stop() makes the thread cancel everything pending (operations complete with
+// operation_canceled) and from then on complete new operations at once with operation_canceled;
+// request_exit() makes it leave the loop once nothing is pending (bounded by k_exit_grace_ns).
+// Destruction waits until no other thread is still inside push_remote()/request_stop(): a
+// producer may still be writing the eventfd after its operation completed elsewhere
+// (m_producers).
+
+#include <harrier/core/executor.hpp>
+#include <harrier/net/detail/io_operation.hpp>
+#include <harrier/net/io_context.hpp>
+
+#include "net/mpsc_queue.hpp"
+#include "net/socket_state.hpp"
+#include "net/timer_heap.hpp"
+
+#include <atomic>
+#include <coroutine>
+#include <cstdint>
+#include <mutex>
+#include <vector>
+
+namespace harrier::net::detail {
+
+class io_context_impl;
+
+class reactor {
+ public:
+  reactor(io_context_impl& context, executor* dispatch) noexcept;
+  virtual ~reactor();
+  reactor(const reactor&) = delete;
+  reactor& operator=(const reactor&) = delete;
+
+  // Backend setup, on the I/O thread before run(). Throws std::system_error.
+  virtual void open() = 0;
+  virtual backend_kind kind() const noexcept = 0;
+  // The I/O thread's body.
+  void run() noexcept;
+
+  // Any thread.
+  void submit(io_operation* op) noexcept;
+  void request_cancel(io_operation* op) noexcept;
+  void request_close(socket_state* s) noexcept;
+  void request_stop() noexcept;
+  void request_exit() noexcept;
+  bool on_io_thread() const noexcept { return current() == this; }
+  static reactor* current() noexcept;
+  io_context_impl& context() noexcept { return m_context; }
+
+  // Called on the awaiting thread before submit(): a backend that can finish the operation at
+  // once (epoll: a send that fits the socket buffer) does so and returns true.
+  virtual bool try_complete_inline(io_operation&) noexcept { return false; }
+  // Makes a socket state for a descriptor (any thread). Throws std::system_error.
+  socket_state* adopt(int fd, int family, bool listening);
+  // Closes every socket still open (after the thread has exited).
+  void close_leftovers() noexcept;
+
+  io_stats stats() const noexcept;
+  // Waits until no other thread is inside submit()/request_*() (destruction; threads joined).
+  void wait_for_producers() const noexcept;
+
+ protected:
+  // I/O thread only.
+  virtual void start_op(io_operation* op) noexcept = 0;
+  virtual void cancel_op(io_operation* op) noexcept = 0;    // started, not completed
+  virtual void close_socket(socket_state* s) noexcept = 0;  // ends with finalize(s)
+  virtual void abort_socket(socket_state* s) noexcept = 0;  // cancel its pending ops (stop)
+  virtual void poll(std::int64_t timeout_ns) noexcept = 0;  // -1: no limit
+  // Any thread.
+  virtual void register_socket(socket_state*) {}
+  virtual void wake() noexcept = 0;
+
+  // Records the result and queues the waiter for dispatch (I/O thread only).
+  void complete(io_operation* op, int result) noexcept;
+  // Closes the descriptor and frees the state (I/O thread, or after the thread has exited).
+  void finalize(socket_state* s) noexcept;
+  bool stopping() const noexcept { return m_stop_handled; }
+  void count_wait() noexcept { m_wait_calls.fetch_add(1, std::memory_order_relaxed); }
+  // Wakes the I/O thread if it sleeps (any thread).
+  void maybe_wake() noexcept;
+  // Pushes onto the queue from another thread and wakes the I/O thread if it sleeps. Counted in
+  // m_producers: once the node is pushed, the operation may complete and the io_context may be
+  // destroyed while this thread is still inside maybe_wake(); destruction waits for the count.
+  void push_remote(queue_node* node, queue_node::node_kind kind) noexcept;
+
+ private:
+  void start_or_refuse(io_operation* op) noexcept;
+  void consume_cancel(io_operation* op) noexcept;
+  void drain_incoming() noexcept;
+  void fire_timers() noexcept;
+  void dispatch_ready() noexcept;
+  void handle_stop() noexcept;
+  std::int64_t next_timeout_ns() const noexcept;
+
+  io_context_impl& m_context;
+  executor* m_dispatch;
+  mpsc_queue m_incoming;
+  std::atomic<int> m_producers{0};
+  std::atomic<bool> m_sleeping{false};
+  std::atomic<bool> m_stop_requested{false};
+  std::atomic<bool> m_exit_requested{false};
+  bool m_stop_handled = false;
+  std::uint64_t m_open_ops = 0;  // started and not yet completed (I/O thread)
+  timer_heap m_timers;
+  std::vector<std::coroutine_handle<>> m_ready;
+  std::vector<std::coroutine_handle<>> m_running;
+
+  std::mutex m_live_mutex;  // adopt() runs on any thread; finalize() on the I/O thread
+  socket_state* m_live = nullptr;
+
+  std::atomic<std::uint64_t> m_completions{0};
+  std::atomic<std::uint64_t> m_wait_calls{0};
+  std::atomic<std::uint64_t> m_wakeups{0};
+};
+
+// Nanoseconds on steady_clock.
+std::int64_t now_ns() noexcept;
+
+}  // namespace harrier::net::detail

@@ -1,0 +1,118 @@
+#include "net/socket_io.hpp"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+
+namespace harrier::net::detail {
+namespace {
+
+// sendmsg takes at most this many iovecs per call here; the rest go in the next call.
+constexpr std::size_t k_max_iov_per_call = 64;
+
+int negative_errno() noexcept {
+  return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+}
+
+}  // namespace
+
+int attempt_recv(int fd, io_operation& op) noexcept {
+  while (true) {
+    ssize_t n = ::recv(fd, op.buffer.data, op.buffer.length, 0);
+    if (n >= 0) return static_cast<int>(n);
+    if (errno != EINTR) return negative_errno();
+  }
+}
+
+int attempt_send(int fd, io_operation& op) noexcept {
+  while (op.transferred < op.buffer.length) {
+    ssize_t n = ::send(fd, op.buffer.data + op.transferred, op.buffer.length - op.transferred,
+                       MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return negative_errno();
+    }
+    op.transferred += static_cast<std::size_t>(n);
+  }
+  return 0;
+}
+
+bool advance_sendv(io_operation& op, std::size_t sent) noexcept {
+  auto& v = op.vector;
+  op.transferred += sent;
+  while (v.index < v.count) {
+    const std::size_t left = v.iov[v.index].iov_len - v.offset;
+    if (sent < left) {
+      v.offset += sent;
+      return false;
+    }
+    sent -= left;
+    ++v.index;
+    v.offset = 0;
+  }
+  return true;
+}
+
+int attempt_sendv(int fd, io_operation& op) noexcept {
+  auto& v = op.vector;
+  // Skip empty iovecs so that "all sent" is decided by index alone.
+  while (v.index < v.count && v.iov[v.index].iov_len == v.offset) {
+    ++v.index;
+    v.offset = 0;
+  }
+  while (v.index < v.count) {
+    ::iovec local[k_max_iov_per_call];
+    const std::size_t n_iov = std::min<std::size_t>(k_max_iov_per_call, v.count - v.index);
+    std::copy_n(v.iov + v.index, n_iov, local);
+    local[0].iov_base = static_cast<char*>(local[0].iov_base) + v.offset;
+    local[0].iov_len -= v.offset;
+    ::msghdr message{};
+    message.msg_iov = local;
+    message.msg_iovlen = n_iov;
+    ssize_t n = ::sendmsg(fd, &message, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return negative_errno();
+    }
+    if (advance_sendv(op, static_cast<std::size_t>(n))) return 0;
+  }
+  return 0;
+}
+
+int attempt_accept(int fd) noexcept {
+  while (true) {
+    int accepted = ::accept4(fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (accepted >= 0) return accepted;
+    if (errno != EINTR) return negative_errno();
+  }
+}
+
+int connect_status(int fd) noexcept {
+  int error = 0;
+  ::socklen_t length = sizeof(error);
+  if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0) return -errno;
+  if (error != 0) return -error;
+  ::sockaddr_storage peer;
+  ::socklen_t peer_length = sizeof(peer);
+  if (::getpeername(fd, reinterpret_cast<::sockaddr*>(&peer), &peer_length) != 0) {
+    return errno == ENOTCONN ? -EAGAIN : -errno;
+  }
+  return 0;
+}
+
+int make_socket(int family) noexcept {
+  int fd = ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  return fd >= 0 ? fd : -errno;
+}
+
+void set_no_delay(int fd, int family) noexcept {
+  if (family != AF_INET && family != AF_INET6) return;
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+}  // namespace harrier::net::detail

@@ -1,0 +1,29 @@
+#pragma once
+// Non-blocking system call attempts shared by the backends (internal). Each returns the result
+// as the io_uring convention has it: >= 0 on success, -errno on failure, -EAGAIN when the
+// socket is not ready (the caller parks the operation and retries on readiness).
+
+#include <harrier/net/detail/io_operation.hpp>
+
+namespace harrier::net::detail {
+
+struct socket_state;
+
+// recv into the operation's buffer.
+int attempt_recv(int fd, io_operation& op) noexcept;
+// send / sendv: sends until everything went out (returns 0, progress in op.transferred), or
+// until the socket is full (-EAGAIN, progress kept for the next attempt), or an error.
+int attempt_send(int fd, io_operation& op) noexcept;
+int attempt_sendv(int fd, io_operation& op) noexcept;
+// Records `sent` bytes of progress in a sendv; returns true when every byte is out.
+bool advance_sendv(io_operation& op, std::size_t sent) noexcept;
+// accept4 with SOCK_NONBLOCK | SOCK_CLOEXEC.
+int attempt_accept(int fd) noexcept;
+// A connect in progress: 0 once connected, -EAGAIN while pending, -errno if it failed.
+int connect_status(int fd) noexcept;
+
+// Socket setup helpers.
+int make_socket(int family) noexcept;  // non-blocking, close-on-exec stream socket, or -errno
+void set_no_delay(int fd, int family) noexcept;
+
+}  // namespace harrier::net::detail

@@ -1,0 +1,243 @@
+// Cancellation of pending operations through cancellation tokens, close() and stop(): each
+// completes with operation_canceled, exactly once, on every backend and dispatch mode.
+
+#include "net/net_test_support.hpp"
+
+#include <harrier/core/cancellation.hpp>
+#include <harrier/core/when_all.hpp>
+
+#include <atomic>
+
+using namespace net_test;
+using harrier::cancellation_source;
+using harrier::task;
+using harrier::net::tcp_stream;
+
+namespace {
+
+// Cancels `source` once a timer has fired: the operation under test cannot complete otherwise,
+// so it is pending by then.
+task<void> cancel_after(harrier::net::io_context& ctx, cancellation_source& source,
+                        std::chrono::milliseconds delay) {
+  auto e = co_await harrier::net::sleep_for(ctx, delay);
+  NET_EXPECT(!e);
+  source.request_cancellation();
+}
+
+}  // namespace
+
+TEST_CASE("cancelling a pending recv completes it with operation_canceled", "[net][cancel]") {
+  const config c = any_config();
+  const bool provided = GENERATE(false, true);
+  INFO(c.name() << (provided ? " recv_provided" : " recv"));
+  environment env(c);
+  auto body = [](harrier::net::io_context& ctx, bool use_provided) -> task<bool> {
+    auto [server, client] = co_await connected_pair(ctx);
+    cancellation_source source;
+    std::error_code error;
+    auto recv_one = [](tcp_stream& s, bool p, harrier::cancellation_token t,
+                       std::error_code& out) -> task<void> {
+      if (p) {
+        out = (co_await s.recv_provided(t)).error;
+      } else {
+        std::byte b[16];
+        out = (co_await s.recv(b, t)).error;
+      }
+    };
+    co_await harrier::when_all(recv_one(server, use_provided, source.token(), error),
+                               cancel_after(ctx, source, 20ms));
+    NET_EXPECT(error == harrier::net::operation_canceled_error());
+    // The stream still works after the cancelled receive.
+    co_await client.send(as_bytes("after"));
+    std::size_t got = 0;
+    while (got < 5) {
+      if (use_provided) {
+        auto r = co_await server.recv_provided();
+        NET_EXPECT(!r.error && !r.buffer.empty());
+        got += r.buffer.size();
+      } else {
+        std::byte b[16];
+        auto r = co_await server.recv(b);
+        NET_EXPECT(!r.error && r.bytes > 0);
+        got += r.bytes;
+      }
+    }
+    co_return got == 5;
+  };
+  CHECK(run(body(env.context, provided)));
+}
+
+TEST_CASE("cancelling a pending accept completes it with operation_canceled", "[net][cancel]") {
+  const config c = any_config();
+  INFO(c.name());
+  environment env(c);
+  auto body = [](harrier::net::io_context& ctx) -> task<std::error_code> {
+    auto l = harrier::net::listener::bind(ctx, harrier::net::endpoint::parse("127.0.0.1:0"));
+    cancellation_source source;
+    std::error_code error;
+    auto accept_one = [](harrier::net::listener& li, harrier::cancellation_token t,
+                         std::error_code& out) -> task<void> {
+      auto r = co_await li.accept(t);
+      out = r.error;
+    };
+    co_await harrier::when_all(accept_one(l, source.token(), error),
+                               cancel_after(ctx, source, 20ms));
+    co_return error;
+  };
+  CHECK(run(body(env.context)) == harrier::net::operation_canceled_error());
+}
+
+TEST_CASE("cancelling a pending timer completes it early with operation_canceled",
+          "[net][cancel]") {
+  const config c = any_config();
+  INFO(c.name());
+  environment env(c);
+  auto body = [](harrier::net::io_context& ctx) -> task<std::error_code> {
+    cancellation_source source;
+    std::error_code error;
+    auto sleeper = [](harrier::net::io_context& x, harrier::cancellation_token t,
+                      std::error_code& out) -> task<void> {
+      out = co_await harrier::net::sleep_for(x, 1h, t);
+    };
+    co_await harrier::when_all(sleeper(ctx, source.token(), error),
+                               cancel_after(ctx, source, 10ms));
+    co_return error;
+  };
+  CHECK(run(body(env.context), 10s) == harrier::net::operation_canceled_error());
+}
+
+TEST_CASE("an operation on an already cancelled token completes at once", "[net][cancel]") {
+  const config c = any_config();
+  INFO(c.name());
+  environment env(c);
+  auto body = [](harrier::net::io_context& ctx) -> task<bool> {
+    auto [server, client] = co_await connected_pair(ctx);
+    cancellation_source source;
+    source.request_cancellation();
+    std::byte b[4];
+    auto r = co_await server.recv(b, source.token());
+    auto t = co_await harrier::net::sleep_for(ctx, 1h, source.token());
+    co_return r.error == harrier::net::operation_canceled_error() &&
+        t == harrier::net::operation_canceled_error();
+  };
+  CHECK(run(body(env.context)));
+}
+
+TEST_CASE("cancellation racing with completion resumes exactly once and loses no data",
+          "[net][cancel]") {
+  const config c = any_config();
+  INFO(c.name());
+  environment env(c);
+  auto body = [](harrier::net::io_context& ctx) -> task<bool> {
+    auto [server, client] = co_await connected_pair(ctx);
+    constexpr int k_rounds = 300;
+    std::size_t received = 0;
+    int resumed = 0;
+    for (int i = 0; i < k_rounds; ++i) {
+      cancellation_source source;
+      std::byte b[64];
+      // Start the recv, then make data arrive and cancel from another thread at once.
+      auto receiver = [](tcp_stream& s, std::span<std::byte> into, harrier::cancellation_token t,
+                         std::size_t& got, int& count) -> task<void> {
+        auto r = co_await s.recv(into, t);
+        ++count;
+        if (!r.error) got += r.bytes;
+      };
+      auto racer = [](tcp_stream& s, cancellation_source& src) -> task<void> {
+        co_await s.send(as_bytes("z"));
+        std::thread([src] { src.request_cancellation(); }).join();
+      };
+      co_await harrier::when_all(receiver(server, b, source.token(), received, resumed),
+                                 racer(client, source));
+    }
+    // Whatever the cancellations took, the bytes are still there to be read.
+    while (received < static_cast<std::size_t>(k_rounds)) {
+      std::byte b[64];
+      auto r = co_await server.recv(b);
+      NET_EXPECT(!r.error && r.bytes > 0);
+      received += r.bytes;
+    }
+    co_return resumed == k_rounds&& received == static_cast<std::size_t>(k_rounds);
+  };
+  CHECK(run(body(env.context), 30s));
+}
+
+TEST_CASE("closing a stream completes its pending recv and send with operation_canceled",
+          "[net][cancel]") {
+  const config c = any_config();
+  INFO(c.name());
+  environment env(c);
+  auto body = [](harrier::net::io_context& ctx) -> task<bool> {
+    auto [server, client] = co_await connected_pair(ctx);
+    // A send larger than both socket buffers stays pending while the peer does not read.
+    std::vector<std::byte> big(64 << 20);
+    std::error_code recv_error;
+    std::error_code send_error;
+    auto receiver = [](tcp_stream& s, std::error_code& out) -> task<void> {
+      std::byte b[16];
+      out = (co_await s.recv(b)).error;
+    };
+    auto sender = [](tcp_stream& s, std::span<const std::byte> data,
+                     std::error_code& out) -> task<void> { out = (co_await s.send(data)).error; };
+    auto closer = [](harrier::net::io_context& x, tcp_stream& s) -> task<void> {
+      co_await harrier::net::sleep_for(x, 30ms);
+      s.close();
+    };
+    co_await harrier::when_all(receiver(server, recv_error), sender(server, big, send_error),
+                               closer(ctx, server));
+    co_return recv_error == harrier::net::operation_canceled_error() &&
+        send_error == harrier::net::operation_canceled_error() && !server.is_open();
+  };
+  CHECK(run(body(env.context)));
+}
+
+TEST_CASE("closing a listener completes its pending accept with operation_canceled",
+          "[net][cancel]") {
+  const config c = any_config();
+  INFO(c.name());
+  environment env(c);
+  auto body = [](harrier::net::io_context& ctx) -> task<std::error_code> {
+    auto l = harrier::net::listener::bind(ctx, harrier::net::endpoint::parse("127.0.0.1:0"));
+    std::error_code error;
+    auto acceptor = [](harrier::net::listener& li, std::error_code& out) -> task<void> {
+      out = (co_await li.accept()).error;
+    };
+    auto closer = [](harrier::net::io_context& x, harrier::net::listener& li) -> task<void> {
+      co_await harrier::net::sleep_for(x, 20ms);
+      li.close();
+    };
+    co_await harrier::when_all(acceptor(l, error), closer(ctx, l));
+    co_return error;
+  };
+  CHECK(run(body(env.context)) == harrier::net::operation_canceled_error());
+}
+
+TEST_CASE("stop() completes pending operations with operation_canceled", "[net][cancel]") {
+  const config c = any_config();
+  INFO(c.name());
+  environment env(c);
+  auto body = [](harrier::net::io_context& ctx) -> task<bool> {
+    auto [server, client] = co_await connected_pair(ctx);
+    std::error_code recv_error;
+    std::error_code timer_error;
+    auto receiver = [](tcp_stream& s, std::error_code& out) -> task<void> {
+      std::byte b[16];
+      out = (co_await s.recv(b)).error;
+    };
+    auto sleeper = [](harrier::net::io_context& x, std::error_code& out) -> task<void> {
+      out = co_await harrier::net::sleep_for(x, 1h);
+    };
+    auto stopper = [](harrier::net::io_context& x) -> task<void> {
+      co_await harrier::net::sleep_for(x, 20ms);
+      x.stop();
+    };
+    co_await harrier::when_all(receiver(server, recv_error), sleeper(ctx, timer_error),
+                               stopper(ctx));
+    std::byte b[4];
+    auto late = co_await server.recv(b);  // started after stop(): refused at once
+    co_return recv_error == harrier::net::operation_canceled_error() &&
+        timer_error == harrier::net::operation_canceled_error() &&
+        late.error == harrier::net::operation_canceled_error();
+  };
+  CHECK(run(body(env.context)));
+}

@@ -1,0 +1,113 @@
+// io_context: backend selection, the io_uring -> epoll fallback, and no descriptor leaks.
+
+#include "net/net_test_support.hpp"
+
+#include <harrier/core/cancellation.hpp>
+#include <harrier/core/when_all.hpp>
+
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdlib>
+#include <sstream>
+
+#include "core/logger.hpp"
+
+using namespace net_test;
+using harrier::task;
+using harrier::net::backend_kind;
+
+namespace {
+
+// Sets an environment variable for the scope of a test.
+struct scoped_env {
+  scoped_env(const char* name, const char* value) : m_name(name) { ::setenv(name, value, 1); }
+  ~scoped_env() { ::unsetenv(m_name); }
+  const char* m_name;
+};
+
+}  // namespace
+
+TEST_CASE("the automatic backend is io_uring where the kernel allows it", "[net][context]") {
+  harrier::net::io_context ctx;
+  const auto refusal = harrier::net::detail::io_uring_refusal_reason();
+  INFO((refusal ? *refusal : std::string("io_uring allowed")));
+  CHECK(ctx.backend() == (refusal ? backend_kind::epoll : backend_kind::io_uring));
+}
+
+TEST_CASE("a refused io_uring falls back to epoll with one log line", "[net][context]") {
+  auto logger = harrier::detail::harrier_logger();
+  std::ostringstream captured;
+  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(captured);
+  logger->sinks().push_back(sink);
+  {
+    scoped_env refuse("HARRIER_IO_URING_DISABLE", "1");
+    harrier::net::io_context ctx;
+    CHECK(ctx.backend() == backend_kind::epoll);
+    // The fallback backend works.
+    auto body = [](harrier::net::io_context& x) -> task<bool> {
+      auto [server, client] = co_await connected_pair(x);
+      co_await client.send(as_bytes("hi"));
+      std::byte b[2];
+      auto r = co_await server.recv(b);
+      co_return !r.error && r.bytes > 0;
+    };
+    CHECK(run(body(ctx)));
+  }
+  logger->sinks().pop_back();
+  const std::string text = captured.str();
+  CHECK_THAT(text, Catch::Contains("io_uring refused") && Catch::Contains("falling back to epoll"));
+  CHECK(std::count(text.begin(), text.end(), '\n') == 1);
+}
+
+TEST_CASE("asking for io_uring explicitly when it is refused throws", "[net][context]") {
+  scoped_env refuse("HARRIER_IO_URING_DISABLE", "1");
+  CHECK_THROWS_AS(harrier::net::io_context(harrier::net::io_options{backend_kind::io_uring}),
+                  std::system_error);
+}
+
+TEST_CASE("no file descriptor leaks after connections, cancellations and closes",
+          "[net][context]") {
+  const config c = any_config();
+  INFO(c.name());
+  const std::size_t before = open_fd_count();
+  {
+    environment env(c, 2);
+    auto body = [](harrier::net::io_context& ctx) -> task<void> {
+      for (int i = 0; i < 20; ++i) {
+        auto [server, client] = co_await connected_pair(ctx);
+        co_await client.send(as_bytes("data"));
+        harrier::cancellation_source source;
+        source.request_cancellation();
+        std::byte b[8];
+        co_await server.recv(b, source.token());
+        auto r = co_await server.recv_provided();  // holds a buffer until r dies
+        NET_EXPECT(!r.error);
+        if (i % 2 == 0) server.close();  // the rest close in their destructors
+      }
+      // A listener with a pending accept that never completes is closed by its destructor.
+      auto l = harrier::net::listener::bind(ctx, harrier::net::endpoint::parse("127.0.0.1:0"));
+      harrier::cancellation_source source;
+      auto canceller = [](harrier::net::io_context& x,
+                          harrier::cancellation_source& s) -> task<void> {
+        co_await harrier::net::sleep_for(x, 5ms);
+        s.request_cancellation();
+      };
+      auto acceptor = [](harrier::net::listener& li, harrier::cancellation_token t) -> task<void> {
+        co_await li.accept(t);
+      };
+      co_await harrier::when_all(acceptor(l, source.token()), canceller(ctx, source));
+    };
+    run(body(env.context));
+  }
+  CHECK(open_fd_count() == before);
+}
+
+TEST_CASE("an io_context starts and stops cleanly with several I/O threads", "[net][context]") {
+  const config c = any_config();
+  INFO(c.name());
+  environment env(c, 3);
+  CHECK(env.context.backend() == usable(c.backend));
+  env.context.stop();
+  env.context.stop();  // idempotent
+}
