@@ -1,0 +1,271 @@
+#!/usr/bin/env python3
+"""HTTP benchmark: harrier-server against nginx and h2o, side by side in one run.
+
+Each server is pinned to CPU 0 with taskset and driven by wrk pinned to CPU 1, so that the
+server's CPU time per request is comparable. For every scenario and server it runs `--runs`
+repetitions (interleaving servers, so drift on this shared machine hits them alike), and takes
+medians of requests/s, p99 latency, and server CPU time per request (utime + stime of the
+server's processes over the run, read from /proc/<pid>/stat before and after).
+
+Scenarios: /plaintext and /json at 64 connections, and /plaintext pipelined 16 deep (a wrk Lua
+script that writes 16 requests at once).
+
+Peers:
+- nginx 1.22: one worker, `return 200` for /plaintext and /json, access log off,
+  keepalive_requests unbounded (the default of 1000 would make wrk reconnect).
+- h2o 2.2: one thread, an mruby handler that returns the same bodies (h2o has no `return`).
+
+Prints a human-readable table, and with --json one JSON object with the ratios the issue asks
+for (harrier / peer; for CPU per request and p99 lower is better, for requests/s higher is).
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PLAINTEXT_BODY = "Hello, World!"
+JSON_BODY = '{"message":"Hello, World!"}'
+
+PIPELINE_LUA = """
+init = function(args)
+  local r = {}
+  for i = 1, 16 do r[i] = wrk.format(nil, "/plaintext") end
+  req = table.concat(r)
+end
+request = function() return req end
+"""
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port, proc, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited early with code {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"server did not listen on port {port} within {timeout} s")
+
+
+def process_tree_cpu_seconds(root_pid):
+    """utime+stime of root_pid and its descendants (nginx runs a master and a worker)."""
+    pids = [root_pid]
+    try:
+        children = subprocess.run(["pgrep", "-P", str(root_pid)], capture_output=True, text=True)
+        pids += [int(p) for p in children.stdout.split()]
+    except FileNotFoundError:
+        pass
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            pass
+    return total / CLK_TCK
+
+
+class Server:
+    def __init__(self, name, argv, port, cwd=None):
+        self.name, self.argv, self.port, self.cwd = name, argv, port, cwd
+        self.proc = None
+
+    def __enter__(self):
+        self.proc = subprocess.Popen(["taskset", "-c", "0"] + self.argv, cwd=self.cwd,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     start_new_session=True)
+        wait_for_port(self.port, self.proc)
+        return self
+
+    def __exit__(self, *exc):
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout=15)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+
+def nginx_server(workdir):
+    port = free_port()
+    conf = os.path.join(workdir, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write(f"""
+worker_processes 1;
+daemon off;
+pid {workdir}/nginx.pid;
+error_log {workdir}/nginx-error.log error;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  keepalive_requests 1000000000;
+  keepalive_timeout 120s;
+  server {{
+    listen 127.0.0.1:{port} reuseport;
+    location = /plaintext {{ default_type text/plain; return 200 '{PLAINTEXT_BODY}'; }}
+    location = /json {{ default_type application/json; return 200 '{JSON_BODY}'; }}
+  }}
+}}
+""")
+    return Server("nginx", ["nginx", "-c", conf, "-p", workdir], port)
+
+
+def h2o_server(workdir):
+    port = free_port()
+    conf = os.path.join(workdir, "h2o.conf")
+    with open(conf, "w") as f:
+        f.write(f"""
+num-threads: 1
+error-log: {workdir}/h2o-error.log
+listen:
+  host: 127.0.0.1
+  port: {port}
+hosts:
+  "127.0.0.1:{port}":
+    paths:
+      /plaintext:
+        mruby.handler: |
+          Proc.new do |env|
+            [200, {{"content-type" => "text/plain"}}, ["{PLAINTEXT_BODY}"]]
+          end
+      /json:
+        mruby.handler: |
+          Proc.new do |env|
+            [200, {{"content-type" => "application/json"}}, ['{JSON_BODY}']]
+          end
+""")
+    return Server("h2o", ["h2o", "-c", conf], port)
+
+
+def harrier_server(binary, io, dispatch):
+    port = free_port()
+    argv = [binary, "--urls", f"http://127.0.0.1:{port}", "--io", io, "--dispatch", dispatch,
+            "--log-level", "warn"]
+    name = f"harrier-{io}" + ("-inline" if dispatch == "inline" else "")
+    return Server(name, argv, port)
+
+
+def parse_latency_us(text):
+    m = re.fullmatch(r"([\d.]+)(us|ms|s)", text)
+    return float(m.group(1)) * {"us": 1, "ms": 1000, "s": 1_000_000}[m.group(2)]
+
+
+def run_wrk(server, path, connections, duration, lua=None):
+    url = f"http://127.0.0.1:{server.port}{path}"
+    argv = ["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency",
+            "--timeout", "5s"]
+    if lua:
+        argv += ["-s", lua]
+    argv.append(url)
+    cpu_before = process_tree_cpu_seconds(server.proc.pid)
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 30).stdout
+    cpu_after = process_tree_cpu_seconds(server.proc.pid)
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p99 = re.search(r"99%\s+([\d.]+\w+)", out).group(1)
+    errors = re.search(r"Socket errors: (.*)", out)
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {
+        "rps": rps,
+        "p99_us": parse_latency_us(p99),
+        "cpu_us_per_request": (cpu_after - cpu_before) * 1e6 / max(requests, 1),
+        "errors": (errors.group(1) if errors else "") + (f" non2xx={non2xx.group(1)}" if non2xx else ""),
+    }
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--server", default="build/release/examples/harrier-server")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
+    ap.add_argument("--io", default="both", choices=["both", "io_uring", "epoll"])
+    ap.add_argument("--quick", action="store_true", help="1 run of 2 s each (smoke test)")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    if args.quick:
+        args.runs, args.duration = 1, 2
+    for tool in ("wrk", "taskset", "nginx", "h2o"):
+        if shutil.which(tool) is None:
+            sys.exit(f"bench/http: '{tool}' is missing; run scripts/install-deps.sh bench")
+    if not os.access(args.server, os.X_OK):
+        sys.exit(f"bench/http: {args.server} is not an executable; build the release preset first")
+
+    ios = ["io_uring", "epoll"] if args.io == "both" else [args.io]
+    scenarios = [("plaintext", "/plaintext", None), ("json", "/json", None),
+                 ("pipelined", "/plaintext", "pipeline")]
+    workdir = tempfile.mkdtemp(prefix="harrier-bench-")
+    lua = os.path.join(workdir, "pipeline.lua")
+    with open(lua, "w") as f:
+        f.write(PIPELINE_LUA)
+
+    factories = [lambda: nginx_server(workdir), lambda: h2o_server(workdir)]
+    for io in ios:
+        factories.append(lambda io=io: harrier_server(args.server, io, "pool"))
+        factories.append(lambda io=io: harrier_server(args.server, io, "inline"))
+
+    samples = {}  # (server, scenario) -> list of results
+    for _ in range(args.runs):
+        for make in factories:
+            with make() as server:
+                for scenario, path, script in scenarios:
+                    run_wrk(server, path, 64, 1)  # warm-up
+                    r = run_wrk(server, path, 64, args.duration, lua if script else None)
+                    samples.setdefault((server.name, scenario), []).append(r)
+
+    med = {k: {m: statistics.median(x[m] for x in v) for m in ("rps", "p99_us", "cpu_us_per_request")}
+           for k, v in samples.items()}
+    errors = {f"{k[0]}/{k[1]}": ";".join(x["errors"] for x in v if x["errors"]) for k, v in samples.items()}
+
+    result = {"runs": args.runs, "duration_s": args.duration, "connections": 64}
+    for io in ios:
+        h = f"harrier-{io}"
+        suffix = "" if io == "io_uring" else "_epoll"
+        result[f"plaintext_cpu_per_request_vs_nginx{suffix}"] = (
+            med[(h, "plaintext")]["cpu_us_per_request"] / med[("nginx", "plaintext")]["cpu_us_per_request"])
+        result[f"plaintext_inline_cpu_per_request_vs_nginx{suffix}"] = (
+            med[(h + "-inline", "plaintext")]["cpu_us_per_request"] / med[("nginx", "plaintext")]["cpu_us_per_request"])
+        result[f"json_cpu_per_request_vs_nginx{suffix}"] = (
+            med[(h, "json")]["cpu_us_per_request"] / med[("nginx", "json")]["cpu_us_per_request"])
+        result[f"pipelined_cpu_per_request_vs_nginx{suffix}"] = (
+            med[(h, "pipelined")]["cpu_us_per_request"] / med[("nginx", "pipelined")]["cpu_us_per_request"])
+        result[f"plaintext_rps_vs_nginx{suffix}"] = med[(h, "plaintext")]["rps"] / med[("nginx", "plaintext")]["rps"]
+        result[f"plaintext_rps_vs_h2o{suffix}"] = med[(h, "plaintext")]["rps"] / med[("h2o", "plaintext")]["rps"]
+        result[f"plaintext_p99_vs_nginx{suffix}"] = med[(h, "plaintext")]["p99_us"] / med[("nginx", "plaintext")]["p99_us"]
+    result["medians"] = {f"{k[0]}/{k[1]}": v for k, v in sorted(med.items())}
+    result["errors"] = {k: v for k, v in errors.items() if v}
+
+    if args.json:
+        print(json.dumps(result, indent=1))
+    else:
+        print(f"{'server/scenario':34} {'req/s':>12} {'p99 µs':>10} {'CPU µs/req':>11}")
+        for k, v in sorted(med.items()):
+            print(f"{k[0] + '/' + k[1]:34} {v['rps']:12.0f} {v['p99_us']:10.0f} {v['cpu_us_per_request']:11.2f}")
+        for k, v in result.items():
+            if isinstance(v, float):
+                print(f"{k}: {v:.3f}")
+        if result["errors"]:
+            print("errors:", result["errors"])
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

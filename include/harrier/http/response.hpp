@@ -1,0 +1,83 @@
+#pragma once
+// response: the handler's side of one HTTP/1.1 exchange.
+//
+// Contract:
+// - Set status and headers first; they leave with the first bytes that reach the socket. After
+//   that (has_started()), changing them throws std::logic_error.
+// - Framing is chosen when the head is serialised: Content-Length when set_content_length() was
+//   called or when end() finds the whole body still buffered (the usual small response); else
+//   chunked on HTTP/1.1, or close-delimited on HTTP/1.0.
+// - write() copies small writes into the connection's output buffer and awaits the socket only
+//   when the buffer passes server_limits::max_response_buffer_bytes (back-pressure); large writes
+//   go out directly without a copy. flush() sends what is buffered. end() finishes the response;
+//   the connection calls it if the handler does not.
+// - Pipelining: a finished response stays buffered while the next request is already in the
+//   receive buffer, so that the responses of a pipelined batch leave in one send.
+// - `Date` (from the date cache) and `Server: harrier` (unless turned off) are added; so are
+//   `Connection: close` / `keep-alive` when needed. Framing and connection headers are owned by
+//   the connection: setting Transfer-Encoding throws, Content-Length goes through
+//   set_content_length, `Connection: close` makes the connection close after the response.
+// - HEAD: the same head as GET would get, no body bytes (writes are counted, then dropped).
+// - If the client is gone, writes complete without error and request::aborted() is cancelled.
+
+#include <harrier/core/task.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace harrier::http {
+
+namespace detail {
+class connection_core;
+}
+
+class response {
+ public:
+  int status() const noexcept { return m_status; }
+  void set_status(int status);
+  // Appends a header line (no de-duplication). Throws std::invalid_argument on CR, LF or NUL.
+  void add_header(std::string_view name, std::string_view value);
+  void set_content_type(std::string_view value) { add_header("Content-Type", value); }
+  void set_content_length(std::uint64_t length);
+  bool has_started() const noexcept { return m_started; }
+  bool has_ended() const noexcept { return m_ended; }
+  // Body bytes the handler has written so far (counted for HEAD too).
+  std::uint64_t body_bytes() const noexcept { return m_body_bytes; }
+
+  task<void> write(std::span<const std::byte> bytes);
+  task<void> write(std::string_view text) {
+    return write(
+        std::span<const std::byte>(reinterpret_cast<const std::byte*>(text.data()), text.size()));
+  }
+  task<void> flush();
+  task<void> end();
+  // set_status + Content-Type + body + end, for the common case.
+  task<void> send(int status, std::string_view content_type, std::string_view body);
+
+ private:
+  friend class detail::connection_core;
+  explicit response(detail::connection_core& core) noexcept : m_core(&core) {}
+  void reset() noexcept;
+  void check_not_started() const;
+
+  detail::connection_core* m_core;
+  int m_status = 200;
+  std::optional<std::uint64_t> m_content_length;
+  std::uint64_t m_body_bytes = 0;  // written so far (for Content-Length checks and HEAD)
+  std::string m_headers;           // "Name: value\r\n"... reused across requests
+  std::string m_pending_body;      // body written before the head left, reused
+  bool m_started = false;
+  bool m_ended = false;
+  bool m_chunked = false;
+  bool m_discard_body = false;     // HEAD, 204, 304: body bytes are counted, never sent
+  bool m_close_requested = false;  // the handler asked for Connection: close
+};
+
+// The reason phrase of a status ("Not Found"); "" for codes it does not know.
+std::string_view reason_phrase(int status) noexcept;
+
+}  // namespace harrier::http

@@ -1,0 +1,98 @@
+#pragma once
+// server: listeners, accept loops and the set of live connections of one HTTP/1.1 server.
+//
+// It binds every endpoint, accepts on each, and runs an http1_connection per accepted socket
+// (the connection coroutine starts on the thread that completed the accept, and moves with its
+// I/O completions: pool workers or the I/O thread, as the io_context dispatches).
+//
+// Contract:
+// - start() binds every endpoint or throws std::system_error naming the one that failed (nothing
+//   stays bound then). local_endpoints() then has the real ports.
+// - max_concurrent_connections: a connection accepted at the limit gets a 503 with
+//   `Connection: close` and is closed; it never reaches the handler.
+// - stop() is graceful, in the order Kestrel uses: (1) stop accepting and close the listeners;
+//   (2) ask every connection to shut down: idle keep-alive connections close at once, busy ones
+//   finish their current request with `Connection: close`; (3) when shutdown_timeout passes,
+//   abort whatever is left (pending I/O cancelled, request tokens cancelled); (4) complete once
+//   every connection is gone. Idempotent; concurrent callers all complete at the end.
+// - The destructor requires a stopped (or never started) server.
+
+#include <harrier/core/async_event.hpp>
+#include <harrier/core/cancellation.hpp>
+#include <harrier/core/task.hpp>
+#include <harrier/http/connection.hpp>
+#include <harrier/http/handler.hpp>
+#include <harrier/http/tcp_transport.hpp>
+#include <harrier/net/endpoint.hpp>
+#include <harrier/net/io_context.hpp>
+#include <harrier/net/listener.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+namespace harrier::http {
+
+struct server_options {
+  std::vector<net::endpoint> endpoints;
+  http1_options connection;
+  net::listen_options listen;
+  std::size_t max_concurrent_connections = 0;  // 0: unlimited, as Kestrel's default
+  std::chrono::nanoseconds shutdown_timeout = std::chrono::seconds(30);
+};
+
+struct server_stats {
+  std::uint64_t connections_total = 0;    // accepted, including refused ones
+  std::uint64_t connections_refused = 0;  // over max_concurrent_connections
+  std::size_t active_connections = 0;
+};
+
+class server {
+ public:
+  server(net::io_context& io, server_options options, request_handler handler);
+  ~server();
+  server(const server&) = delete;
+  server& operator=(const server&) = delete;
+
+  void start();
+  const std::vector<net::endpoint>& local_endpoints() const noexcept { return m_local; }
+  task<void> stop();
+  bool is_stopping() const noexcept { return m_stopping.load(std::memory_order_acquire); }
+  server_stats stats() const noexcept;
+
+ private:
+  struct connection_entry;
+  task<void> accept_loop(net::listener& listener);
+  task<void> serve(net::tcp_stream stream);
+  task<void> refuse(net::tcp_stream stream);
+  task<void> abort_after_timeout();
+  void connection_finished() noexcept;
+
+  net::io_context& m_io;
+  server_options m_options;
+  request_handler m_handler;
+  std::vector<net::listener> m_listeners;
+  std::vector<net::endpoint> m_local;
+
+  cancellation_source m_stop_accepting;
+  cancellation_source m_stop_timer;
+  std::atomic<bool> m_started{false};
+  std::atomic<bool> m_stopping{false};
+  std::atomic<std::size_t> m_accept_loops{0};
+  async_event m_accept_loops_done;
+  async_event m_connections_done;
+  async_event m_timer_done;
+  async_event m_stopped;
+
+  mutable std::mutex m_mutex;                 // guards m_connections
+  connection_entry* m_connections = nullptr;  // intrusive list of live connections
+  std::atomic<std::size_t> m_active{0};
+  std::atomic<std::uint64_t> m_total{0};
+  std::atomic<std::uint64_t> m_refused{0};
+};
+
+}  // namespace harrier::http

@@ -1,0 +1,103 @@
+#pragma once
+// The transport an HTTP/1.1 connection runs on, and its type-erased form.
+//
+// The protocol layer does not know sockets. A connection runs on anything that satisfies
+// `http::transport`: the net layer's tcp_stream wrapped with its io_context's timer (the server
+// does that), or the in-memory transport of tests/http. Operations follow the net contract
+// (/tmp/net_contract.md): awaitables whose result has `.error` (std::error_code) and `.bytes`;
+// recv of 0 bytes without error is EOF; a cancelled operation completes once with
+// std::errc::operation_canceled. `sleep_for` completes with an empty error_code when the time has
+// passed, operation_canceled when cancelled. `now()` is the clock the timeouts use (read by the
+// watchdog only, never per request).
+//
+// Concurrency the connection needs from a transport: one recv pending while a send runs (the
+// read-ahead that notices disconnects), and a sleep_for pending on another coroutine (the timeout
+// watchdog) alongside both; close() completes whatever is pending. Completions may resume the
+// coroutines on any thread; the connection never runs two operations of the same kind at once.
+//
+// Inside, the connection talks to a `transport_base` (virtual calls, one coroutine frame per I/O
+// operation from the recycling frame allocator): the protocol code then lives in .cpp files, once,
+// instead of in a template per transport. The cost is small against a system call.
+
+#include <harrier/core/cancellation.hpp>
+#include <harrier/core/task.hpp>
+
+#include <sys/uio.h>
+
+#include <chrono>
+#include <concepts>
+#include <cstddef>
+#include <span>
+#include <system_error>
+
+namespace harrier::http {
+
+struct io_result {
+  std::error_code error;
+  std::size_t bytes = 0;
+  explicit operator bool() const noexcept { return !error; }
+};
+
+using transport_clock = std::chrono::steady_clock;
+
+template <typename T>
+concept transport = requires(T& t, std::span<std::byte> in, std::span<const std::byte> out,
+                             std::span<const ::iovec> vec, cancellation_token token,
+                             std::chrono::nanoseconds delay) {
+  t.recv(in, token);
+  t.send(out, token);
+  t.sendv(vec, token);
+  t.shutdown_send();
+  { t.close() }
+  noexcept;
+  t.sleep_for(delay, token);
+  { t.now() } -> std::convertible_to<transport_clock::time_point>;
+};
+
+// The erased interface the connection uses. Implemented by transport_adapter<T>.
+class transport_base {
+ public:
+  virtual ~transport_base() = default;
+  virtual task<io_result> recv(std::span<std::byte> buffer, cancellation_token token) = 0;
+  // Sends every byte of every buffer, or fails.
+  virtual task<io_result> sendv(std::span<const ::iovec> buffers, cancellation_token token) = 0;
+  virtual task<void> shutdown_send() = 0;
+  virtual void close() noexcept = 0;
+  virtual task<std::error_code> sleep_for(std::chrono::nanoseconds delay,
+                                          cancellation_token token) = 0;
+  virtual transport_clock::time_point now() = 0;
+};
+
+template <transport T>
+class transport_adapter final : public transport_base {
+ public:
+  explicit transport_adapter(T& inner) noexcept : m_inner(inner) {}
+
+  task<io_result> recv(std::span<std::byte> buffer, cancellation_token token) override {
+    auto r = co_await m_inner.recv(buffer, std::move(token));
+    co_return io_result{r.error, r.bytes};
+  }
+  task<io_result> sendv(std::span<const ::iovec> buffers, cancellation_token token) override {
+    if (buffers.size() == 1) {
+      auto r = co_await m_inner.send(
+          std::span<const std::byte>(static_cast<const std::byte*>(buffers[0].iov_base),
+                                     buffers[0].iov_len),
+          std::move(token));
+      co_return io_result{r.error, r.bytes};
+    }
+    auto r = co_await m_inner.sendv(buffers, std::move(token));
+    co_return io_result{r.error, r.bytes};
+  }
+  task<void> shutdown_send() override { (void)co_await m_inner.shutdown_send(); }
+  void close() noexcept override { m_inner.close(); }
+  task<std::error_code> sleep_for(std::chrono::nanoseconds delay,
+                                  cancellation_token token) override {
+    co_return std::error_code(co_await m_inner.sleep_for(delay, std::move(token)));
+  }
+  transport_clock::time_point now() override { return m_inner.now(); }
+
+ private:
+  T& m_inner;
+};
+
+}  // namespace harrier::http

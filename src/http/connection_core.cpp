@@ -1,0 +1,374 @@
+// connection_core: the request loop. See connection_core.hpp for the buffer, output and timeout
+// design, and connection.hpp for the lifecycle.
+
+#include "http/connection_core.hpp"
+
+#include <harrier/core/spawn.hpp>
+
+#include "core/logger.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <exception>
+#include <stdexcept>
+#include <system_error>
+
+namespace harrier::http::detail {
+
+namespace {
+std::string_view trim(std::string_view s) noexcept {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+    s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
+    s.remove_suffix(1);
+  return s;
+}
+}  // namespace
+
+connection_core::connection_core(transport_base& transport, const http1_options& options,
+                                 request_handler handler)
+    : m_transport(transport),
+      m_options(options),
+      m_handler(std::move(handler)),
+      m_dates(options.dates != nullptr ? *options.dates : date_cache::shared()),
+      m_rejections(options.rejections != nullptr ? *options.rejections
+                                                 : rejection_counters::shared()),
+      m_parser(m_options.limits),
+      m_request(*this),
+      m_response(*this) {
+  if (!m_handler) throw std::invalid_argument("http1_connection: the request handler is empty");
+  m_block = block_pool::shared().acquire();
+  m_data = reinterpret_cast<char*>(m_block.data());
+  m_capacity = m_block.size();
+  m_header_views.reserve(32);
+  m_request.m_aborted = m_client_gone.token();
+}
+
+connection_core::~connection_core() = default;
+
+task<void> connection_core::run() {
+  spawn(watchdog(), "http connection watchdog");
+  for (;;) {
+    const head_result head = co_await read_head();
+    if (head != head_result::ok) break;
+    if (!begin_request()) break;
+    if (m_body_done && m_parsed == m_end && m_end < m_capacity) start_read_ahead();
+    co_await invoke_handler();
+    if (m_broken || m_abort_now) break;
+    co_await finish_request();
+    if (m_broken || m_abort_now || m_close_after_response) break;
+    prepare_next_request();
+  }
+  co_await close_connection();
+  // ordering: release/acquire pairs with the watchdog's load; the cancellation wakes its sleep.
+  m_watchdog_stop.store(true, std::memory_order_release);
+  m_watchdog_cancel.request_cancellation();
+  co_await m_watchdog_done;
+}
+
+task<connection_core::head_result> connection_core::read_head() {
+  for (;;) {
+    if (m_parsed < m_end) {
+      const parse_step step = m_parser.execute(request_base(), m_parsed - m_start, m_end - m_start);
+      m_parsed = m_start + step.position;
+      if (step.event == parse_event::head_complete) {
+        m_head_length = step.position;
+        co_return head_result::ok;
+      }
+      if (step.event == parse_event::error) {
+        reject(m_parser.error_reason());
+        co_return head_result::rejected;
+      }
+    }
+    if (m_end == m_capacity && !make_room_for_head()) {
+      // A head that does not fit has passed a limit already, unless the limits are inconsistent.
+      reject(rejection_reason::headers_too_large);
+      co_return head_result::rejected;
+    }
+    // About to wait for input: whatever responses are buffered must leave first.
+    if (!m_out.empty()) {
+      const bool sent = co_await flush_output();  // not in the condition: see body_reader.cpp
+      if (!sent) co_return head_result::closed;
+    }
+
+    const bool idle = m_end == m_start;
+    if (idle) {
+      arm_deadline(deadline_kind::keep_alive, true);
+      // ordering: seq_cst, against begin_shutdown's store-then-load: either it sees our deadline
+      // and fires it, or we see its flag here.
+      if (m_shutting_down.load(std::memory_order_seq_cst)) {
+        disarm_deadline();
+        co_return head_result::closed;
+      }
+    } else {
+      // The request headers timeout runs from the first byte of the request, across reads.
+      arm_deadline(deadline_kind::headers, !m_head_phase_started);
+      m_head_phase_started = true;
+    }
+    io_result r;
+    if (m_read_ahead_active) {
+      r = co_await join_read_ahead();
+    } else {
+      r = co_await m_transport.recv(free_space(), m_recv_cancel.token());
+    }
+    const deadline_kind fired = disarm_deadline();
+    if (fired == deadline_kind::headers) {
+      reject(rejection_reason::headers_timeout);
+      co_return head_result::rejected;
+    }
+    if (fired != deadline_kind::none) co_return head_result::closed;  // keep-alive, shutdown
+    if (r.error || r.bytes == 0) {
+      if (r.error) peer_gone();
+      if (!idle) {
+        harrier::detail::harrier_logger()->debug(
+            "http: connection closed inside a request head ({} bytes received)", m_end - m_start);
+      }
+      co_return head_result::closed;
+    }
+    m_end += r.bytes;
+  }
+}
+
+bool connection_core::begin_request() {
+  request_parser& p = m_parser;
+  const bool has_body = p.chunked() || (p.has_content_length() && p.content_length() > 0);
+  if (has_body && !ensure_body_room_after_head()) {
+    reject(rejection_reason::headers_too_large);
+    return false;
+  }
+  const int major = p.version_major();
+  if (major != 1) {
+    reject(rejection_reason::unsupported_version);
+    return false;
+  }
+  const char* base = request_base();
+  m_header_views.clear();
+  std::size_t hosts = 0;
+  std::optional<std::string_view> expect;
+  for (const header_offsets& h : p.headers()) {
+    header_field f{std::string_view(base + h.name_offset, h.name_length),
+                   trim(std::string_view(base + h.value_offset, h.value_length))};
+    if (iequals(f.name, "host")) ++hosts;
+    if (iequals(f.name, "expect")) expect = f.value;
+    m_header_views.push_back(f);
+  }
+  const bool http11 = p.version_minor() >= 1;
+  if (hosts > 1) {
+    reject(rejection_reason::duplicate_host);
+    return false;
+  }
+  if (hosts == 0 && http11) {
+    reject(rejection_reason::missing_host);
+    return false;
+  }
+  if (p.has_transfer_encoding() && !p.chunked()) {
+    reject(rejection_reason::invalid_transfer_encoding);
+    return false;
+  }
+  m_declared_length.reset();
+  if (p.has_content_length()) {
+    m_declared_length = p.content_length();
+    const auto& max_body = m_options.limits.max_request_body_bytes;
+    if (max_body && *m_declared_length > *max_body) {
+      reject(rejection_reason::body_too_large);
+      return false;
+    }
+  }
+
+  request& req = m_request;
+  req.m_method = p.method();
+  req.m_target = std::string_view(base + p.target_offset(), p.target_length());
+  const std::size_t question = req.m_target.find('?');
+  req.m_path = req.m_target.substr(0, question);
+  req.m_query =
+      question == std::string_view::npos ? std::string_view() : req.m_target.substr(question + 1);
+  req.m_version_major = major;
+  req.m_version_minor = p.version_minor();
+  req.m_headers = header_list(m_header_views);
+  req.m_keep_alive = p.should_keep_alive() && !p.is_upgrade();
+  req.m_is_head = req.m_method == "HEAD";
+
+  m_request_keep_alive = req.m_keep_alive;
+  m_no_response_body = req.m_is_head;
+  m_body_done = !p.chunked() && m_declared_length.value_or(0) == 0;
+  m_message_done = false;
+  m_body_received = 0;
+  m_body_received_for_watchdog.store(0, std::memory_order_relaxed);
+  m_body_reading_started = false;
+  m_expect_continue = http11 && !m_body_done && expect && iequals(*expect, "100-continue");
+  m_continue_sent = false;
+  m_close_after_response = false;
+  return true;
+}
+
+task<void> connection_core::invoke_handler() {
+  std::exception_ptr error;
+  if (m_out.empty()) {
+    try {
+      co_await m_handler(m_request, m_response);
+    } catch (...) {
+      error = std::current_exception();
+    }
+  } else {
+    error = co_await invoke_handler_behind_held_output();
+  }
+  if (!error) co_return;
+  if (m_response.m_started) {
+    // The client has part of a response; nothing we send now can be framed correctly.
+    harrier::detail::harrier_logger()->error(
+        "http: handler for {} {} failed after the response started; aborting the connection",
+        m_request.method(), m_request.path());
+    m_abort_now = true;
+    co_return;
+  }
+  try {
+    std::rethrow_exception(error);
+  } catch (const bad_request& e) {
+    // A body read found the body malformed, too large or too slow: the client gets that status.
+    if (e.reason() == rejection_reason::incomplete_body) {
+      m_broken = true;
+    }
+    reject(e.reason());
+    co_return;
+  } catch (const std::exception& e) {
+    harrier::detail::harrier_logger()->error("http: handler for {} {} threw: {}",
+                                             m_request.method(), m_request.path(), e.what());
+  } catch (...) {
+    harrier::detail::harrier_logger()->error("http: handler for {} {} threw a non-exception",
+                                             m_request.method(), m_request.path());
+  }
+  if (m_broken) co_return;
+  m_response.reset();
+  m_response.m_status = 500;
+  m_response.add_header("Content-Type", "text/plain");
+  m_response.m_pending_body = "Internal Server Error";
+  m_response.m_body_bytes = m_response.m_pending_body.size();
+}
+
+task<void> connection_core::finish_request() {
+  if (!m_response.m_ended) co_await end_response(m_response);
+  if (m_broken || m_abort_now) co_return;
+  if (m_close_after_response) co_return;
+  // Read and drop what the handler left of the body, so that the next request starts at a
+  // request boundary. Bounded by the body size limit and the data rate timeout.
+  try {
+    while (!m_body_done)
+      (void)co_await read_body();
+  } catch (const bad_request& e) {
+    m_rejections.add(e.reason());
+    harrier::detail::harrier_logger()->debug("http: request rejected while draining its body: {}",
+                                             rejection_name(e.reason()));
+    m_close_after_response = true;
+    co_return;
+  }
+  if (!m_message_done) {
+    // A request without a body: llhttp reports its end on the next call, even with no input.
+    const parse_step step = m_parser.execute(request_base(), m_parsed - m_start, m_end - m_start);
+    m_parsed = m_start + step.position;
+    if (step.event != parse_event::message_complete) {
+      m_close_after_response = true;
+      co_return;
+    }
+    m_message_done = true;
+  }
+}
+
+void connection_core::reject(rejection_reason reason) {
+  m_rejections.add(reason);
+  // Whatever the handler had buffered is replaced by the error response.
+  m_response.reset();
+  m_response.m_ended = true;
+  harrier::detail::harrier_logger()->debug("http: request rejected: {} (llhttp: {})",
+                                           rejection_name(reason), m_parser.llhttp_reason());
+  m_close_after_response = true;
+  const int status = rejection_status(reason);
+  if (status == 0 || m_broken) return;
+  m_linger = true;
+  append_simple_response(status, reason_phrase(status));
+}
+
+void connection_core::prepare_next_request() noexcept {
+  m_parser.next_message();
+  m_response.reset();
+  m_no_response_body = false;
+  m_header_views.clear();
+  m_served_a_request = true;
+  m_start = m_parsed;
+  if (m_start == m_end) m_start = m_parsed = m_end = 0;
+  m_head_phase_started = false;
+}
+
+void connection_core::peer_gone() noexcept {
+  m_broken = true;
+  m_client_gone.request_cancellation();
+}
+
+task<void> connection_core::close_connection() {
+  if (m_read_ahead_active) {
+    // Nothing more will be read; the pending receive must end before the connection does.
+    m_recv_cancel.request_cancellation();
+    (void)co_await join_read_ahead();
+  }
+  if (!m_broken && !m_abort_now) {
+    const bool sent = co_await flush_output();  // not in the condition: see body_reader.cpp
+    if (sent) {
+      co_await m_transport.shutdown_send();
+      if (m_linger) {
+        // After an error response the client may still be sending the rest of its request.
+        // Closing with unread input would reset the connection and could destroy our response
+        // before the client reads it, so read and drop input for a short while first.
+        constexpr std::size_t k_linger_max_bytes = 64 * 1024;
+        std::size_t drained = 0;
+        arm_deadline(deadline_kind::linger, true);
+        while (drained < k_linger_max_bytes) {
+          m_start = m_parsed = m_end = 0;
+          const io_result r = co_await m_transport.recv(free_space(), m_recv_cancel.token());
+          if (r.error || r.bytes == 0) break;
+          drained += r.bytes;
+        }
+        disarm_deadline();
+      }
+    }
+  }
+  m_transport.close();
+  m_client_gone.request_cancellation();
+}
+
+void connection_core::begin_shutdown() noexcept {
+  // ordering: seq_cst; see read_head.
+  m_shutting_down.store(true, std::memory_order_seq_cst);
+  std::int64_t current = m_deadline.load(std::memory_order_seq_cst);
+  if (current > 0 && (current & 7) == static_cast<std::int64_t>(deadline_kind::keep_alive)) {
+    if (m_deadline.compare_exchange_strong(current,
+                                           -static_cast<std::int64_t>(deadline_kind::shutdown),
+                                           std::memory_order_seq_cst)) {
+      m_recv_cancel.request_cancellation();
+    }
+  }
+}
+
+void connection_core::abort() noexcept {
+  m_recv_cancel.request_cancellation();
+  m_abort.request_cancellation();
+  m_client_gone.request_cancellation();
+}
+
+void connection_core_deleter::operator()(connection_core* core) const noexcept {
+  delete core;
+}
+
+connection_core_ptr make_connection_core(transport_base& transport, const http1_options& options,
+                                         request_handler handler) {
+  return connection_core_ptr(new connection_core(transport, options, std::move(handler)));
+}
+task<void> run_connection(connection_core& core) {
+  return core.run();
+}
+void begin_connection_shutdown(connection_core& core) noexcept {
+  core.begin_shutdown();
+}
+void abort_connection(connection_core& core) noexcept {
+  core.abort();
+}
+
+}  // namespace harrier::http::detail

@@ -1,0 +1,199 @@
+#pragma once
+// connection_core: the HTTP/1.1 state machine of one connection (internal).
+//
+// One coroutine (run) owns everything here except the deadline word and the cancellation sources,
+// which the timeout watchdog, begin_shutdown() and abort() touch from other threads, and the
+// hand-offs documented in read_ahead.cpp and held_output.cpp (each through an async_event).
+//
+// Receive buffer: [0, m_start) is done with; [m_start, m_parsed) is the current request as parsed
+// so far; [m_parsed, m_end) is received but not parsed (the rest of this request, or pipelined
+// requests); [m_end, m_capacity) is free. The head of the current request stays put while its
+// handler runs (request views point into it); body bytes after it are compacted away as the body is
+// read. While a handler runs, at most the read-ahead (below) receives, into the buffer's free end,
+// so unread pipelined input never exceeds one buffer: this is the request-buffer back-pressure,
+// far below server_limits::max_request_buffer_bytes.
+//
+// Output buffer: responses are serialised into m_out and sent when (a) the connection is about to
+// wait for input, (b) a response ends and no further request is buffered, (c) it passes
+// max_response_buffer_bytes, (d) the handler flushes, (e) the connection closes. Rule (b) is what
+// coalesces a pipelined batch of responses into one send; held_output.cpp keeps rule (b) from
+// delaying those responses behind a handler that suspends.
+//
+// Client disconnects: while a handler runs with the request fully read and nothing else buffered,
+// one receive stays pending (the read-ahead). If it sees EOF or an error, request::aborted() is
+// cancelled so the handler can stop; if it gets bytes (the next request), they are kept, and the
+// loop continues with them instead of issuing a new receive, so this costs no extra system call.
+//
+// Timeouts: one deadline word (kind and phase number, or "fired") and a watchdog coroutine that
+// sleeps on the transport's timer, times how long it has seen the same phase armed, and on expiry
+// swaps the word to "fired" (compare-exchange, so a deadline that was just disarmed is never
+// fired) and cancels the pending receive. The connection reads the word back when its receive
+// returns, so the two sides agree on whether a timeout happened. The request path arms and
+// disarms with two atomic operations: no timer, and no clock read, per request.
+
+#include <harrier/core/block_pool.hpp>
+#include <harrier/core/cancellation.hpp>
+#include <harrier/core/task.hpp>
+#include <harrier/http/connection.hpp>
+#include <harrier/http/request.hpp>
+#include <harrier/http/response.hpp>
+
+#include "http/async_event.hpp"
+#include "http/request_parser.hpp"
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace harrier::http::detail {
+
+enum class deadline_kind : std::int64_t {
+  none = 0,
+  keep_alive = 1,  // waiting for the first byte of a request: close quietly
+  headers = 2,     // inside a request head: 408
+  body_rate = 3,   // waiting for body bytes below the minimum rate: 408
+  linger = 4,      // draining input after an error response before closing
+  shutdown = 5,    // fired only: the server is shutting down and the connection was idle
+};
+
+class connection_core {
+ public:
+  connection_core(transport_base& transport, const http1_options& options, request_handler handler);
+  ~connection_core();
+  connection_core(const connection_core&) = delete;
+  connection_core& operator=(const connection_core&) = delete;
+
+  task<void> run();
+  void begin_shutdown() noexcept;
+  void abort() noexcept;
+
+  // request_body
+  task<std::span<const std::byte>> read_body();
+  task<std::string> read_all(std::size_t limit);
+  bool body_complete() const noexcept { return m_body_done; }
+  std::optional<std::uint64_t> declared_length() const noexcept { return m_declared_length; }
+
+  // response
+  task<void> write_body(response& res, std::span<const std::byte> data);
+  task<void> flush_response(response& res);
+  task<void> end_response(response& res);
+
+ private:
+  enum class head_result { ok, closed, rejected };
+
+  // connection_core.cpp: the loop
+  task<head_result> read_head();
+  bool begin_request();
+  task<void> invoke_handler();
+  task<void> finish_request();
+  void reject(rejection_reason reason);
+  task<void> close_connection();
+  void prepare_next_request() noexcept;
+  void peer_gone() noexcept;
+
+  // held_output.cpp: pipelined responses are not held back by a handler that suspends
+  task<std::exception_ptr> invoke_handler_behind_held_output();
+  task<void> run_handler_detached();
+
+  // read_ahead.cpp: the receive kept pending while a handler runs, to notice a client that leaves
+  void start_read_ahead();
+  task<void> read_ahead(std::span<std::byte> into);
+  task<io_result> join_read_ahead();
+
+  // input_buffer.cpp: the receive buffer
+  bool make_room_for_head();
+  void make_room_for_body() noexcept;
+  bool ensure_body_room_after_head();
+  std::span<std::byte> free_space() noexcept;
+  const char* request_base() const noexcept { return m_data + m_start; }
+
+  // response_writer.cpp: serialisation and sending
+  void start_response(response& res, bool at_end);
+  void append_body(response& res, std::span<const std::byte> data);
+  void append_simple_response(int status, std::string_view body);
+  void append_head_prefix(int status);
+  task<bool> flush_output(std::span<const std::byte> extra = {});
+  bool decide_keep_alive(const response& res) const noexcept;
+
+  // watchdog.cpp: timeouts
+  // Arms a deadline of `kind`. A new phase restarts the clock; re-arming the same phase (another
+  // receive for the same request head or body) keeps the time already spent.
+  void arm_deadline(deadline_kind kind, bool new_phase) noexcept;
+  deadline_kind disarm_deadline() noexcept;  // the kind that fired, or none
+  task<void> watchdog();
+
+  transport_base& m_transport;
+  http1_options m_options;
+  request_handler m_handler;
+  date_cache& m_dates;
+  rejection_counters& m_rejections;
+  request_parser m_parser;
+
+  // Receive buffer: a pool block at first, a heap buffer once a head needs more.
+  harrier::block m_block;
+  std::unique_ptr<char[]> m_heap;
+  char* m_data = nullptr;
+  std::size_t m_capacity = 0;
+  std::size_t m_start = 0;
+  std::size_t m_parsed = 0;
+  std::size_t m_end = 0;
+  std::size_t m_head_length = 0;  // bytes of the current head, from m_start
+
+  // The current request.
+  request m_request;
+  response m_response;
+  std::vector<header_field> m_header_views;
+  bool m_head_phase_started = false;
+  std::optional<std::uint64_t> m_declared_length;
+  std::uint64_t m_body_received = 0;
+  bool m_body_reading_started = false;
+  bool m_body_done = true;
+  bool m_message_done = true;
+  bool m_expect_continue = false;
+  bool m_continue_sent = false;
+  bool m_request_keep_alive = true;
+  bool m_no_response_body = false;  // HEAD
+
+  // Output.
+  std::string m_out;
+
+  // Connection state (owned by run()).
+  bool m_close_after_response = false;  // decided when the current response head was written
+  bool m_broken = false;                // the transport failed or the peer left: stop at once
+  bool m_abort_now = false;             // close without flushing (handler failed mid-response)
+  bool m_linger = false;                // drain input briefly before closing (after a rejection)
+  bool m_served_a_request = false;
+
+  // Shared with other threads.
+  std::atomic<std::int64_t> m_deadline{0};
+  std::atomic<std::uint64_t> m_body_received_for_watchdog{0};
+  std::int64_t m_phase = 0;  // run() only: numbers the deadline phases
+  std::atomic<bool> m_shutting_down{false};
+  std::atomic<bool> m_watchdog_stop{false};
+  cancellation_source m_recv_cancel;      // timeouts, shutdown of an idle connection, abort
+  cancellation_source m_abort;            // abort(): cancels sends
+  cancellation_source m_client_gone;      // request::aborted(): abort, EOF or error from the peer
+  cancellation_source m_watchdog_cancel;  // stops the watchdog's sleep at the end of run()
+  async_event m_watchdog_done;
+
+  // Held output: responses buffered before a handler that may suspend (see held_output.cpp).
+  std::string m_out_held;
+  bool m_held_active = false;  // written by run() only while no handler runs
+  async_event m_held_sent;
+  async_event m_handler_done;
+  std::exception_ptr m_handler_error;
+
+  // The read-ahead (owned by run(); the result crosses threads through the event).
+  bool m_read_ahead_active = false;
+  std::size_t m_read_ahead_offset = 0;
+  io_result m_read_ahead_result;
+  async_event m_read_ahead_done;
+};
+
+}  // namespace harrier::http::detail

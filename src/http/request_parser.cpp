@@ -1,0 +1,322 @@
+// request_parser: see request_parser.hpp for the contract.
+//
+// llhttp calls back with pointers into the window being parsed; every callback turns them into
+// offsets from m_base at once. Limit checks return HPE_USER after recording the reason, which
+// stops llhttp for good: nothing after the offending byte is interpreted.
+
+#include "http/request_parser.hpp"
+
+#include <cstring>
+
+namespace harrier::http::detail {
+
+namespace {
+// Bytes a header costs against the headers limit beyond its name and value: ": " and CRLF, as
+// Kestrel counts the raw header block.
+constexpr std::size_t k_header_line_overhead_bytes = 4;
+// Bytes of the request line outside the target: the method's space, " HTTP/1.1", CRLF.
+constexpr std::size_t k_request_line_overhead_bytes = 12;
+}  // namespace
+
+struct parser_callbacks {
+  static request_parser& self(llhttp_t* p) { return *static_cast<request_parser*>(p->data); }
+  static std::size_t offset(request_parser& r, const char* at) {
+    return static_cast<std::size_t>(at - r.m_base);
+  }
+
+  static int on_message_begin(llhttp_t* p) {
+    request_parser& r = self(p);
+    r.m_headers.clear();
+    r.m_last = request_parser::last_token::none;
+    r.m_in_trailers = false;
+    r.m_head_done = false;
+    r.m_url_length = 0;
+    r.m_method_length = 0;
+    r.m_header_bytes = 0;
+    r.m_header_count = 0;
+    r.m_version_length = 0;
+    return 0;
+  }
+
+  static int on_method(llhttp_t* p, const char*, std::size_t n) {
+    self(p).m_method_length += n;
+    return 0;
+  }
+
+  static int on_url(llhttp_t* p, const char* at, std::size_t n) {
+    request_parser& r = self(p);
+    if (r.m_url_length == 0) r.m_url_offset = offset(r, at);
+    r.m_url_length += n;
+    if (r.m_method_length + r.m_url_length + k_request_line_overhead_bytes >
+        r.m_limits.max_request_line_bytes) {
+      return r.fail(rejection_reason::request_line_too_long);
+    }
+    return 0;
+  }
+
+  static int on_version(llhttp_t* p, const char* at, std::size_t n) {
+    request_parser& r = self(p);
+    if (r.m_version_length == 0) r.m_version_offset = offset(r, at);
+    r.m_version_length += n;
+    return 0;
+  }
+
+  static int add_header_bytes(request_parser& r, std::size_t n) {
+    r.m_header_bytes += n;
+    if (r.m_header_bytes > r.m_limits.max_request_headers_total_bytes) {
+      return r.fail(rejection_reason::headers_too_large);
+    }
+    return 0;
+  }
+
+  static int on_header_field(llhttp_t* p, const char* at, std::size_t n) {
+    request_parser& r = self(p);
+    // RFC 9112 §5.1: no whitespace between the field name and the colon. llhttp 8.1 passes
+    // "Host " through; a proxy in front of us might not, which is the smuggling risk.
+    for (std::size_t i = 0; i < n; ++i) {
+      if (at[i] == ' ' || at[i] == '\t') return r.fail(rejection_reason::invalid_header);
+    }
+    if (r.m_last != request_parser::last_token::field) {
+      if (++r.m_header_count > r.m_limits.max_request_header_count) {
+        return r.fail(rejection_reason::too_many_headers);
+      }
+      header_offsets h;
+      h.name_offset = static_cast<std::uint32_t>(offset(r, at));
+      h.name_length = static_cast<std::uint32_t>(n);
+      if (r.m_in_trailers) {
+        r.m_trailer = h;
+      } else {
+        r.m_headers.push_back(h);
+      }
+      r.m_last = request_parser::last_token::field;
+      return add_header_bytes(r, n + k_header_line_overhead_bytes);
+    }
+    header_offsets& h = r.m_in_trailers ? r.m_trailer : r.m_headers.back();
+    h.name_length += static_cast<std::uint32_t>(n);
+    return add_header_bytes(r, n);
+  }
+
+  static int on_header_value(llhttp_t* p, const char* at, std::size_t n) {
+    request_parser& r = self(p);
+    header_offsets& h = r.m_in_trailers ? r.m_trailer : r.m_headers.back();
+    const std::size_t at_offset = offset(r, at);
+    if (r.m_last == request_parser::last_token::field) {
+      // Between the name and the first value byte only ':' and whitespace may stand; a line break
+      // there means the value began on a continuation line (obs-fold).
+      for (std::size_t i = h.name_offset + h.name_length; i < at_offset; ++i) {
+        if (r.m_base[i] == '\r' || r.m_base[i] == '\n') {
+          return r.fail(rejection_reason::obs_fold);
+        }
+      }
+      h.value_offset = static_cast<std::uint32_t>(at_offset);
+      h.value_length = static_cast<std::uint32_t>(n);
+    } else {
+      // A piece not adjacent to the previous one: llhttp skipped a CRLF and whitespace, i.e.
+      // folded.
+      if (at_offset != static_cast<std::size_t>(h.value_offset) + h.value_length) {
+        return r.fail(rejection_reason::obs_fold);
+      }
+      h.value_length += static_cast<std::uint32_t>(n);
+    }
+    r.m_last = request_parser::last_token::value;
+    return add_header_bytes(r, n);
+  }
+
+  static int on_headers_complete(llhttp_t* p) {
+    request_parser& r = self(p);
+    r.m_head_done = true;
+    r.m_in_trailers = true;
+    r.m_last = request_parser::last_token::none;
+    r.m_pause = request_parser::pause_reason::head;
+    return HPE_PAUSED;
+  }
+
+  static int on_body(llhttp_t* p, const char* at, std::size_t n) {
+    request_parser& r = self(p);
+    const std::size_t at_offset = offset(r, at);
+    if (!r.m_body_offset) {
+      r.m_body_offset = at_offset;
+      r.m_body_length = n;
+    } else if (*r.m_body_offset + r.m_body_length == at_offset) {
+      r.m_body_length += n;
+    } else {
+      // Cannot happen: we pause at every chunk end, so one window holds one run of body bytes.
+      return r.fail(rejection_reason::malformed);
+    }
+    return 0;
+  }
+
+  static int on_chunk_complete(llhttp_t* p) {
+    self(p).m_pause = request_parser::pause_reason::chunk;
+    return HPE_PAUSED;
+  }
+
+  static int on_message_complete(llhttp_t* p) {
+    self(p).m_pause = request_parser::pause_reason::message;
+    return HPE_PAUSED;
+  }
+
+  static const llhttp_settings_t& settings() {
+    static const llhttp_settings_t s = [] {
+      llhttp_settings_t v;
+      llhttp_settings_init(&v);
+      v.on_message_begin = on_message_begin;
+      v.on_method = on_method;
+      v.on_url = on_url;
+      v.on_version = on_version;
+      v.on_header_field = on_header_field;
+      v.on_header_value = on_header_value;
+      v.on_headers_complete = on_headers_complete;
+      v.on_body = on_body;
+      v.on_chunk_complete = on_chunk_complete;
+      v.on_message_complete = on_message_complete;
+      return v;
+    }();
+    return s;
+  }
+};
+
+request_parser::request_parser(const server_limits& limits) : m_limits(limits) {
+  llhttp_init(&m_llhttp, HTTP_REQUEST, &parser_callbacks::settings());
+  m_llhttp.data = this;
+  // Every lenient flag off (they are off after init; this says so, and covers LENIENT_VERSION,
+  // which 8.1 has no setter for).
+  m_llhttp.lenient_flags = 0;
+  m_headers.reserve(32);
+}
+
+request_parser::~request_parser() = default;
+
+int request_parser::fail(rejection_reason reason) noexcept {
+  m_error = reason;
+  return HPE_USER;
+}
+
+void request_parser::next_message() noexcept {
+  m_pause = pause_reason::none;
+  m_head_done = false;
+}
+
+const char* request_parser::llhttp_reason() const noexcept {
+  const char* reason = llhttp_get_error_reason(&m_llhttp);
+  return reason != nullptr ? reason : "";
+}
+
+namespace {
+rejection_reason classify(llhttp_errno_t error, const char* reason, std::string_view version) {
+  switch (error) {
+    case HPE_INVALID_METHOD:
+      return rejection_reason::invalid_method;
+    case HPE_INVALID_URL:
+      return rejection_reason::invalid_target;
+    case HPE_INVALID_VERSION:
+      // "HTTP/d.d" with a major other than 1 is well formed but not ours: 505, as Kestrel.
+      if (version.size() == 3 && version[1] == '.' && version[0] >= '0' && version[0] <= '9' &&
+          version[2] >= '0' && version[2] <= '9' && version[0] != '1') {
+        return rejection_reason::unsupported_version;
+      }
+      return rejection_reason::invalid_version;
+    case HPE_CR_EXPECTED:
+    case HPE_LF_EXPECTED:
+      return rejection_reason::invalid_line_ending;
+    case HPE_INVALID_HEADER_TOKEN:
+      return rejection_reason::invalid_header;
+    case HPE_UNEXPECTED_CONTENT_LENGTH:
+      return std::strncmp(reason, "Duplicate", 9) == 0
+                 ? rejection_reason::duplicate_content_length
+                 : rejection_reason::content_length_with_transfer_encoding;
+    case HPE_INVALID_CONTENT_LENGTH:
+      return rejection_reason::invalid_content_length;
+    case HPE_INVALID_CHUNK_SIZE:
+      return rejection_reason::invalid_chunk;
+    case HPE_INVALID_TRANSFER_ENCODING:
+      return rejection_reason::invalid_transfer_encoding;
+    default:
+      return rejection_reason::malformed;
+  }
+}
+}  // namespace
+
+parse_step request_parser::execute(const char* base, std::size_t begin, std::size_t end) {
+  m_base = base;
+  m_body_offset.reset();
+  m_body_length = 0;
+  m_pause = pause_reason::none;
+  const llhttp_errno_t error = llhttp_execute(&m_llhttp, base + begin, end - begin);
+
+  parse_step step;
+  if (error == HPE_OK) {
+    step.event = parse_event::need_more;
+    step.position = end;
+  } else if (error == HPE_PAUSED || error == HPE_PAUSED_UPGRADE) {
+    step.position = static_cast<std::size_t>(llhttp_get_error_pos(&m_llhttp) - base);
+    if (error == HPE_PAUSED) {
+      llhttp_resume(&m_llhttp);
+    } else {
+      // An Upgrade/CONNECT request: harrier answers it as a plain request and then closes.
+      llhttp_resume_after_upgrade(&m_llhttp);
+      m_pause = pause_reason::message;
+    }
+    switch (m_pause) {
+      case pause_reason::head:
+        step.event = parse_event::head_complete;
+        break;
+      case pause_reason::chunk:
+        step.event = parse_event::chunk_end;
+        break;
+      case pause_reason::message:
+        step.event = parse_event::message_complete;
+        break;
+      case pause_reason::none:
+        step.event = parse_event::need_more;
+        break;
+    }
+  } else {
+    step.event = parse_event::error;
+    step.position = begin;
+    if (error != HPE_USER) {
+      const std::string_view version =
+          m_version_length != 0 ? std::string_view(base + m_version_offset, m_version_length)
+                                : std::string_view();
+      m_error = classify(error, llhttp_reason(), version);
+    }
+    return step;
+  }
+  if (m_body_offset) {
+    step.body_offset = *m_body_offset;
+    step.body_length = m_body_length;
+  }
+  return step;
+}
+
+std::string_view request_parser::method() const noexcept {
+  return llhttp_method_name(static_cast<llhttp_method_t>(m_llhttp.method));
+}
+int request_parser::version_major() const noexcept {
+  return m_llhttp.http_major;
+}
+int request_parser::version_minor() const noexcept {
+  return m_llhttp.http_minor;
+}
+bool request_parser::chunked() const noexcept {
+  return (m_llhttp.flags & F_CHUNKED) != 0;
+}
+bool request_parser::has_content_length() const noexcept {
+  return (m_llhttp.flags & F_CONTENT_LENGTH) != 0;
+}
+std::uint64_t request_parser::content_length() const noexcept {
+  return m_llhttp.content_length;
+}
+bool request_parser::has_transfer_encoding() const noexcept {
+  return (m_llhttp.flags & F_TRANSFER_ENCODING) != 0;
+}
+bool request_parser::should_keep_alive() const noexcept {
+  return llhttp_should_keep_alive(&m_llhttp) != 0;
+}
+bool request_parser::is_upgrade() const noexcept {
+  const bool upgrade =
+      (m_llhttp.flags & F_UPGRADE) != 0 && (m_llhttp.flags & F_CONNECTION_UPGRADE) != 0;
+  return upgrade || m_llhttp.method == HTTP_CONNECT;
+}
+
+}  // namespace harrier::http::detail

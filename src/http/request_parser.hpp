@@ -1,0 +1,122 @@
+#pragma once
+// request_parser: llhttp 8.1 with every lenient flag off, driven one pause at a time.
+//
+// The connection owns the receive buffer and hands the parser a window of it; the parser returns
+// at the first of: the end of the request head, one piece of body data, the end of a chunk, the
+// end of the message, an error, or the end of the window (need more bytes). Stopping at the end
+// of each message (HPE_PAUSED from on_message_complete) is what keeps pipelined requests in the
+// buffer, unparsed, until the current one has been answered.
+//
+// Positions are offsets from the start of the current request (the `base` of execute()), not
+// pointers: the buffer may grow (move) while the head is still incomplete. A token split across
+// two reads arrives as two callbacks whose pieces are adjacent in the buffer; a piece that is not
+// adjacent to the previous piece of the same header value can only be an obs-fold continuation,
+// which llhttp 8.1 accepts and we refuse.
+//
+// Checks made here, beyond llhttp's own: request line, header bytes and header count limits (in
+// the callbacks, so an oversized head is refused as soon as it passes the limit), whitespace in a
+// field name, obs-fold, and the version token kept so that "HTTP/3.0" can become 505 rather
+// than 400. Host, framing and body-size rules are checked by the connection at head_complete.
+
+#include <harrier/http/rejection.hpp>
+#include <harrier/http/server_limits.hpp>
+
+#include <llhttp.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+namespace harrier::http::detail {
+
+struct header_offsets {
+  std::uint32_t name_offset = 0;
+  std::uint32_t name_length = 0;
+  std::uint32_t value_offset = 0;
+  std::uint32_t value_length = 0;
+};
+
+enum class parse_event : unsigned char {
+  need_more,         // the window is consumed; read more bytes
+  head_complete,     // the request head is parsed; the body (if any) follows
+  chunk_end,         // a chunk ended (its data, if in this window, is in body_offset/length)
+  message_complete,  // the request is over; the next byte belongs to the next request
+  error,             // see error_reason(); nothing after the error may be interpreted
+};
+
+struct parse_step {
+  parse_event event = parse_event::need_more;
+  std::size_t position = 0;  // offset from base where parsing stopped
+  // Body bytes found in this window (with any event but error); body_length == 0 when none.
+  std::size_t body_offset = 0;
+  std::size_t body_length = 0;
+};
+
+class request_parser {
+ public:
+  explicit request_parser(const server_limits& limits);
+  ~request_parser();
+  request_parser(const request_parser&) = delete;
+  request_parser& operator=(const request_parser&) = delete;
+
+  // Parses base[begin, end); offsets in the result and in the accessors are relative to base.
+  parse_step execute(const char* base, std::size_t begin, std::size_t end);
+  // Prepares for the next request (after message_complete).
+  void next_message() noexcept;
+
+  rejection_reason error_reason() const noexcept { return m_error; }
+  const char* llhttp_reason() const noexcept;
+
+  // The request line and headers of the current message are complete.
+  bool head_done() const noexcept { return m_head_done; }
+
+  // Valid after head_complete.
+  std::string_view method() const noexcept;
+  std::size_t target_offset() const noexcept { return m_url_offset; }
+  std::size_t target_length() const noexcept { return m_url_length; }
+  int version_major() const noexcept;
+  int version_minor() const noexcept;
+  const std::vector<header_offsets>& headers() const noexcept { return m_headers; }
+  bool chunked() const noexcept;
+  bool has_content_length() const noexcept;
+  std::uint64_t content_length() const noexcept;  // when has_content_length()
+  bool has_transfer_encoding() const noexcept;
+  bool should_keep_alive() const noexcept;
+  bool is_upgrade() const noexcept;
+  bool in_trailers() const noexcept { return m_in_trailers; }
+
+ private:
+  friend struct parser_callbacks;
+
+  int fail(rejection_reason reason) noexcept;
+
+  const server_limits& m_limits;
+  llhttp_t m_llhttp;
+  const char* m_base = nullptr;
+  std::vector<header_offsets> m_headers;
+  rejection_reason m_error = rejection_reason::malformed;
+  enum class last_token : unsigned char { none, field, value } m_last = last_token::none;
+  bool m_in_trailers = false;
+  bool m_head_done = false;
+  std::size_t m_url_offset = 0;
+  std::size_t m_url_length = 0;
+  std::size_t m_method_length = 0;
+  std::size_t m_header_bytes = 0;
+  std::size_t m_header_count = 0;
+  std::size_t m_version_offset = 0;
+  std::size_t m_version_length = 0;
+  // Trailer fields are checked but not kept; this tracks the current one for obs-fold checks.
+  header_offsets m_trailer;
+  std::optional<std::size_t> m_body_offset;
+  std::size_t m_body_length = 0;
+  enum class pause_reason : unsigned char {
+    none,
+    head,
+    chunk,
+    message
+  } m_pause = pause_reason::none;
+};
+
+}  // namespace harrier::http::detail

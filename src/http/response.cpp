@@ -1,0 +1,228 @@
+// response: the handler-facing methods. Serialisation and sending live in response_writer.cpp.
+
+#include <harrier/http/response.hpp>
+
+#include "http/connection_core.hpp"
+
+#include <charconv>
+#include <cstring>
+#include <stdexcept>
+
+namespace harrier::http {
+
+namespace {
+bool is_token_char(char c) noexcept {
+  if (c >= '0' && c <= '9') return true;
+  if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') return true;
+  switch (c) {
+    case '!':
+    case '#':
+    case '$':
+    case '%':
+    case '&':
+    case '\'':
+    case '*':
+    case '+':
+    case '-':
+    case '.':
+    case '^':
+    case '_':
+    case '`':
+    case '|':
+    case '~':
+      return true;
+    default:
+      return false;
+  }
+}
+void append_header_line(std::string& out, std::string_view name, std::string_view value) {
+  const std::size_t at = out.size();
+  out.resize(at + name.size() + value.size() + 4);
+  char* p = out.data() + at;
+  std::memcpy(p, name.data(), name.size());
+  p += name.size();
+  *p++ = ':';
+  *p++ = ' ';
+  std::memcpy(p, value.data(), value.size());
+  p += value.size();
+  *p++ = '\r';
+  *p = '\n';
+}
+}  // namespace
+
+void response::check_not_started() const {
+  if (m_started) {
+    throw std::logic_error(
+        "http::response: status and headers cannot change after the response "
+        "started (the head has been sent)");
+  }
+}
+
+void response::set_status(int status) {
+  check_not_started();
+  if (status < 100 || status > 999) {
+    throw std::invalid_argument("http::response: status must be a 3-digit code, got " +
+                                std::to_string(status));
+  }
+  m_status = status;
+}
+
+void response::add_header(std::string_view name, std::string_view value) {
+  check_not_started();
+  if (name.empty()) throw std::invalid_argument("http::response: empty header name");
+  for (char c : name) {
+    if (!is_token_char(c)) {
+      throw std::invalid_argument("http::response: header name '" + std::string(name) +
+                                  "' is not an HTTP token");
+    }
+  }
+  for (char c : value) {
+    if (c == '\r' || c == '\n' || c == '\0') {
+      throw std::invalid_argument("http::response: value of header '" + std::string(name) +
+                                  "' contains CR, LF or NUL");
+    }
+  }
+  // Only three names are special; their lengths (17, 14, 10) rule the rest out cheaply.
+  const std::size_t n = name.size();
+  if (n != 17 && n != 14 && n != 10) {
+    append_header_line(m_headers, name, value);
+    return;
+  }
+  if (iequals(name, "transfer-encoding")) {
+    throw std::invalid_argument(
+        "http::response: Transfer-Encoding is chosen by the connection; use set_content_length() "
+        "or leave the length unknown for chunked framing");
+  }
+  if (iequals(name, "content-length")) {
+    std::uint64_t length = 0;
+    const auto r = std::from_chars(value.data(), value.data() + value.size(), length);
+    if (r.ec != std::errc() || r.ptr != value.data() + value.size()) {
+      throw std::invalid_argument("http::response: Content-Length '" + std::string(value) +
+                                  "' is not a decimal number");
+    }
+    set_content_length(length);
+    return;
+  }
+  if (iequals(name, "connection")) {
+    // The connection writes its own Connection header; the handler can only ask to close.
+    if (value.find("close") != std::string_view::npos ||
+        value.find("Close") != std::string_view::npos) {
+      m_close_requested = true;
+    }
+    return;
+  }
+  append_header_line(m_headers, name, value);
+}
+
+void response::set_content_length(std::uint64_t length) {
+  check_not_started();
+  if (m_body_bytes > length) {
+    throw std::logic_error("http::response: Content-Length smaller than the bytes already written");
+  }
+  m_content_length = length;
+}
+
+task<void> response::write(std::span<const std::byte> bytes) {
+  return m_core->write_body(*this, bytes);
+}
+task<void> response::flush() {
+  return m_core->flush_response(*this);
+}
+task<void> response::end() {
+  return m_core->end_response(*this);
+}
+
+task<void> response::send(int status, std::string_view content_type, std::string_view body) {
+  set_status(status);
+  if (!content_type.empty()) set_content_type(content_type);
+  co_await write(body);
+  co_await end();
+}
+
+void response::reset() noexcept {
+  m_status = 200;
+  m_content_length.reset();
+  m_body_bytes = 0;
+  m_headers.clear();
+  m_pending_body.clear();
+  m_started = false;
+  m_ended = false;
+  m_chunked = false;
+  m_discard_body = false;
+  m_close_requested = false;
+}
+
+std::string_view reason_phrase(int status) noexcept {
+  switch (status) {
+    case 100:
+      return "Continue";
+    case 101:
+      return "Switching Protocols";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 202:
+      return "Accepted";
+    case 204:
+      return "No Content";
+    case 206:
+      return "Partial Content";
+    case 301:
+      return "Moved Permanently";
+    case 302:
+      return "Found";
+    case 303:
+      return "See Other";
+    case 304:
+      return "Not Modified";
+    case 307:
+      return "Temporary Redirect";
+    case 308:
+      return "Permanent Redirect";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 409:
+      return "Conflict";
+    case 411:
+      return "Length Required";
+    case 413:
+      return "Content Too Large";
+    case 414:
+      return "URI Too Long";
+    case 415:
+      return "Unsupported Media Type";
+    case 417:
+      return "Expectation Failed";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    case 505:
+      return "HTTP Version Not Supported";
+    default:
+      return "";
+  }
+}
+
+}  // namespace harrier::http

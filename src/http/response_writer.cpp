@@ -1,0 +1,210 @@
+// connection_core's output side: serialising response heads, framing bodies, sending.
+//
+// Everything goes through one output buffer, m_out, so that a response head, its small body and
+// the responses of the requests pipelined behind it leave in one sendv. A large write goes out
+// directly (m_out plus the caller's bytes in one sendv) instead of being copied. The head is
+// serialised in one pass into m_out: status line, Date (copied from the date cache), Server,
+// framing, Connection, then the handler's headers, which response::add_header has already
+// formatted as "Name: value\r\n" lines.
+
+#include "http/connection_core.hpp"
+
+#include "core/logger.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+#include <stdexcept>
+
+namespace harrier::http::detail {
+
+namespace {
+// Writes at least this large skip the output buffer (one copy saved, one sendv instead of two).
+constexpr std::size_t k_direct_write_bytes = 16 * 1024;
+
+bool status_has_no_body(int status) noexcept {
+  return (status >= 100 && status < 200) || status == 204 || status == 304;
+}
+
+void append_number(std::string& out, std::uint64_t value, int base = 10) {
+  char digits[24];
+  const auto result = std::to_chars(digits, digits + sizeof(digits), value, base);
+  out.append(digits, result.ptr);
+}
+}  // namespace
+
+void connection_core::append_head_prefix(int status) {
+  m_out.append("HTTP/1.1 ");
+  append_number(m_out, static_cast<std::uint64_t>(status));
+  m_out.push_back(' ');
+  m_out.append(reason_phrase(status));
+  m_out.append("\r\nDate: ");
+  const std::size_t at = m_out.size();
+  m_out.resize(at + k_imf_fixdate_bytes);
+  m_dates.copy_to(m_out.data() + at);
+  m_out.append("\r\n");
+  if (m_options.add_server_header) m_out.append("Server: harrier\r\n");
+}
+
+void connection_core::append_simple_response(int status, std::string_view body) {
+  append_head_prefix(status);
+  m_out.append("Content-Type: text/plain\r\nContent-Length: ");
+  append_number(m_out, body.size());
+  m_out.append("\r\nConnection: close\r\n\r\n");
+  if (!m_no_response_body) m_out.append(body);
+}
+
+bool connection_core::decide_keep_alive(const response& res) const noexcept {
+  if (m_close_after_response || m_broken || !m_request_keep_alive || res.m_close_requested) {
+    return false;
+  }
+  // ordering: relaxed; a late look at the flag only means one more request before closing.
+  if (m_shutting_down.load(std::memory_order_relaxed)) return false;
+  // The client waits for 100 Continue before sending the body; we will not read it, so the
+  // connection cannot be reused (the body may or may not follow).
+  if (!m_body_done && m_expect_continue && !m_continue_sent) return false;
+  return true;
+}
+
+void connection_core::start_response(response& res, bool at_end) {
+  const int status = res.m_status;
+  const bool no_body = status_has_no_body(status);
+  std::optional<std::uint64_t> length;
+  bool chunked = false;
+  bool close_delimited = false;
+  if (no_body) {
+  } else if (res.m_content_length) {
+    length = res.m_content_length;
+  } else if (at_end) {
+    length = m_no_response_body ? res.m_body_bytes : res.m_pending_body.size();
+  } else if (m_request.m_version_minor >= 1) {
+    chunked = true;
+  } else {
+    close_delimited = true;  // HTTP/1.0 without a length: the end of the body is the close
+  }
+  const bool keep_alive = !close_delimited && decide_keep_alive(res);
+  if (!keep_alive) m_close_after_response = true;
+
+  append_head_prefix(status);
+  if (length) {
+    m_out.append("Content-Length: ");
+    append_number(m_out, *length);
+    m_out.append("\r\n");
+  } else if (chunked) {
+    m_out.append("Transfer-Encoding: chunked\r\n");
+  }
+  if (!keep_alive) {
+    m_out.append("Connection: close\r\n");
+  } else if (m_request.m_version_minor == 0) {
+    m_out.append("Connection: keep-alive\r\n");
+  }
+  m_out.append(res.m_headers);
+  m_out.append("\r\n");
+
+  res.m_started = true;
+  res.m_discard_body = no_body || m_no_response_body;
+  res.m_chunked = chunked && !res.m_discard_body;
+  if (!res.m_pending_body.empty()) {
+    if (!res.m_discard_body) {
+      append_body(res,
+                  std::as_bytes(std::span(res.m_pending_body.data(), res.m_pending_body.size())));
+    }
+    res.m_pending_body.clear();
+  }
+}
+
+void connection_core::append_body(response& res, std::span<const std::byte> data) {
+  if (res.m_chunked) {
+    append_number(m_out, data.size(), 16);
+    m_out.append("\r\n");
+  }
+  m_out.append(reinterpret_cast<const char*>(data.data()), data.size());
+  if (res.m_chunked) m_out.append("\r\n");
+}
+
+task<bool> connection_core::flush_output(std::span<const std::byte> extra) {
+  if (m_held_active) {
+    // Responses of earlier pipelined requests go first; run() sends them if this handler
+    // suspended (see held_output.cpp).
+    co_await m_held_sent;
+  }
+  if (m_broken) {
+    m_out.clear();
+    co_return false;
+  }
+  ::iovec buffers[2];
+  std::size_t count = 0;
+  if (!m_out.empty()) buffers[count++] = ::iovec{m_out.data(), m_out.size()};
+  if (!extra.empty()) {
+    buffers[count++] = ::iovec{const_cast<std::byte*>(extra.data()), extra.size()};
+  }
+  if (count == 0) co_return true;
+  const io_result r =
+      co_await m_transport.sendv(std::span<const ::iovec>(buffers, count), m_abort.token());
+  m_out.clear();
+  if (r.error) {
+    peer_gone();
+    co_return false;
+  }
+  co_return true;
+}
+
+task<void> connection_core::write_body(response& res, std::span<const std::byte> data) {
+  if (res.m_ended) throw std::logic_error("http::response: write() after end()");
+  if (res.m_content_length && res.m_body_bytes + data.size() > *res.m_content_length) {
+    throw std::logic_error("http::response: write() beyond the declared Content-Length");
+  }
+  res.m_body_bytes += data.size();
+  if (m_broken || data.empty()) co_return;
+  if (!res.m_started) {
+    if (m_no_response_body) co_return;  // HEAD: counted for Content-Length, never sent
+    if (res.m_pending_body.size() + data.size() <= m_options.limits.max_response_buffer_bytes) {
+      res.m_pending_body.append(reinterpret_cast<const char*>(data.data()), data.size());
+      co_return;
+    }
+    start_response(res, false);
+  }
+  if (res.m_discard_body) co_return;
+  if (data.size() >= k_direct_write_bytes) {
+    if (res.m_chunked) {
+      append_number(m_out, data.size(), 16);
+      m_out.append("\r\n");
+    }
+    const bool sent = co_await flush_output(data);  // not in the condition: see body_reader.cpp
+    if (!sent) co_return;
+    if (res.m_chunked) m_out.append("\r\n");
+    co_return;
+  }
+  append_body(res, data);
+  if (m_out.size() >= m_options.limits.max_response_buffer_bytes) (void)co_await flush_output();
+}
+
+task<void> connection_core::flush_response(response& res) {
+  if (res.m_ended) co_return;
+  if (!res.m_started) start_response(res, false);
+  (void)co_await flush_output();
+}
+
+task<void> connection_core::end_response(response& res) {
+  if (res.m_ended) co_return;
+  if (!res.m_started) {
+    start_response(res, true);
+  } else if (res.m_chunked) {
+    m_out.append("0\r\n\r\n");
+  }
+  res.m_ended = true;
+  if (res.m_content_length && res.m_body_bytes < *res.m_content_length && !res.m_discard_body) {
+    harrier::detail::harrier_logger()->error(
+        "http: handler for {} {} wrote {} of the {} bytes it declared; aborting the connection",
+        m_request.method(), m_request.path(), res.m_body_bytes, *res.m_content_length);
+    m_abort_now = true;
+    co_return;
+  }
+  // Pipelining: when the next request is already buffered, keep this response to send it with
+  // the next one(s); the loop flushes before it waits for input.
+  // While earlier responses are held (m_held_active), run() merges or sends them; flushing here
+  // would split the batch.
+  if (m_parsed == m_end && !m_held_active) (void)co_await flush_output();
+}
+
+}  // namespace harrier::http::detail

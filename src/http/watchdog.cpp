@@ -1,0 +1,106 @@
+// connection_core's timeouts: the deadline word and the watchdog coroutine.
+//
+// The word m_deadline holds one of:
+//   0                       no deadline (a handler is running, or we are writing);
+//   (phase << 3) | kind > 0 a deadline of that kind, armed in that phase;
+//   -kind < 0               that deadline fired; the pending receive was (or will be) cancelled.
+// The connection arms a deadline before each receive and disarms it after; a new phase number
+// starts the clock again (a new keep-alive wait, a new request head, a new body), the same number
+// keeps it running (the next read of the same head). The watchdog, perhaps on another thread,
+// notes when it first saw a phase armed, and once the phase's timeout has passed swaps the word to
+// "fired" with a compare-exchange: a deadline disarmed a moment before cannot fire, and the
+// connection learns from disarm() whether its receive ended because of a timeout. A fired word
+// stays fired: the connection is closing.
+//
+// Precision: the watchdog sees a newly armed phase at its next wake-up, so a timeout fires between
+// its configured value and that plus timeout_check_interval (1 s by default, the granularity of
+// Kestrel's heartbeat). Unlike Kestrel, the body rate clock keeps running while the handler is
+// between two reads of the body; with the default 240 B/s that only matters to a handler that
+// takes longer over a chunk than the client took to send it. In exchange the request path reads no
+// clock and arms no timer: two atomic operations per receive.
+
+#include "http/connection_core.hpp"
+
+#include <algorithm>
+
+namespace harrier::http::detail {
+
+namespace {
+constexpr int k_kind_bits = 3;
+constexpr std::int64_t k_kind_mask = (std::int64_t{1} << k_kind_bits) - 1;
+// How long a rejected connection reads and drops input before closing (see close_connection).
+constexpr std::chrono::seconds k_linger_timeout{2};
+}  // namespace
+
+void connection_core::arm_deadline(deadline_kind kind, bool new_phase) noexcept {
+  if (new_phase) ++m_phase;
+  const std::int64_t word = (m_phase << k_kind_bits) | static_cast<std::int64_t>(kind);
+  // ordering: seq_cst, so that begin_shutdown (store flag, load word) and read_head (store word,
+  // load flag) cannot both miss each other.
+  std::int64_t current = m_deadline.load(std::memory_order_seq_cst);
+  while (current >= 0 &&
+         !m_deadline.compare_exchange_weak(current, word, std::memory_order_seq_cst)) {
+  }
+}
+
+deadline_kind connection_core::disarm_deadline() noexcept {
+  std::int64_t current = m_deadline.load(std::memory_order_seq_cst);
+  while (current > 0 && !m_deadline.compare_exchange_weak(current, 0, std::memory_order_seq_cst)) {
+  }
+  return current < 0 ? static_cast<deadline_kind>(-current) : deadline_kind::none;
+}
+
+task<void> connection_core::watchdog() {
+  const server_limits& limits = m_options.limits;
+  std::int64_t seen_word = 0;
+  transport_clock::time_point seen_since{};
+  // ordering: acquire pairs with run()'s release store at the end of the connection.
+  while (!m_watchdog_stop.load(std::memory_order_acquire)) {
+    std::int64_t word = m_deadline.load(std::memory_order_seq_cst);
+    std::chrono::nanoseconds wait = limits.timeout_check_interval;
+    if (word > 0) {
+      const transport_clock::time_point now = m_transport.now();
+      if (word != seen_word) {
+        seen_word = word;
+        seen_since = now;
+      }
+      std::chrono::nanoseconds timeout{};
+      switch (static_cast<deadline_kind>(word & k_kind_mask)) {
+        case deadline_kind::keep_alive:
+          timeout = limits.keep_alive_timeout;
+          break;
+        case deadline_kind::headers:
+          timeout = limits.request_headers_timeout;
+          break;
+        case deadline_kind::body_rate: {
+          // ordering: relaxed; an approximate count only moves the deadline slightly.
+          const double received =
+              static_cast<double>(m_body_received_for_watchdog.load(std::memory_order_relaxed));
+          const auto earned = std::chrono::nanoseconds(
+              static_cast<std::int64_t>(received / limits.min_request_body_bytes_per_second * 1e9));
+          timeout = std::max(limits.min_request_body_rate_grace, earned);
+          break;
+        }
+        default:
+          timeout = k_linger_timeout;
+          break;
+      }
+      const auto elapsed = std::chrono::duration_cast<std::chrono::nanoseconds>(now - seen_since);
+      if (elapsed >= timeout) {
+        const std::int64_t fired = -(word & k_kind_mask);
+        if (m_deadline.compare_exchange_strong(word, fired, std::memory_order_seq_cst)) {
+          m_recv_cancel.request_cancellation();
+        }
+        continue;  // re-read: either fired now, or the connection moved on
+      }
+      wait = std::min(wait, timeout - elapsed);
+    }
+    // A disarmed word (0) between two reads of the same phase does not reset seen_since: phase
+    // numbers are never reused, so seeing the same word again means the same head or body, and a
+    // client that trickles bytes does not extend its deadline.
+    (void)co_await m_transport.sleep_for(wait, m_watchdog_cancel.token());
+  }
+  m_watchdog_done.set();
+}
+
+}  // namespace harrier::http::detail

@@ -1,0 +1,168 @@
+// Keep-alive rules and graceful shutdown.
+
+#include "memory_transport.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace harrier::http;
+using namespace harrier::http::testing;
+
+TEST_CASE("an HTTP/1.1 connection stays open by default", "[http][keep-alive]") {
+  int calls = 0;
+  connection_harness h(hello_handler{&calls});
+  h.start();
+  h.feed(get("/a"));
+  CHECK_FALSE(h.finished);
+  h.feed(get("/b"));
+  CHECK_FALSE(h.finished);
+  const auto responses = parse_responses(h.transport.output);
+  REQUIRE(responses.size() == 2);
+  CHECK_FALSE(responses[0].header("Connection"));
+  h.feed_eof();
+  CHECK(h.finished);
+  CHECK(h.transport.closed);
+}
+
+TEST_CASE("Connection: close ends the connection after the response", "[http][keep-alive]") {
+  int calls = 0;
+  connection_harness h(hello_handler{&calls});
+  h.start();
+  h.feed(get("/a", "Connection: close\r\n") + get("/never"));
+  CHECK(h.finished);
+  CHECK(h.transport.closed);
+  CHECK(h.transport.send_shut_down);
+  CHECK(calls == 1);
+  const auto responses = parse_responses(h.transport.output);
+  REQUIRE(responses.size() == 1);
+  CHECK(responses[0].header("Connection") == "close");
+}
+
+TEST_CASE("an HTTP/1.0 request closes the connection by default", "[http][keep-alive]") {
+  int calls = 0;
+  connection_harness h(hello_handler{&calls});
+  h.start();
+  h.feed("GET /old HTTP/1.0\r\n\r\n");
+  CHECK(h.finished);
+  const auto responses = parse_responses(h.transport.output);
+  REQUIRE(responses.size() == 1);
+  CHECK(responses[0].head.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+  CHECK(responses[0].header("Connection") == "close");
+  CHECK(responses[0].body == "hello /old");
+}
+
+TEST_CASE("an HTTP/1.0 request with Connection: keep-alive keeps the connection",
+          "[http][keep-alive]") {
+  int calls = 0;
+  connection_harness h(hello_handler{&calls});
+  h.start();
+  h.feed("GET /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+  CHECK_FALSE(h.finished);
+  h.feed("GET /b HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+  const auto responses = parse_responses(h.transport.output);
+  REQUIRE(responses.size() == 2);
+  CHECK(responses[0].header("Connection") == "keep-alive");
+  CHECK(responses[1].body == "hello /b");
+}
+
+TEST_CASE("a handler can ask to close the connection", "[http][keep-alive]") {
+  auto handler = [](request&, response& res) -> harrier::task<void> {
+    res.add_header("Connection", "close");
+    co_await res.send(200, "text/plain", "bye");
+  };
+  connection_harness h(handler);
+  h.start();
+  h.feed(get("/a") + get("/b"));
+  CHECK(h.finished);
+  const auto responses = parse_responses(h.transport.output);
+  REQUIRE(responses.size() == 1);
+  CHECK(responses[0].header("Connection") == "close");
+}
+
+TEST_CASE("shutdown closes an idle connection at once", "[http][shutdown]") {
+  int calls = 0;
+  connection_harness h(hello_handler{&calls});
+  h.start();
+  h.feed(get("/a"));
+  CHECK_FALSE(h.finished);
+  h.connection->begin_shutdown();
+  h.loop.run();
+  CHECK(h.finished);
+  CHECK(parse_responses(h.transport.output).size() == 1);
+}
+
+TEST_CASE("shutdown lets an in-flight request finish with Connection: close", "[http][shutdown]") {
+  connection_harness* harness = nullptr;
+  auto handler = [&harness](request&, response& res) -> harrier::task<void> {
+    (void)co_await harness->transport.sleep_for(std::chrono::seconds(1));
+    co_await res.send(200, "text/plain", "done");
+  };
+  connection_harness h(handler);
+  harness = &h;
+  h.start();
+  h.feed(get("/work") + get("/next"));
+  h.connection->begin_shutdown();
+  h.loop.run();
+  CHECK_FALSE(h.finished);
+  h.loop.advance(std::chrono::seconds(1));
+  CHECK(h.finished);
+  const auto responses = parse_responses(h.transport.output);
+  REQUIRE(responses.size() == 1);
+  CHECK(responses[0].body == "done");
+  CHECK(responses[0].header("Connection") == "close");
+}
+
+TEST_CASE("abort cancels the request's aborted token", "[http][shutdown]") {
+  bool cancelled = false;
+  connection_harness* harness = nullptr;
+  auto handler = [&](request& req, response&) -> harrier::task<void> {
+    (void)co_await harness->transport.sleep_for(std::chrono::seconds(60), req.aborted());
+    cancelled = req.aborted().is_cancellation_requested();
+  };
+  connection_harness h(handler);
+  harness = &h;
+  h.start();
+  h.feed(get("/long"));
+  h.connection->abort();
+  h.loop.run();
+  CHECK(cancelled);
+  CHECK(h.finished);
+}
+
+TEST_CASE("a client that disconnects while its handler runs cancels the request's token",
+          "[http][shutdown]") {
+  bool cancelled = false;
+  connection_harness* harness = nullptr;
+  auto handler = [&](request& req, response& res) -> harrier::task<void> {
+    (void)co_await harness->transport.sleep_for(std::chrono::seconds(60), req.aborted());
+    cancelled = req.aborted().is_cancellation_requested();
+    co_await res.send(200, "text/plain", "too late");
+  };
+  connection_harness h(handler);
+  harness = &h;
+  h.start();
+  h.feed(get("/long"));
+  CHECK_FALSE(cancelled);
+  h.feed_eof();
+  CHECK(cancelled);
+  CHECK(h.finished);
+}
+
+TEST_CASE("the next request arriving while a handler runs is kept", "[http][keep-alive]") {
+  connection_harness* harness = nullptr;
+  auto handler = [&](request& req, response& res) -> harrier::task<void> {
+    if (req.path() == "/first")
+      (void)co_await harness->transport.sleep_for(std::chrono::seconds(1));
+    co_await res.send(200, "text/plain", std::string(req.path()));
+  };
+  connection_harness h(handler);
+  harness = &h;
+  h.start();
+  h.feed(get("/first"));
+  h.feed(get("/second"));  // arrives during the first handler: taken by the read-ahead
+  h.loop.advance(std::chrono::seconds(1));
+  const auto responses = parse_responses(h.transport.output);
+  REQUIRE(responses.size() == 2);
+  CHECK(responses[0].body == "/first");
+  CHECK(responses[1].body == "/second");
+  CHECK_FALSE(h.finished);
+}

@@ -1,0 +1,222 @@
+// One test per rejection rule: status, Connection: close, the connection closed, the reason
+// counted, and the bytes after the error never interpreted (a valid request follows each bad one
+// in the same input, and must never reach the handler).
+
+#include "memory_transport.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace harrier::http;
+using namespace harrier::http::testing;
+
+namespace {
+
+const std::string k_follow_up = "GET /smuggled HTTP/1.1\r\nHost: test\r\n\r\n";
+
+struct outcome {
+  std::vector<parsed_response> responses;
+  int calls = 0;
+  bool finished = false;
+  bool closed = false;
+  std::uint64_t counted = 0;
+};
+
+// Runs `input` (+ a valid follow-up request) through a connection whose handler reads the whole
+// body, and returns what happened. `split` > 0 delivers the input in pieces of that size.
+outcome run_bad(const std::string& input, rejection_reason reason, std::size_t split = 0,
+                http1_options options = {}) {
+  outcome o;
+  int* calls = &o.calls;
+  connection_harness h(
+      [calls](request& req, response& res) -> harrier::task<void> {
+        ++*calls;
+        std::string body = co_await req.body().read_all(1 << 20);
+        co_await res.send(200, "text/plain", "handled " + std::string(req.path()));
+      },
+      options);
+  if (split > 0) h.transport.max_recv_bytes = split;
+  h.start();
+  h.feed(input + k_follow_up);
+  h.feed_eof();
+  o.responses = parse_responses(h.transport.output);
+  o.finished = h.finished;
+  o.closed = h.transport.closed;
+  o.counted = h.rejections.get(reason);
+  return o;
+}
+
+void check_rejected(const outcome& o, int status, int handler_calls = 0) {
+  REQUIRE(o.finished);
+  CHECK(o.closed);
+  CHECK(o.calls == handler_calls);
+  REQUIRE(o.responses.size() == 1);
+  CHECK(o.responses[0].status == status);
+  CHECK(o.responses[0].header("Connection") == "close");
+  CHECK(!o.responses[0].body.empty());
+  CHECK(o.counted == 1);
+  CHECK(o.responses[0].body.find("smuggled") == std::string::npos);
+}
+
+}  // namespace
+
+TEST_CASE("a request line longer than the limit gets 414", "[http][limits]") {
+  const std::string target = "/" + std::string(9000, 'a');
+  check_rejected(run_bad(get(target), rejection_reason::request_line_too_long), 414);
+}
+
+TEST_CASE("a request line longer than the limit gets 414 when read byte by byte",
+          "[http][limits]") {
+  http1_options options;
+  options.limits.max_request_line_bytes = 100;
+  const std::string target = "/" + std::string(200, 'a');
+  check_rejected(run_bad(get(target), rejection_reason::request_line_too_long, 1, options), 414);
+}
+
+TEST_CASE("request headers larger than the limit in total get 431", "[http][limits]") {
+  std::string headers;
+  for (int i = 0; i < 40; ++i)
+    headers += "X-Big-" + std::to_string(i) + ": " + std::string(1000, 'v') + "\r\n";
+  check_rejected(run_bad(get("/", headers), rejection_reason::headers_too_large), 431);
+}
+
+TEST_CASE("more request headers than the count limit get 431", "[http][limits]") {
+  std::string headers;
+  for (int i = 0; i < 101; ++i)
+    headers += "X-H" + std::to_string(i) + ": v\r\n";
+  check_rejected(run_bad(get("/", headers), rejection_reason::too_many_headers), 431);
+}
+
+TEST_CASE("a Content-Length above the body limit gets 413 before the body is read",
+          "[http][limits]") {
+  const std::string input =
+      "POST /upload HTTP/1.1\r\nHost: test\r\nContent-Length: 30000001\r\n\r\nabc";
+  check_rejected(run_bad(input, rejection_reason::body_too_large), 413);
+}
+
+TEST_CASE("a chunked body that grows past the body limit gets 413 while it is read",
+          "[http][limits]") {
+  http1_options options;
+  options.limits.max_request_body_bytes = 10;
+  const std::string input =
+      "POST /upload HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "8\r\n12345678\r\n8\r\n12345678\r\n0\r\n\r\n";
+  check_rejected(run_bad(input, rejection_reason::body_too_large, 0, options), 413, 1);
+}
+
+TEST_CASE("an HTTP/1.1 request without Host gets 400", "[http][limits]") {
+  check_rejected(run_bad("GET / HTTP/1.1\r\n\r\n", rejection_reason::missing_host), 400);
+}
+
+TEST_CASE("a request with two Host headers gets 400", "[http][limits]") {
+  check_rejected(
+      run_bad("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", rejection_reason::duplicate_host),
+      400);
+}
+
+TEST_CASE("Content-Length together with Transfer-Encoding gets 400", "[http][smuggling]") {
+  const std::string input =
+      "POST / HTTP/1.1\r\nHost: test\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "0\r\n\r\n";
+  check_rejected(run_bad(input, rejection_reason::content_length_with_transfer_encoding), 400);
+}
+
+TEST_CASE("two different Content-Length headers get 400", "[http][smuggling]") {
+  const std::string input =
+      "POST / HTTP/1.1\r\nHost: test\r\nContent-Length: 3\r\nContent-Length: 5\r\n\r\nabcde";
+  check_rejected(run_bad(input, rejection_reason::duplicate_content_length), 400);
+}
+
+TEST_CASE("an invalid Content-Length gets 400", "[http][smuggling]") {
+  const std::string input = "POST / HTTP/1.1\r\nHost: test\r\nContent-Length: 3x\r\n\r\nabc";
+  check_rejected(run_bad(input, rejection_reason::invalid_content_length), 400);
+}
+
+TEST_CASE("a Transfer-Encoding other than chunked gets 400", "[http][smuggling]") {
+  const std::string input = "POST / HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: gzip\r\n\r\nabc";
+  check_rejected(run_bad(input, rejection_reason::invalid_transfer_encoding), 400);
+}
+
+TEST_CASE("a bad chunk size gets 400", "[http][smuggling]") {
+  const std::string input =
+      "POST / HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n";
+  check_rejected(run_bad(input, rejection_reason::invalid_chunk), 400, 1);
+}
+
+TEST_CASE("an obs-fold continuation line gets 400", "[http][smuggling]") {
+  check_rejected(
+      run_bad("GET / HTTP/1.1\r\nHost: test\r\nX-A: b\r\n c\r\n\r\n", rejection_reason::obs_fold),
+      400);
+}
+
+TEST_CASE("an obs-fold continuation line gets 400 when read byte by byte", "[http][smuggling]") {
+  check_rejected(run_bad("GET / HTTP/1.1\r\nHost: test\r\nX-A: b\r\n c\r\n\r\n",
+                         rejection_reason::obs_fold, 1),
+                 400);
+}
+
+TEST_CASE("an obs-fold that starts the value gets 400", "[http][smuggling]") {
+  check_rejected(
+      run_bad("GET / HTTP/1.1\r\nHost: test\r\nX-A:\r\n c\r\n\r\n", rejection_reason::obs_fold),
+      400);
+}
+
+TEST_CASE("a bare CR in a header gets 400", "[http][smuggling]") {
+  check_rejected(run_bad("GET / HTTP/1.1\r\nHost: test\r\nX-A: b\rc\r\n\r\n",
+                         rejection_reason::invalid_line_ending),
+                 400);
+}
+
+TEST_CASE("bare LF line endings get 400", "[http][smuggling]") {
+  check_rejected(run_bad("GET / HTTP/1.1\nHost: test\n\n", rejection_reason::invalid_header), 400);
+}
+
+TEST_CASE("a control character in a header value gets 400", "[http][smuggling]") {
+  check_rejected(run_bad("GET / HTTP/1.1\r\nHost: test\r\nX-A: b\x01"
+                         "c\r\n\r\n",
+                         rejection_reason::invalid_header),
+                 400);
+}
+
+TEST_CASE("a control character in a header name gets 400", "[http][smuggling]") {
+  check_rejected(run_bad("GET / HTTP/1.1\r\nHost: test\r\nX\x7f"
+                         "A: b\r\n\r\n",
+                         rejection_reason::invalid_header),
+                 400);
+}
+
+TEST_CASE("whitespace between a header name and the colon gets 400", "[http][smuggling]") {
+  check_rejected(run_bad("GET / HTTP/1.1\r\nHost : test\r\n\r\n", rejection_reason::invalid_header),
+                 400);
+}
+
+TEST_CASE("an invalid method gets 400", "[http][limits]") {
+  check_rejected(run_bad("GEX / HTTP/1.1\r\nHost: test\r\n\r\n", rejection_reason::invalid_method),
+                 400);
+}
+
+TEST_CASE("an invalid version gets 400", "[http][limits]") {
+  check_rejected(run_bad("GET / HTTP/1.7\r\nHost: test\r\n\r\n", rejection_reason::invalid_version),
+                 400);
+}
+
+TEST_CASE("an unsupported major version gets 505", "[http][limits]") {
+  check_rejected(
+      run_bad("GET / HTTP/3.0\r\nHost: test\r\n\r\n", rejection_reason::unsupported_version), 505);
+  check_rejected(
+      run_bad("GET / HTTP/2.0\r\nHost: test\r\n\r\n", rejection_reason::unsupported_version), 505);
+}
+
+TEST_CASE("a rejected request after a good one keeps the good response first", "[http][limits]") {
+  int calls = 0;
+  connection_harness h(hello_handler{&calls});
+  h.start();
+  h.feed(get("/ok") + "GET / HTTP/1.1\r\n\r\n" + k_follow_up);
+  h.feed_eof();
+  const auto responses = parse_responses(h.transport.output);
+  REQUIRE(responses.size() == 2);
+  CHECK(responses[0].status == 200);
+  CHECK(responses[0].body == "hello /ok");
+  CHECK(responses[1].status == 400);
+  CHECK(calls == 1);
+  CHECK(h.finished);
+}

@@ -1,0 +1,249 @@
+// Responses: framing, HEAD, Date and Server, streaming, handler failures.
+
+#include "memory_transport.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <stdexcept>
+
+using namespace harrier::http;
+using namespace harrier::http::testing;
+
+namespace {
+harrier::task<void> write_text(response& res, std::string_view text) {
+  co_await res.write(text);
+}
+}  // namespace
+
+TEST_CASE("a small response gets Content-Length, Date and Server", "[http][response]") {
+  int calls = 0;
+  connection_harness h(hello_handler{&calls});
+  h.start();
+  h.feed(get("/x"));
+  const auto responses = parse_responses(h.transport.output);
+  REQUIRE(responses.size() == 1);
+  const auto& r = responses[0];
+  CHECK(r.status == 200);
+  CHECK(r.head.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+  CHECK(r.header("Content-Length") == "8");
+  CHECK(r.header("Content-Type") == "text/plain");
+  CHECK(r.header("Server") == "harrier");
+  REQUIRE(r.header("Date"));
+  CHECK(r.header("Date")->size() == 29);
+  CHECK_FALSE(r.chunked);
+}
+
+TEST_CASE("the Server header can be turned off", "[http][response]") {
+  int calls = 0;
+  http1_options options;
+  options.add_server_header = false;
+  connection_harness h(hello_handler{&calls}, options);
+  h.start();
+  h.feed(get("/x"));
+  const auto responses = parse_responses(h.transport.output);
+  REQUIRE(responses.size() == 1);
+  CHECK_FALSE(responses[0].header("Server"));
+}
+
+TEST_CASE("HEAD gets the same headers as GET and no body", "[http][response]") {
+  int calls = 0;
+  connection_harness h(hello_handler{&calls});
+  h.start();
+  h.feed("HEAD /x HTTP/1.1\r\nHost: t\r\n\r\n" + get("/x"));
+  const auto responses = parse_responses(h.transport.output, {0});
+  REQUIRE(responses.size() == 2);
+  CHECK(responses[0].status == 200);
+  CHECK(responses[0].body.empty());
+  CHECK(responses[0].header("Content-Length") == responses[1].header("Content-Length"));
+  CHECK(responses[0].header("Content-Type") == responses[1].header("Content-Type"));
+  CHECK(responses[1].body == "hello /x");
+}
+
+TEST_CASE("a flushed response without a length is chunked on HTTP/1.1", "[http][response]") {
+  auto handler = [](request&, response& res) -> harrier::task<void> {
+    co_await res.write(std::string_view("part one, "));
+    co_await res.flush();
+    co_await res.write(std::string_view("part two"));
+    co_await res.end();
+  };
+  connection_harness h(handler);
+  h.start();
+  h.feed(get("/stream") + get("/stream"));
+  const auto responses = parse_responses(h.transport.output);
+  REQUIRE(responses.size() == 2);
+  CHECK(responses[0].chunked);
+  CHECK(responses[0].header("Transfer-Encoding") == "chunked");
+  CHECK(responses[0].body == "part one, part two");
+  CHECK(responses[1].body == "part one, part two");
+  CHECK_FALSE(h.finished);
+}
+
+TEST_CASE("a streamed response without a length is close-delimited on HTTP/1.0",
+          "[http][response]") {
+  auto handler = [](request&, response& res) -> harrier::task<void> {
+    co_await res.write(std::string_view("abc"));
+    co_await res.flush();
+    co_await res.write(std::string_view("def"));
+  };
+  connection_harness h(handler);
+  h.start();
+  h.feed("GET /s HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+  CHECK(h.finished);
+  const auto responses = parse_responses(h.transport.output);
+  REQUIRE(responses.size() == 1);
+  CHECK_FALSE(responses[0].header("Content-Length"));
+  CHECK_FALSE(responses[0].header("Transfer-Encoding"));
+  CHECK(responses[0].header("Connection") == "close");
+  CHECK(responses[0].body == "abcdef");
+}
+
+TEST_CASE("a large write goes out directly with the declared length", "[http][response]") {
+  const std::string big(200 * 1024, 'z');
+  auto handler = [&big](request&, response& res) -> harrier::task<void> {
+    res.set_content_length(big.size());
+    co_await res.write(big);
+  };
+  connection_harness h(handler);
+  h.start();
+  h.feed(get("/big"));
+  const auto responses = parse_responses(h.transport.output);
+  REQUIRE(responses.size() == 1);
+  CHECK(responses[0].header("Content-Length") == std::to_string(big.size()));
+  CHECK(responses[0].body == big);
+}
+
+TEST_CASE("many small writes are sent when the response buffer fills", "[http][response]") {
+  http1_options options;
+  options.limits.max_response_buffer_bytes = 1024;
+  std::size_t sends_during_handler = 0;
+  connection_harness* harness = nullptr;
+  auto handler = [&](request&, response& res) -> harrier::task<void> {
+    for (int i = 0; i < 100; ++i)
+      co_await write_text(res, std::string(100, 'a'));
+    sends_during_handler = harness->transport.send_calls;
+  };
+  connection_harness h(handler, options);
+  harness = &h;
+  h.start();
+  h.feed(get("/many"));
+  CHECK(sends_during_handler >= 5);
+  const auto responses = parse_responses(h.transport.output);
+  REQUIRE(responses.size() == 1);
+  CHECK(responses[0].chunked);
+  CHECK(responses[0].body == std::string(10000, 'a'));
+}
+
+TEST_CASE("a handler that throws before responding gets 500 and the connection stays usable",
+          "[http][response]") {
+  auto handler = [](request& req, response& res) -> harrier::task<void> {
+    if (req.path() == "/boom") throw std::runtime_error("boom");
+    co_await res.send(200, "text/plain", "fine");
+  };
+  connection_harness h(handler);
+  h.start();
+  h.feed(get("/boom") + get("/ok"));
+  const auto responses = parse_responses(h.transport.output);
+  REQUIRE(responses.size() == 2);
+  CHECK(responses[0].status == 500);
+  CHECK_FALSE(responses[0].header("Connection"));
+  CHECK(responses[1].status == 200);
+  CHECK(responses[1].body == "fine");
+  CHECK_FALSE(h.finished);
+}
+
+TEST_CASE("a handler that throws after the response started aborts the connection",
+          "[http][response]") {
+  auto handler = [](request&, response& res) -> harrier::task<void> {
+    co_await res.write(std::string_view("partial"));
+    co_await res.flush();
+    throw std::runtime_error("late failure");
+  };
+  connection_harness h(handler);
+  h.start();
+  h.feed(get("/a") + get("/b"));
+  CHECK(h.finished);
+  CHECK(h.transport.closed);
+  CHECK_FALSE(h.transport.send_shut_down);  // aborted, not closed gracefully
+  const auto responses = parse_responses(h.transport.output);
+  REQUIRE(responses.size() == 1);
+  CHECK(responses[0].body == "partial");  // no final chunk: the client sees a truncated body
+}
+
+TEST_CASE("a handler that does not end its response gets it ended", "[http][response]") {
+  auto handler = [](request&, response& res) -> harrier::task<void> {
+    res.set_status(204);
+    co_return;
+  };
+  connection_harness h(handler);
+  h.start();
+  h.feed(get("/a") + get("/b"));
+  const auto responses = parse_responses(h.transport.output);
+  REQUIRE(responses.size() == 2);
+  CHECK(responses[0].status == 204);
+  CHECK_FALSE(responses[0].header("Content-Length"));
+  CHECK(responses[0].head.find("No Content") != std::string::npos);
+}
+
+TEST_CASE("an empty handler answers 200 with an empty body", "[http][response]") {
+  auto handler = [](request&, response&) -> harrier::task<void> { co_return; };
+  connection_harness h(handler);
+  h.start();
+  h.feed(get("/a"));
+  const auto responses = parse_responses(h.transport.output);
+  REQUIRE(responses.size() == 1);
+  CHECK(responses[0].status == 200);
+  CHECK(responses[0].header("Content-Length") == "0");
+}
+
+TEST_CASE("invalid response headers are refused", "[http][response]") {
+  std::string error;
+  auto handler = [&error](request&, response& res) -> harrier::task<void> {
+    try {
+      res.add_header("X-Bad", "a\r\nInjected: yes");
+    } catch (const std::invalid_argument& e) {
+      error = e.what();
+    }
+    co_await res.send(200, "text/plain", "ok");
+  };
+  connection_harness h(handler);
+  h.start();
+  h.feed(get("/a"));
+  CHECK(error.find("X-Bad") != std::string::npos);
+  CHECK(h.transport.output.find("Injected") == std::string::npos);
+}
+
+TEST_CASE("a client that disconnects cancels the request's token", "[http][response]") {
+  bool cancelled = false;
+  auto handler = [&cancelled](request& req, response& res) -> harrier::task<void> {
+    res.set_content_length(1 << 20);
+    co_await res.write(std::string(100 * 1024, 'x'));
+    cancelled = req.aborted().is_cancellation_requested();
+  };
+  connection_harness h(handler);
+  h.transport.fail_sends = true;
+  h.start();
+  h.feed(get("/a"));
+  CHECK(cancelled);
+  CHECK(h.finished);
+}
+
+TEST_CASE("writing more than the declared Content-Length is a programming error",
+          "[http][response]") {
+  std::string error;
+  auto handler = [&error](request&, response& res) -> harrier::task<void> {
+    res.set_content_length(3);
+    try {
+      co_await res.write(std::string_view("four"));
+    } catch (const std::logic_error& e) {
+      error = e.what();
+    }
+    co_await res.write(std::string_view("abc"));
+  };
+  connection_harness h(handler);
+  h.start();
+  h.feed(get("/a"));
+  CHECK(error.find("Content-Length") != std::string::npos);
+  const auto responses = parse_responses(h.transport.output);
+  REQUIRE(responses.size() == 1);
+  CHECK(responses[0].body == "abc");
+}

@@ -1,0 +1,119 @@
+// Timeouts, driven by the fake clock: no real time passes.
+
+#include "memory_transport.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace harrier::http;
+using namespace harrier::http::testing;
+using namespace std::chrono_literals;
+
+namespace {
+http1_options short_timeouts() {
+  http1_options options;
+  options.limits.keep_alive_timeout = 5s;
+  options.limits.request_headers_timeout = 3s;
+  options.limits.min_request_body_rate_grace = 2s;
+  options.limits.min_request_body_bytes_per_second = 100;
+  // Deadlines fire up to one check interval late; a short one keeps the tests' arithmetic tight.
+  options.limits.timeout_check_interval = 100ms;
+  return options;
+}
+}  // namespace
+
+TEST_CASE("an idle keep-alive connection closes quietly after the keep-alive timeout",
+          "[http][timeouts]") {
+  int calls = 0;
+  connection_harness h(hello_handler{&calls}, short_timeouts());
+  h.start();
+  h.feed(get("/a"));
+  const std::string after_first = h.transport.output;
+  h.loop.advance(4s);
+  CHECK_FALSE(h.finished);
+  h.loop.advance(2s);
+  CHECK(h.finished);
+  CHECK(h.transport.output == after_first);  // nothing more was written
+}
+
+TEST_CASE("a connection that never sends closes after the keep-alive timeout", "[http][timeouts]") {
+  int calls = 0;
+  connection_harness h(hello_handler{&calls}, short_timeouts());
+  h.start();
+  h.loop.advance(6s);
+  CHECK(h.finished);
+  CHECK(h.transport.output.empty());
+}
+
+TEST_CASE("a request head that does not complete in time gets 408", "[http][timeouts]") {
+  int calls = 0;
+  connection_harness h(hello_handler{&calls}, short_timeouts());
+  h.start();
+  h.feed("GET /slow HTTP/1.1\r\nHo");
+  h.loop.advance(2s);
+  h.feed("st: t\r\n");  // progress does not extend the deadline
+  CHECK_FALSE(h.finished);
+  h.loop.advance(2s);
+  CHECK(h.finished);
+  CHECK(calls == 0);
+  CHECK(h.rejections.get(rejection_reason::headers_timeout) == 1);
+  const auto responses = parse_responses(h.transport.output);
+  REQUIRE(responses.size() == 1);
+  CHECK(responses[0].status == 408);
+  CHECK(responses[0].header("Connection") == "close");
+}
+
+TEST_CASE("a body slower than the minimum data rate gets 408", "[http][timeouts]") {
+  connection_harness h(
+      [](request& req, response& res) -> harrier::task<void> {
+        std::string body = co_await req.body().read_all(1 << 20);
+        co_await res.send(200, "text/plain", body);
+      },
+      short_timeouts());
+  h.start();
+  h.feed("POST /up HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n" + std::string(150, 'x'));
+  h.loop.advance(1s);
+  CHECK_FALSE(h.finished);  // inside the grace period
+  h.loop.advance(2s);       // 150 bytes in 3 s: below 100 B/s
+  CHECK(h.finished);
+  CHECK(h.rejections.get(rejection_reason::body_rate_timeout) == 1);
+  const auto responses = parse_responses(h.transport.output);
+  REQUIRE(responses.size() == 1);
+  CHECK(responses[0].status == 408);
+  CHECK(responses[0].header("Connection") == "close");
+}
+
+TEST_CASE("a body that keeps up with the minimum data rate is not timed out", "[http][timeouts]") {
+  connection_harness h(
+      [](request& req, response& res) -> harrier::task<void> {
+        std::string body = co_await req.body().read_all(1 << 20);
+        co_await res.send(200, "text/plain", std::to_string(body.size()));
+      },
+      short_timeouts());
+  h.start();
+  h.feed("POST /up HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n");
+  for (int i = 0; i < 5; ++i) {
+    h.feed(std::string(200, 'x'));
+    h.loop.advance(1s);
+  }
+  const auto responses = parse_responses(h.transport.output);
+  REQUIRE(responses.size() == 1);
+  CHECK(responses[0].status == 200);
+  CHECK(responses[0].body == "1000");
+}
+
+TEST_CASE("no timeout fires while a handler runs", "[http][timeouts]") {
+  connection_harness* harness = nullptr;
+  auto handler = [&harness](request&, response& res) -> harrier::task<void> {
+    (void)co_await harness->transport.sleep_for(10s);
+    co_await res.send(200, "text/plain", "slow but fine");
+  };
+  connection_harness h(handler, short_timeouts());
+  harness = &h;
+  h.start();
+  h.feed(get("/slow"));
+  h.loop.advance(11s);
+  const auto responses = parse_responses(h.transport.output);
+  REQUIRE(responses.size() == 1);
+  CHECK(responses[0].status == 200);
+  CHECK_FALSE(h.finished);
+}
