@@ -183,7 +183,9 @@ void configuration::validate(const std::vector<option_spec>& schema) const {
   for (const auto& [key, e] : m_entries) {
     const option_spec* spec = find_spec(schema, key);
     if (spec == nullptr) {
-      if (e.source == layer::environment && is_runtime_switch(key)) continue;
+      // The environment is shared with other tools (HARRIER_SERVER in tests, say): unknown
+      // HARRIER_ variables are reported by ignored_environment_keys(), not fatal.
+      if (e.source == layer::environment) continue;
       std::string known;
       for (const option_spec& s : schema)
         known += (known.empty() ? "" : ", ") + s.key;
@@ -217,6 +219,18 @@ void configuration::validate(const std::vector<option_spec>& schema) const {
         break;
     }
   }
+}
+
+std::vector<std::string> configuration::ignored_environment_keys(
+    const std::vector<option_spec>& schema) const {
+  std::vector<std::string> ignored;
+  for (const auto& [key, e] : m_entries) {
+    if (e.source == layer::environment && find_spec(schema, key) == nullptr &&
+        !is_runtime_switch(key)) {
+      ignored.push_back(e.origin.substr(e.origin.rfind(' ') + 1));
+    }
+  }
+  return ignored;
 }
 
 std::string configuration::get_string(std::string_view key,

@@ -160,3 +160,22 @@ TEST_CASE("help lists every option with its default", "[configuration]") {
   CHECK_THAT(text, Catch::Contains("(default: 2)"));
   CHECK_THAT(text, Catch::Contains("--io auto|io_uring|epoll"));
 }
+
+TEST_CASE("an unknown HARRIER_ environment variable is reported, not fatal", "[configuration]") {
+  configuration c;
+  std::string e1 = "HARRIER_SERVER=/usr/bin/harrier-server";
+  std::string e2 = "HARRIER_IO_URING_DISABLE=1";
+  char* envp[] = {env_entry(e1), env_entry(e2), nullptr};
+  c.add_environment("HARRIER_", envp);
+  CHECK_NOTHROW(c.validate(schema()));
+  CHECK(c.ignored_environment_keys(schema()) == std::vector<std::string>{"HARRIER_SERVER"});
+}
+
+TEST_CASE("a bad value in a known environment variable is still fatal", "[configuration]") {
+  configuration c;
+  std::string e = "HARRIER_MIN_THREADS=lots";
+  char* envp[] = {env_entry(e), nullptr};
+  c.add_environment("HARRIER_", envp);
+  CHECK_THROWS_WITH(c.validate(schema()),
+                    Catch::Contains("environment variable HARRIER_MIN_THREADS"));
+}

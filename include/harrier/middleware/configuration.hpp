@@ -12,7 +12,9 @@
 //
 // A schema declares the known keys with their type, default and help text. validate() rejects
 // unknown keys and bad values with a configuration_error naming the key, the value, where it came
-// from and what was expected; help() prints the flags for --help.
+// from and what was expected; help() prints the flags for --help. The one exception: unknown
+// HARRIER_* environment variables are ignored (the environment is shared with other tools, such
+// as test runners); ignored_environment_keys() names them so that the application can warn.
 
 #include <cstdint>
 #include <map>
@@ -59,6 +61,8 @@ class configuration {
 
   // Checks every key against the schema and every value against its type. Throws.
   void validate(const std::vector<option_spec>& schema) const;
+  // The HARRIER_* variables that name no setting (validate() lets them pass).
+  std::vector<std::string> ignored_environment_keys(const std::vector<option_spec>& schema) const;
 
   // Typed access with the schema's default as fallback; values are assumed validated.
   std::string get_string(std::string_view key, const std::vector<option_spec>& schema) const;

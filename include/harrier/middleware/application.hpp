@@ -1,0 +1,166 @@
+#pragma once
+// application: the builder a service author starts from (ASP.NET Core's WebApplication).
+//
+//   int main(int argc, char** argv) {
+//     auto app = harrier::application::create(argc, argv);
+//     app.map_get("/hello/{name}", [](harrier::from_route<"name"> name) {
+//       return "Hello, " + *name + "!";
+//     });
+//     app.run();  // until SIGINT/SIGTERM, then graceful shutdown
+//   }
+//
+// create() layers the configuration (defaults < --config file < HARRIER_* environment < command
+// line; see configuration.hpp and application::options_schema()), validates it (unknown keys and
+// bad values throw configuration_error naming them), and answers --help by printing the options
+// and exiting 0.
+//
+// The pipeline: routing runs first (so every middleware sees the matched route template), then the
+// middleware in registration order, then the matched endpoint, or 404 / 405 with Allow.
+// Registration (use, map_*) happens before start(); the pipeline is built once at start().
+//
+// Threads: the thread pool runs handlers (unless --dispatch inline), the io_context's I/O
+// thread(s) harvest completions, and a heartbeat thread refreshes the Date header and watches for
+// starvation. run() blocks SIGINT and SIGTERM in every thread it creates and waits for them.
+
+#include <harrier/core/task.hpp>
+#include <harrier/middleware/configuration.hpp>
+#include <harrier/middleware/context.hpp>
+#include <harrier/middleware/endpoint.hpp>
+#include <harrier/middleware/pipeline.hpp>
+#include <harrier/middleware/results.hpp>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace harrier {
+
+class thread_pool;
+namespace net {
+class io_context;
+class endpoint;
+}  // namespace net
+
+class application;
+
+// Routes under a common prefix, with middleware of their own that runs (after the application's)
+// only for them.
+class route_group {
+ public:
+  route_group& use(middleware_fn middleware);
+  template <typename F>
+  route_group& map(std::vector<std::string> methods, std::string_view pattern, F&& handler) {
+    add(std::move(methods), pattern, make_endpoint(std::forward<F>(handler)));
+    return *this;
+  }
+  template <typename F>
+  route_group& map_get(std::string_view pattern, F&& handler) {
+    return map({"GET"}, pattern, std::forward<F>(handler));
+  }
+  template <typename F>
+  route_group& map_post(std::string_view pattern, F&& handler) {
+    return map({"POST"}, pattern, std::forward<F>(handler));
+  }
+  template <typename F>
+  route_group& map_put(std::string_view pattern, F&& handler) {
+    return map({"PUT"}, pattern, std::forward<F>(handler));
+  }
+  template <typename F>
+  route_group& map_delete(std::string_view pattern, F&& handler) {
+    return map({"DELETE"}, pattern, std::forward<F>(handler));
+  }
+  template <typename F>
+  route_group& map_patch(std::string_view pattern, F&& handler) {
+    return map({"PATCH"}, pattern, std::forward<F>(handler));
+  }
+  route_group group(std::string_view prefix);
+
+ private:
+  friend class application;
+  struct state;
+  route_group(application& app, std::shared_ptr<state> s) : m_app(&app), m_state(std::move(s)) {}
+  void add(std::vector<std::string> methods, std::string_view pattern, endpoint_fn endpoint);
+  application* m_app;
+  std::shared_ptr<state> m_state;
+};
+
+class application {
+ public:
+  // The settings every application understands (--urls, --io, --dispatch, threads, limits...).
+  static std::vector<option_spec> options_schema();
+
+  // Builds an application from the process's arguments and environment. extra_options: settings
+  // of the application's own, accepted alongside the built-in ones (read them via config()).
+  // `usage` is printed above the options for --help.
+  static application create(int argc, char** argv, std::vector<option_spec> extra_options = {},
+                            std::string_view usage = {});
+  // An application configured in code only (embedding, tests): no argv, no environment.
+  static application create(configuration config);
+
+  application(application&&) noexcept;
+  application& operator=(application&&) noexcept;
+  ~application();
+
+  application& use(middleware_fn middleware);
+
+  template <typename F>
+  application& map(std::vector<std::string> methods, std::string_view pattern, F&& handler) {
+    add_endpoint(std::move(methods), pattern, make_endpoint(std::forward<F>(handler)), {});
+    return *this;
+  }
+  template <typename F>
+  application& map_get(std::string_view pattern, F&& handler) {
+    return map({"GET"}, pattern, std::forward<F>(handler));
+  }
+  template <typename F>
+  application& map_post(std::string_view pattern, F&& handler) {
+    return map({"POST"}, pattern, std::forward<F>(handler));
+  }
+  template <typename F>
+  application& map_put(std::string_view pattern, F&& handler) {
+    return map({"PUT"}, pattern, std::forward<F>(handler));
+  }
+  template <typename F>
+  application& map_delete(std::string_view pattern, F&& handler) {
+    return map({"DELETE"}, pattern, std::forward<F>(handler));
+  }
+  template <typename F>
+  application& map_patch(std::string_view pattern, F&& handler) {
+    return map({"PATCH"}, pattern, std::forward<F>(handler));
+  }
+  route_group group(std::string_view prefix);
+
+  // Maps GET /metrics (Prometheus text), GET /counters (JSON snapshot) on the process-wide metric
+  // registry, and GET /dashboard (a live page charting /counters).
+  application& map_diagnostics();
+
+  // Starts the pool, the I/O threads and the server; completes once every URL is listening (and
+  // logged "listening on ..."). Throws std::system_error when an endpoint cannot be bound.
+  void start();
+  // Graceful shutdown (see http::server::stop), then the pool and I/O threads stop. Blocking;
+  // call from a thread that is not one of the application's own.
+  void stop();
+  // start(), wait for SIGINT or SIGTERM, stop(). Returns the process exit code (0).
+  int run();
+
+  const configuration& config() const noexcept;
+  const std::vector<option_spec>& schema() const noexcept;
+  bool is_development() const noexcept;
+  // Valid between start() and stop().
+  std::vector<std::string> urls() const;
+  thread_pool& pool();
+  net::io_context& io();
+
+  struct impl;
+
+ private:
+  friend class route_group;
+  explicit application(std::unique_ptr<impl> state);
+  void add_endpoint(std::vector<std::string> methods, std::string_view pattern,
+                    endpoint_fn endpoint, std::vector<middleware_fn> group_middleware);
+  std::unique_ptr<impl> m_impl;
+};
+
+}  // namespace harrier

@@ -1,0 +1,77 @@
+#pragma once
+// context: one request as the application model sees it (ASP.NET Core's HttpContext).
+//
+// It wraps the HTTP layer's request and response and adds what routing and middleware produce:
+// the matched route template and values, a trace id, per-request items, and the environment
+// (development or not). A context lives for one request, on the connection's coroutine frame;
+// middleware and handlers get it by reference and must not keep it past the request.
+
+#include <harrier/core/cancellation.hpp>
+#include <harrier/http/request.hpp>
+#include <harrier/http/response.hpp>
+#include <harrier/middleware/route_table.hpp>
+
+#include <any>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace harrier {
+
+class context {
+ public:
+  context(http::request& request, http::response& response, bool development = false) noexcept
+      : m_request(request), m_response(response), m_development(development) {}
+  context(const context&) = delete;
+  context& operator=(const context&) = delete;
+
+  http::request& request() noexcept { return m_request; }
+  http::response& response() noexcept { return m_response; }
+
+  // Routing results: empty until the routing step matched an endpoint.
+  std::string_view route_template() const noexcept {
+    return m_match != nullptr && m_match->route_template != nullptr
+               ? std::string_view(*m_match->route_template)
+               : std::string_view{};
+  }
+  // The raw (still percent-encoded) route values.
+  const route_values& route_parameters() const noexcept {
+    static const route_values k_none;
+    return m_match != nullptr ? m_match->values : k_none;
+  }
+  // The routing result (matched, not_found, method_not_allowed), or nullptr before routing.
+  const route_match* match() const noexcept { return m_match; }
+  // The percent-decoded value of route parameter `name`, or nullopt when the route has none.
+  std::optional<std::string> route_value(std::string_view name) const;
+  // The percent-decoded value of query parameter `name` ('+' is a space), or nullopt.
+  std::optional<std::string> query(std::string_view name) const;
+
+  // Cancelled when the client goes away or the server aborts the request (request timeouts too).
+  const cancellation_token& aborted() const noexcept { return m_request.aborted(); }
+
+  // A 32-hex-digit id for this request, made on first use (W3C trace-context sized).
+  std::string_view trace_id();
+
+  // Free-form per-request state shared by middleware (ASP.NET's HttpContext.Items).
+  std::any& item(const std::string& key) { return m_items[key]; }
+  const std::any* find_item(const std::string& key) const {
+    auto it = m_items.find(key);
+    return it == m_items.end() ? nullptr : &it->second;
+  }
+
+  bool is_development() const noexcept { return m_development; }
+
+  // Set by routing; `match` must outlive the request.
+  void set_match(const route_match* match) noexcept { m_match = match; }
+
+ private:
+  http::request& m_request;
+  http::response& m_response;
+  const route_match* m_match = nullptr;
+  std::string m_trace_id;
+  std::map<std::string, std::any, std::less<>> m_items;
+  bool m_development = false;
+};
+
+}  // namespace harrier

@@ -1,0 +1,55 @@
+#include <harrier/middleware/app_pipeline.hpp>
+#include <harrier/middleware/results.hpp>
+
+#include <stdexcept>
+
+namespace harrier {
+
+void app_pipeline::use(middleware_fn middleware) {
+  if (is_built())
+    throw std::logic_error("app_pipeline::use after build(): register middleware first");
+  m_middleware.push_back(std::move(middleware));
+}
+
+void app_pipeline::add_endpoint(std::vector<std::string> methods, std::string_view pattern,
+                                endpoint_fn endpoint, std::vector<middleware_fn> group_middleware) {
+  if (is_built()) throw std::logic_error("app_pipeline::add_endpoint after build()");
+  const std::size_t id = m_endpoints.size();
+  m_routes.add(std::move(methods), pattern, id);
+  m_endpoints.push_back(
+      std::make_unique<pipeline>(std::move(group_middleware), std::move(endpoint)));
+}
+
+void app_pipeline::build() {
+  if (is_built()) return;
+  m_main = std::make_unique<pipeline>(m_middleware, [this](context& ctx) { return dispatch(ctx); });
+}
+
+task<void> app_pipeline::handle(http::request& req, http::response& res) const {
+  context ctx(req, res, m_development);
+  route_match match;
+  m_routes.match(req.method(), req.path(), match);
+  ctx.set_match(&match);
+  co_await m_main->run(ctx);
+}
+
+http::request_handler app_pipeline::handler() const {
+  return [this](http::request& req, http::response& res) { return handle(req, res); };
+}
+
+task<void> app_pipeline::dispatch(context& ctx) const {
+  const route_match* match = ctx.match();
+  switch (match->status) {
+    case route_match_status::matched:
+      co_await m_endpoints[match->endpoint]->run(ctx);
+      co_return;
+    case route_match_status::method_not_allowed:
+      co_await results::problem(405).with_header("Allow", match->allow).execute(ctx);
+      co_return;
+    case route_match_status::not_found:
+      co_await results::not_found().execute(ctx);
+      co_return;
+  }
+}
+
+}  // namespace harrier

@@ -1,0 +1,225 @@
+#include "middleware/application_options.hpp"
+
+#include <harrier/net/endpoint.hpp>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <stdexcept>
+
+#include "core/logger.hpp"
+
+namespace harrier::detail {
+
+std::vector<option_spec> builtin_options() {
+  constexpr std::int64_t k_max_ms = 24LL * 3600 * 1000;
+  return {
+      {.key = "urls",
+       .type = option_type::list,
+       .default_value = "http://127.0.0.1:5000",
+       .help = "where to listen, comma-separated: http://HOST:PORT (port 0: any free port), "
+               "http://[::1]:PORT, http://unix:/path"},
+      {.key = "io",
+       .type = option_type::choice,
+       .default_value = "auto",
+       .help = "I/O backend; auto is io_uring with a fallback to epoll",
+       .choices = {"auto", "io_uring", "epoll"}},
+      {.key = "io_threads",
+       .type = option_type::integer,
+       .default_value = "1",
+       .help = "I/O threads, each with its own ring or epoll set",
+       .min = 1,
+       .max = 64},
+      {.key = "dispatch",
+       .type = option_type::choice,
+       .default_value = "pool",
+       .help = "where handlers run: pool (thread pool) or inline (on the I/O thread; a blocking "
+               "handler then stalls every connection of that thread)",
+       .choices = {"pool", "inline"}},
+      {.key = "min_threads",
+       .type = option_type::integer,
+       .default_value = "0",
+       .help = "thread pool minimum (0: the processor count)",
+       .min = 0,
+       .max = 32767},
+      {.key = "max_threads",
+       .type = option_type::integer,
+       .default_value = "512",
+       .help = "thread pool maximum",
+       .min = 1,
+       .max = 32767},
+      {.key = "hill_climbing",
+       .type = option_type::boolean,
+       .default_value = "true",
+       .help = "let hill climbing move the thread count"},
+      {.key = "log_level",
+       .type = option_type::choice,
+       .default_value = "info",
+       .help = "log level",
+       .choices = {"trace", "debug", "info", "warn", "error"}},
+      {.key = "config", .type = option_type::string, .help = "a JSON file with these settings"},
+      {.key = "environment",
+       .type = option_type::choice,
+       .default_value = "Production",
+       .help = "Development shows exception details in problem responses",
+       .choices = {"Development", "Production"}},
+      {.key = "server_header",
+       .type = option_type::boolean,
+       .default_value = "true",
+       .help = "send `Server: harrier`"},
+      {.key = "shutdown_timeout_ms",
+       .type = option_type::integer,
+       .default_value = "30000",
+       .help = "graceful shutdown: how long in-flight requests may take before they are aborted",
+       .min = 0,
+       .max = k_max_ms},
+      {.key = "limits:max_concurrent_connections",
+       .type = option_type::integer,
+       .default_value = "0",
+       .help = "refuse connections (503) above this count; 0: unlimited",
+       .min = 0},
+      {.key = "limits:max_request_line_size",
+       .type = option_type::integer,
+       .default_value = "8192",
+       .help = "request line limit in bytes (414 above)",
+       .min = 64,
+       .max = 1 << 24},
+      {.key = "limits:max_request_headers_total_size",
+       .type = option_type::integer,
+       .default_value = "32768",
+       .help = "request headers limit in bytes (431 above)",
+       .min = 64,
+       .max = 1 << 26},
+      {.key = "limits:max_request_header_count",
+       .type = option_type::integer,
+       .default_value = "100",
+       .help = "request header count limit (431 above)",
+       .min = 1,
+       .max = 100000},
+      {.key = "limits:max_request_body_size",
+       .type = option_type::integer,
+       .default_value = "30000000",
+       .help = "request body limit in bytes (413 above); 0: unlimited",
+       .min = 0},
+      {.key = "limits:keep_alive_timeout_ms",
+       .type = option_type::integer,
+       .default_value = "120000",
+       .help = "idle keep-alive connections close after this",
+       .min = 1,
+       .max = k_max_ms},
+      {.key = "limits:request_headers_timeout_ms",
+       .type = option_type::integer,
+       .default_value = "30000",
+       .help = "time to receive a request's headers (408 after)",
+       .min = 1,
+       .max = k_max_ms},
+      {.key = "limits:min_request_body_data_rate",
+       .type = option_type::integer,
+       .default_value = "240",
+       .help = "minimum body bytes/s after the grace period (408 below); 0: off",
+       .min = 0},
+      {.key = "limits:min_request_body_data_rate_grace_ms",
+       .type = option_type::integer,
+       .default_value = "5000",
+       .help = "grace period of the minimum body data rate",
+       .min = 0,
+       .max = k_max_ms},
+      {.key = "trace",
+       .type = option_type::string,
+       .help = "record a trace (thread-pool events, requests) from start to shutdown into this "
+               "file, in the Chrome trace format (Perfetto, chrome://tracing)"},
+      {.key = "help",
+       .type = option_type::boolean,
+       .help = "print this help and exit",
+       .flag = true},
+  };
+}
+
+net::endpoint parse_url(std::string_view url) {
+  constexpr std::string_view k_http = "http://";
+  if (url.substr(0, 8) == "https://") {
+    throw configuration_error(fmt::format(
+        "URL \"{}\": https is not supported; expected http://HOST:PORT or http://unix:/path", url));
+  }
+  if (url.substr(0, k_http.size()) != k_http) {
+    throw configuration_error(
+        fmt::format("URL \"{}\": expected http://HOST:PORT or http://unix:/path", url));
+  }
+  std::string_view rest = url.substr(k_http.size());
+  while (!rest.empty() && rest.back() == '/')
+    rest.remove_suffix(1);
+  if (rest.substr(0, 5) == "unix:") return net::endpoint::parse(rest);
+  std::string text(rest);
+  if (text.rfind("localhost:", 0) == 0) text = "127.0.0.1" + text.substr(9);
+  if (text.rfind("*:", 0) == 0 || text.rfind("+:", 0) == 0) text = "0.0.0.0" + text.substr(1);
+  try {
+    return net::endpoint::parse(text);
+  } catch (const std::exception& e) {
+    throw configuration_error(fmt::format("URL \"{}\": {}", url, e.what()));
+  }
+}
+
+application_settings read_settings(const configuration& config,
+                                   const std::vector<option_spec>& schema) {
+  application_settings s;
+  auto integer = [&](std::string_view key) { return config.get_integer(key, schema); };
+  auto ms = [&](std::string_view key) { return std::chrono::milliseconds(integer(key)); };
+
+  const std::string io = config.get_string("io", schema);
+  s.backend = io == "io_uring" ? net::backend_kind::io_uring
+              : io == "epoll"  ? net::backend_kind::epoll
+                               : net::backend_kind::automatic;
+  s.inline_dispatch = config.get_string("dispatch", schema) == "inline";
+  s.io_threads = static_cast<unsigned>(integer("io_threads"));
+  s.pool.min_threads = static_cast<std::uint32_t>(integer("min_threads"));
+  s.pool.max_threads = static_cast<std::uint32_t>(integer("max_threads"));
+  s.pool.hill_climbing = config.get_boolean("hill_climbing", schema);
+  if (s.pool.min_threads != 0 && s.pool.min_threads > s.pool.max_threads) {
+    throw configuration_error(fmt::format("min_threads ({}) is above max_threads ({})",
+                                          s.pool.min_threads, s.pool.max_threads));
+  }
+  s.log_level = config.get_string("log_level", schema);
+  s.trace_file = config.get_string("trace", schema);
+  s.development = config.get_string("environment", schema) == "Development";
+
+  std::string urls = config.get_string("urls", schema);
+  std::size_t start = 0;
+  while (start <= urls.size()) {
+    const std::size_t comma = urls.find(',', start);
+    std::string_view one = std::string_view(urls).substr(start, comma - start);
+    while (!one.empty() && one.front() == ' ')
+      one.remove_prefix(1);
+    while (!one.empty() && one.back() == ' ')
+      one.remove_suffix(1);
+    if (!one.empty()) s.server.endpoints.push_back(parse_url(one));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  if (s.server.endpoints.empty()) throw configuration_error("urls: expected at least one URL");
+
+  http::server_limits& l = s.server.connection.limits;
+  l.max_request_line_bytes = static_cast<std::size_t>(integer("limits:max_request_line_size"));
+  l.max_request_headers_total_bytes =
+      static_cast<std::size_t>(integer("limits:max_request_headers_total_size"));
+  l.max_request_header_count = static_cast<std::size_t>(integer("limits:max_request_header_count"));
+  const std::int64_t body = integer("limits:max_request_body_size");
+  l.max_request_body_bytes =
+      body == 0 ? std::nullopt : std::optional<std::uint64_t>(static_cast<std::uint64_t>(body));
+  l.keep_alive_timeout = ms("limits:keep_alive_timeout_ms");
+  l.request_headers_timeout = ms("limits:request_headers_timeout_ms");
+  l.min_request_body_bytes_per_second =
+      static_cast<double>(integer("limits:min_request_body_data_rate"));
+  l.min_request_body_rate_grace = ms("limits:min_request_body_data_rate_grace_ms");
+  s.server.connection.add_server_header = config.get_boolean("server_header", schema);
+  s.server.max_concurrent_connections =
+      static_cast<std::size_t>(integer("limits:max_concurrent_connections"));
+  s.server.shutdown_timeout = ms("shutdown_timeout_ms");
+  return s;
+}
+
+void apply_log_level(const std::string& level) {
+  const spdlog::level::level_enum parsed = spdlog::level::from_str(level);
+  harrier_logger()->set_level(parsed);
+}
+
+}  // namespace harrier::detail

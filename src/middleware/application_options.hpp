@@ -1,0 +1,39 @@
+#pragma once
+// The built-in settings of every application and their translation into the runtime's option
+// structs (internal).
+
+#include <harrier/http/server.hpp>
+#include <harrier/middleware/configuration.hpp>
+#include <harrier/net/io_context.hpp>
+#include <harrier/threadpool/thread_pool.hpp>
+
+#include <string>
+#include <vector>
+
+namespace harrier::detail {
+
+struct application_settings {
+  net::backend_kind backend = net::backend_kind::automatic;
+  bool inline_dispatch = false;
+  unsigned io_threads = 1;
+  thread_pool_options pool;
+  http::server_options server;
+  std::string log_level = "info";
+  std::string trace_file;  // empty: no trace from the start
+  bool development = false;
+};
+
+std::vector<option_spec> builtin_options();
+
+// Reads validated configuration. Throws configuration_error for values that validate() cannot
+// judge alone (a URL that does not parse, min above max).
+application_settings read_settings(const configuration& config,
+                                   const std::vector<option_spec>& schema);
+
+// Parses one URL of --urls: http://HOST:PORT, http://[V6]:PORT, http://unix:/path; localhost is
+// 127.0.0.1, and * or + mean every IPv4 address.
+net::endpoint parse_url(std::string_view url);
+
+void apply_log_level(const std::string& level);
+
+}  // namespace harrier::detail

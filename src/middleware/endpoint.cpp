@@ -1,0 +1,97 @@
+#include <harrier/http/rejection.hpp>
+#include <harrier/middleware/endpoint.hpp>
+
+#include <fmt/format.h>
+
+#include <cctype>
+#include <typeinfo>
+
+namespace harrier::detail {
+
+void throw_binding_error(std::string_view source, std::string_view name, std::string_view value,
+                         std::string_view expected) {
+  throw http_error(400, "Bad Request",
+                   fmt::format("{} \"{}\" = \"{}\" is not {}", source, name, value, expected));
+}
+
+void throw_missing(std::string_view source, std::string_view name) {
+  throw http_error(400, "Bad Request",
+                   fmt::format("the required {} \"{}\" is missing", source, name));
+}
+
+std::string_view type_description(const std::type_info& type) {
+  if (type == typeid(bool)) return "a boolean (true or false)";
+  if (type == typeid(float) || type == typeid(double) || type == typeid(long double)) {
+    return "a number";
+  }
+  return "an integer in range";
+}
+
+task<nlohmann::json> read_json_body(context& ctx) {
+  http::request& req = ctx.request();
+  const std::string_view type = req.header("Content-Type").value_or("");
+  const std::string_view media = type.substr(0, type.find(';'));
+  std::string lower;
+  for (char c : media) {
+    if (c != ' ') lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  }
+  const bool is_json = lower == "application/json" ||
+                       (lower.size() > 5 && lower.compare(lower.size() - 5, 5, "+json") == 0);
+  if (!is_json) {
+    throw http_error(415, "Unsupported Media Type",
+                     fmt::format("expected a JSON body (Content-Type: application/json), got "
+                                 "\"{}\"",
+                                 type.empty() ? "no Content-Type" : type));
+  }
+  std::string body;
+  try {
+    // The server's max_request_body_bytes already bounds what reaches here; read_all's own limit
+    // is a second guard for servers configured without one.
+    body = co_await req.body().read_all(30'000'000);
+  } catch (const http::bad_request& e) {
+    if (e.status() == 413) {
+      throw http_error(413, "Content Too Large", "the JSON body is larger than the limit");
+    }
+    throw;
+  }
+  nlohmann::json doc = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded()) {
+    // Parse again with exceptions to learn where it failed (only on the error path).
+    try {
+      const nlohmann::json reparsed = nlohmann::json::parse(body);
+      static_cast<void>(reparsed);
+    } catch (const nlohmann::json::parse_error& e) {
+      throw http_error(400, "Bad Request", fmt::format("the body is not valid JSON: {}", e.what()),
+                       nlohmann::json{{"position", e.byte}});
+    }
+  }
+  co_return doc;
+}
+
+void throw_json_shape_error(const std::exception& e, const std::type_info&) {
+  throw http_error(400, "Bad Request",
+                   fmt::format("the JSON body does not have the expected shape: {}", e.what()));
+}
+
+task<void> write_text(context& ctx, std::string_view text) {
+  co_await ctx.response().send(200, "text/plain; charset=utf-8", text);
+}
+
+task<void> write_json(context& ctx, const nlohmann::json& value) {
+  co_await ctx.response().send(200, "application/json; charset=utf-8", value.dump());
+}
+
+task<void> write_status(context& ctx, int status) {
+  http::response& res = ctx.response();
+  res.set_status(status);
+  res.set_content_length(0);
+  co_await res.end();
+}
+
+task<void> finish_empty(context& ctx) {
+  http::response& res = ctx.response();
+  if (!res.has_started() && !res.has_ended()) res.set_content_length(0);
+  co_await res.end();
+}
+
+}  // namespace harrier::detail

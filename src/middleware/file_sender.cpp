@@ -1,0 +1,132 @@
+#include "middleware/file_sender.hpp"
+
+#include <harrier/middleware/context.hpp>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <array>
+#include <cerrno>
+
+#include "middleware/http_preconditions.hpp"
+#include "middleware/mime_types.hpp"
+
+namespace harrier::detail {
+namespace {
+
+// 64 KiB reads: the response buffer's size, so each write is one back-pressure step.
+constexpr std::size_t k_read_chunk_bytes = 64 * 1024;
+
+class file_descriptor {
+ public:
+  explicit file_descriptor(int fd) noexcept : m_fd(fd) {}
+  ~file_descriptor() {
+    if (m_fd >= 0) ::close(m_fd);
+  }
+  file_descriptor(const file_descriptor&) = delete;
+  file_descriptor& operator=(const file_descriptor&) = delete;
+  int get() const noexcept { return m_fd; }
+
+ private:
+  int m_fd;
+};
+
+}  // namespace
+
+task<void> send_file(context& ctx, const resolved_file& file, std::string_view content_type) {
+  http::request& req = ctx.request();
+  http::response& res = ctx.response();
+  const std::string etag = make_etag(file.size, file.mtime_ns);
+  const std::int64_t modified = file.mtime_ns / 1'000'000'000;
+  const std::string last_modified = format_http_date(modified);
+  const std::string_view type =
+      content_type.empty() ? content_type_for(file.path.native()) : content_type;
+
+  const conditional_headers conditions{
+      req.header("If-Match").value_or(""), req.header("If-None-Match").value_or(""),
+      req.header("If-Modified-Since").value_or(""), req.header("If-Unmodified-Since").value_or("")};
+  const bool get_or_head = req.method() == "GET" || req.method() == "HEAD";
+  switch (evaluate_preconditions(conditions, validators{etag, modified}, get_or_head)) {
+    case precondition::not_modified:
+      res.set_status(304);
+      res.add_header("ETag", etag);
+      res.add_header("Last-Modified", last_modified);
+      co_await res.end();
+      co_return;
+    case precondition::precondition_failed:
+      co_await res.send(412, "text/plain; charset=utf-8", "Precondition Failed");
+      co_return;
+    case precondition::proceed:
+      break;
+  }
+
+  byte_range range{0, file.size == 0 ? 0 : file.size - 1};
+  bool partial = false;
+  if (auto header = req.header("Range"); header && get_or_head) {
+    // If-Range: the range applies only if the validator still matches (strong comparison).
+    const auto if_range = req.header("If-Range");
+    const bool range_applies =
+        !if_range || (if_range->find('"') != std::string_view::npos
+                          ? strong_match(*if_range, etag)
+                          : parse_http_date(*if_range) == std::optional<std::int64_t>(modified));
+    if (range_applies) {
+      switch (parse_range(*header, file.size, range)) {
+        case range_outcome::unsatisfiable:
+          res.set_status(416);
+          res.add_header("Content-Range", fmt::format("bytes */{}", file.size));
+          co_await res.end();
+          co_return;
+        case range_outcome::partial:
+          partial = true;
+          break;
+        case range_outcome::full:
+          range = byte_range{0, file.size == 0 ? 0 : file.size - 1};
+          break;
+      }
+    }
+  }
+
+  const std::uint64_t length = file.size == 0 ? 0 : range.length();
+  res.set_status(partial ? 206 : 200);
+  res.set_content_type(type);
+  res.add_header("ETag", etag);
+  res.add_header("Last-Modified", last_modified);
+  res.add_header("Accept-Ranges", "bytes");
+  if (partial) {
+    res.add_header("Content-Range",
+                   fmt::format("bytes {}-{}/{}", range.first, range.last, file.size));
+  }
+  res.set_content_length(length);
+  if (req.is_head() || length == 0) {
+    co_await res.end();
+    co_return;
+  }
+
+  file_descriptor fd(::open(file.path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) {
+    throw std::system_error(errno, std::generic_category(),
+                            fmt::format("cannot open {}", file.path.native()));
+  }
+  // Plain pread into a buffer, then write. Zero-copy (sendfile/splice through the transport)
+  // is the planned next step for large files.
+  std::vector<std::byte> buffer(std::min<std::uint64_t>(k_read_chunk_bytes, length));
+  std::uint64_t offset = range.first, remaining = length;
+  while (remaining > 0) {
+    const std::size_t want =
+        static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), remaining));
+    const ssize_t got = ::pread(fd.get(), buffer.data(), want, static_cast<off_t>(offset));
+    if (got <= 0) {
+      if (got < 0 && errno == EINTR) continue;
+      // The file shrank under us: the promised Content-Length cannot be met; abort.
+      throw std::runtime_error(fmt::format("{} ended early while being sent", file.path.native()));
+    }
+    co_await res.write(std::span<const std::byte>(buffer.data(), static_cast<std::size_t>(got)));
+    offset += static_cast<std::uint64_t>(got);
+    remaining -= static_cast<std::uint64_t>(got);
+  }
+  co_await res.end();
+}
+
+}  // namespace harrier::detail

@@ -1,0 +1,117 @@
+#include <harrier/diagnostics/metric_names.hpp>
+#include <harrier/diagnostics/metric_registry.hpp>
+#include <harrier/diagnostics/trace_names.hpp>
+#include <harrier/diagnostics/trace_recorder.hpp>
+#include <harrier/http/rejection.hpp>
+#include <harrier/middleware/context.hpp>
+#include <harrier/middleware/diagnostics.hpp>
+
+#include <array>
+#include <chrono>
+#include <string>
+#include <unordered_map>
+
+namespace harrier {
+namespace {
+
+namespace names = diagnostics::metrics;
+
+constexpr std::array<std::string_view, 9> k_known_methods = {
+    "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT"};
+
+std::size_t method_index(std::string_view method) noexcept {
+  for (std::size_t i = 0; i < k_known_methods.size(); ++i) {
+    if (k_known_methods[i] == method) return i;
+  }
+  return k_known_methods.size();  // _OTHER
+}
+
+struct series_key {
+  const void* route;  // the route template's address: stable for the application's lifetime
+  std::size_t method;
+  int status;
+  bool operator==(const series_key&) const = default;
+};
+
+struct series_key_hash {
+  std::size_t operator()(const series_key& k) const noexcept {
+    return std::hash<const void*>{}(k.route) ^ (k.method * 0x9e3779b97f4a7c15ULL) ^
+           (static_cast<std::size_t>(k.status) << 20);
+  }
+};
+
+struct request_metrics_state {
+  diagnostics::histogram_vec durations;
+  diagnostics::up_down_counter_handle active;
+
+  diagnostics::histogram_handle handle_for(const context& ctx, std::string_view method,
+                                           int status) {
+    // One cache per thread and per state; a handful of entries per route in practice.
+    thread_local std::unordered_map<
+        const request_metrics_state*,
+        std::unordered_map<series_key, diagnostics::histogram_handle, series_key_hash>>
+        caches;
+    auto& cache = caches[this];
+    const std::string_view route = ctx.route_template();
+    const series_key key{route.data(), method_index(method), status};
+    auto it = cache.find(key);
+    if (it != cache.end()) return it->second;
+    const std::string status_text = std::to_string(status);
+    const std::string_view method_label =
+        key.method < k_known_methods.size() ? k_known_methods[key.method] : "_OTHER";
+    auto handle = durations.with({method_label, route, status_text});
+    cache.emplace(key, handle);
+    return handle;
+  }
+};
+
+}  // namespace
+
+middleware_fn request_metrics(diagnostics::metric_registry& registry) {
+  auto state = std::make_shared<request_metrics_state>();
+  state->durations = registry.make_histogram_vec(
+      names::k_http_server_request_duration_seconds,
+      {std::string(names::k_label_method), std::string(names::k_label_route),
+       std::string(names::k_label_status)},
+      names::http_duration_buckets_seconds());
+  state->active = registry.make_up_down_counter(names::k_http_server_active_requests);
+  return [state](context& ctx, next_handler next) -> task<void> {
+    const auto start = std::chrono::steady_clock::now();
+    state->active.inc();
+    // The status is read after next() whether it returned or threw; a throw that escapes the
+    // pipeline becomes a 500 in the HTTP layer, so it is recorded as one.
+    try {
+      co_await next(ctx);
+    } catch (const http::bad_request& e) {
+      state->active.dec();
+      state->handle_for(ctx, ctx.request().method(), e.status())
+          .observe(std::chrono::steady_clock::now() - start);
+      throw;
+    } catch (...) {
+      state->active.dec();
+      const int status = ctx.response().has_started() ? ctx.response().status() : 500;
+      state->handle_for(ctx, ctx.request().method(), status)
+          .observe(std::chrono::steady_clock::now() - start);
+      throw;
+    }
+    state->active.dec();
+    const auto end = std::chrono::steady_clock::now();
+    state->handle_for(ctx, ctx.request().method(), ctx.response().status()).observe(end - start);
+    auto& recorder = diagnostics::default_trace_recorder();
+    if (recorder.enabled()) [[unlikely]] {
+      // One copied text argument per event: "GET /users/{id:int}" (truncated past 47 bytes).
+      const std::string what =
+          std::string(ctx.request().method()) + " " +
+          std::string(ctx.route_template().empty() ? ctx.request().path() : ctx.route_template());
+      const auto duration_us =
+          std::chrono::duration_cast<std::chrono::microseconds>(end - start).count();
+      recorder.complete(
+          diagnostics::trace_names::k_request, diagnostics::trace_names::k_category_http,
+          diagnostics::trace_recorder::now_us() - static_cast<std::uint64_t>(duration_us),
+          static_cast<std::uint64_t>(duration_us),
+          {{"request", std::string_view(what)}, {"status", ctx.response().status()}});
+    }
+  };
+}
+
+}  // namespace harrier

@@ -1,0 +1,176 @@
+#include <harrier/middleware/app_pipeline.hpp>
+#include <harrier/middleware/builtin.hpp>
+#include <harrier/middleware/results.hpp>
+
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include "app_harness.hpp"
+
+namespace fs = std::filesystem;
+using harrier::app_pipeline;
+using harrier::make_endpoint;
+using harrier::testing::request;
+using harrier::testing::roundtrip;
+
+namespace {
+
+struct site {
+  fs::path base = fs::temp_directory_path() / ("harrier-mw-" + std::to_string(::getpid()));
+  fs::path root = base / "www";
+  site() {
+    fs::create_directories(root / "css");
+    std::ofstream(root / "index.html") << "<h1>home</h1>";
+    std::ofstream(root / "css" / "app.css") << "body{}";
+    std::ofstream(root / "digits.txt") << "0123456789";
+    std::ofstream(base / "secret.txt") << "secret";
+  }
+  ~site() { fs::remove_all(base); }
+};
+
+app_pipeline static_app(const site& s) {
+  app_pipeline app;
+  app.use(harrier::static_files({.root = s.root, .request_prefix = "/static"}));
+  app.add_endpoint({"GET"}, "/api", make_endpoint([] { return "api"; }));
+  return app;
+}
+
+}  // namespace
+
+TEST_CASE("the exception handler answers 500 with a problem and a trace id", "[builtin]") {
+  for (bool development : {false, true}) {
+    app_pipeline app(development);
+    app.use(harrier::exception_handler());
+    app.add_endpoint({"GET"}, "/boom", make_endpoint([]() -> std::string {
+                       throw std::runtime_error("database on fire");
+                     }));
+    auto r = roundtrip(app, request("GET", "/boom"));
+    CHECK(r.status == 500);
+    auto p = nlohmann::json::parse(r.body);
+    CHECK(p["status"] == 500);
+    CHECK(p["traceId"].get<std::string>().size() == 32);
+    // Details only in development.
+    CHECK((r.body.find("database on fire") != std::string::npos) == development);
+  }
+}
+
+TEST_CASE("static files are served with validators, conditional requests and ranges",
+          "[builtin][static]") {
+  site s;
+  app_pipeline app = static_app(s);
+  auto r = roundtrip(app, request("GET", "/static/css/app.css"));
+  CHECK(r.status == 200);
+  CHECK(r.body == "body{}");
+  CHECK(r.header("Content-Type") == "text/css; charset=utf-8");
+  REQUIRE(r.header("ETag"));
+  CHECK(r.header("Last-Modified"));
+  CHECK(r.header("Accept-Ranges") == "bytes");
+
+  app_pipeline app2 = static_app(s);
+  auto not_modified = roundtrip(
+      app2, request("GET", "/static/css/app.css", "If-None-Match: " + *r.header("ETag") + "\r\n"));
+  CHECK(not_modified.status == 304);
+  CHECK(not_modified.body.empty());
+
+  app_pipeline app3 = static_app(s);
+  auto since =
+      roundtrip(app3, request("GET", "/static/css/app.css",
+                              "If-Modified-Since: " + *r.header("Last-Modified") + "\r\n"));
+  CHECK(since.status == 304);
+
+  app_pipeline app4 = static_app(s);
+  auto range = roundtrip(app4, request("GET", "/static/digits.txt", "Range: bytes=2-5\r\n"));
+  CHECK(range.status == 206);
+  CHECK(range.body == "2345");
+  CHECK(range.header("Content-Range") == "bytes 2-5/10");
+
+  app_pipeline app5 = static_app(s);
+  auto bad_range = roundtrip(app5, request("GET", "/static/digits.txt", "Range: bytes=20-\r\n"));
+  CHECK(bad_range.status == 416);
+  CHECK(bad_range.header("Content-Range") == "bytes */10");
+}
+
+TEST_CASE("a directory serves its index.html; HEAD gets headers only", "[builtin][static]") {
+  site s;
+  app_pipeline app = static_app(s);
+  auto r = roundtrip(app, request("GET", "/static/"));
+  CHECK(r.status == 200);
+  CHECK(r.body == "<h1>home</h1>");
+}
+
+TEST_CASE("traversal attempts and missing files fall through to 404", "[builtin][static]") {
+  site s;
+  for (const char* path : {"/static/../secret.txt", "/static/%2e%2e/secret.txt",
+                           "/static/missing.txt", "/static/..%2fsecret.txt"}) {
+    INFO(path);
+    app_pipeline app = static_app(s);
+    auto r = roundtrip(app, request("GET", path));
+    CHECK(r.status == 404);
+    CHECK(r.body.find("secret") == std::string::npos);
+  }
+  app_pipeline app = static_app(s);
+  CHECK(roundtrip(app, request("GET", "/api")).body == "api");  // other paths reach the endpoints
+}
+
+TEST_CASE("a missing content root is a clear error at start", "[builtin][static]") {
+  CHECK_THROWS_WITH(harrier::static_files({.root = "/nonexistent/www"}),
+                    Catch::Contains("/nonexistent/www"));
+}
+
+TEST_CASE("CORS answers preflights and marks responses for allowed origins only", "[builtin]") {
+  auto make = [] {
+    app_pipeline app;
+    app.use(harrier::cors({.allowed_origins = {"https://app.example"}}));
+    app.add_endpoint({"GET"}, "/data", make_endpoint([] { return "d"; }));
+    return app;
+  };
+  app_pipeline a1 = make();
+  auto pre = roundtrip(a1, request("OPTIONS", "/data",
+                                   "Origin: https://app.example\r\n"
+                                   "Access-Control-Request-Method: GET\r\n"));
+  CHECK(pre.status == 204);
+  CHECK(pre.header("Access-Control-Allow-Origin") == "https://app.example");
+  CHECK(pre.header("Access-Control-Allow-Methods"));
+  CHECK(pre.header("Vary") == "Origin");
+
+  app_pipeline a2 = make();
+  auto actual = roundtrip(a2, request("GET", "/data", "Origin: https://app.example\r\n"));
+  CHECK(actual.header("Access-Control-Allow-Origin") == "https://app.example");
+
+  app_pipeline a3 = make();
+  auto other = roundtrip(a3, request("GET", "/data", "Origin: https://evil.example\r\n"));
+  CHECK(other.status == 200);
+  CHECK_FALSE(other.header("Access-Control-Allow-Origin"));
+  CHECK_THROWS_AS(harrier::cors({.allowed_origins = {"*"}, .allow_credentials = true}),
+                  std::invalid_argument);
+}
+
+TEST_CASE("request logging writes one line per request with route, status and bytes", "[builtin]") {
+  // Create the logger, then capture what it writes.
+  app_pipeline warmup;
+  warmup.use(harrier::request_logging());
+  warmup.add_endpoint({"GET"}, "/x", make_endpoint([] { return "x"; }));
+  roundtrip(warmup, request("GET", "/x"));
+  auto logger = spdlog::get("harrier");
+  REQUIRE(logger);
+  std::ostringstream captured;
+  logger->sinks().push_back(std::make_shared<spdlog::sinks::ostream_sink_mt>(captured));
+  app_pipeline app;
+  app.use(harrier::request_logging());
+  app.add_endpoint({"GET"}, "/items/{id}", make_endpoint([] { return "12345"; }));
+  roundtrip(app, request("GET", "/items/9?x=1"));
+  logger->sinks().pop_back();
+  const std::string line = captured.str();
+  CHECK_THAT(line, Catch::Contains("GET /items/9?x=1"));
+  CHECK_THAT(line, Catch::Contains("200"));
+  CHECK_THAT(line, Catch::Contains("/items/{id}"));
+  CHECK_THAT(line, Catch::Contains("5 bytes"));
+}
