@@ -1,0 +1,205 @@
+"""Starts the real harrier-server for integration tests and talks to it over loopback.
+
+Every wait is bounded: a server that does not print its `listening on` line within
+START_TIMEOUT, or does not exit within STOP_TIMEOUT of SIGTERM, fails the test instead of hanging.
+"""
+
+import os
+import re
+import select
+import signal
+import socket
+import subprocess
+import threading
+import time
+import unittest
+
+SERVER = os.environ.get("HARRIER_SERVER", "build/dev/examples/harrier-server")
+START_TIMEOUT = 20.0
+STOP_TIMEOUT = 40.0
+LISTENING = re.compile(r"listening on (http://\S+)")
+
+
+class Server:
+    """A harrier-server process on port 0; `url`, `host`, `port` are known once it is ready."""
+
+    def __init__(self, *args, env=None):
+        self.args = list(args)
+        self.env = dict(os.environ, **(env or {}))
+        self.proc = None
+        self.urls = []
+        self.lines = []  # everything the server logged (stdout and stderr merged)
+        self._lock = threading.Lock()
+        self._reader = None
+
+    def start(self):
+        argv = [SERVER]
+        if not any(a.startswith("--urls") for a in self.args):
+            argv += ["--urls", "http://127.0.0.1:0"]
+        argv += self.args
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     env=self.env)
+        deadline = time.monotonic() + START_TIMEOUT
+        expected = max(1, next((a.split("=", 1)[-1] for a in self.args if a.startswith("--urls=")),
+                               "x").count(",") + 1)
+        # Raw reads with our own line splitting: a buffered reader could hold a complete line
+        # that select() no longer reports as readable.
+        fd = self.proc.stdout.fileno()
+        pending = b""
+        while len(self.urls) < expected:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self.kill()
+                raise AssertionError(f"harrier-server not ready in {START_TIMEOUT} s; log:\n"
+                                     + "".join(self.lines) + pending.decode(errors="replace"))
+            ready, _, _ = select.select([fd], [], [], remaining)
+            if not ready:
+                continue
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                raise AssertionError(f"harrier-server exited with {self.proc.wait()} before it "
+                                     "was ready; log:\n" + "".join(self.lines)
+                                     + pending.decode(errors="replace"))
+            pending += chunk
+            *complete, pending = pending.split(b"\n")
+            for raw in complete:
+                line = raw.decode(errors="replace") + "\n"
+                self.lines.append(line)
+                m = LISTENING.search(line)
+                if m:
+                    self.urls.append(m.group(1))
+        if pending:
+            self.lines.append(pending.decode(errors="replace"))
+        self._reader = threading.Thread(target=self._drain, daemon=True)
+        self._reader.start()
+        m = re.match(r"http://\[?([^\]/]+?)\]?:(\d+)$", self.urls[0])
+        if m:
+            self.host, self.port = m.group(1), int(m.group(2))
+        self.url = self.urls[0]
+        return self
+
+    def _drain(self):
+        fd = self.proc.stdout.fileno()
+        while True:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return
+            with self._lock:
+                self.lines.append(chunk.decode(errors="replace"))
+
+    def log(self):
+        with self._lock:
+            return "".join(self.lines)
+
+    def wait_for_log(self, pattern, timeout=10.0):
+        """Waits (bounded) until a log line matches pattern; returns the match."""
+        deadline = time.monotonic() + timeout
+        rx = re.compile(pattern)
+        while time.monotonic() < deadline:
+            m = rx.search(self.log())
+            if m:
+                return m
+            time.sleep(0.02)
+        raise AssertionError(f"no log line matching {pattern!r} within {timeout} s; log:\n"
+                             + self.log())
+
+    def stop(self, sig=signal.SIGTERM):
+        """Sends sig and returns the exit code (bounded wait)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            code = self.proc.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError(f"harrier-server did not exit within {STOP_TIMEOUT} s of {sig}")
+        if self._reader:
+            self._reader.join(timeout=5)
+        return code
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        if self.proc.poll() is None:
+            self.stop()
+
+
+def connect(server, timeout=10.0):
+    s = socket.create_connection((server.host, server.port), timeout=timeout)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return s
+
+
+def recv_until_closed(sock, limit=1 << 20):
+    """Reads until the peer closes (bounded by the socket timeout and `limit` bytes)."""
+    data = b""
+    while len(data) < limit:
+        try:
+            chunk = sock.recv(65536)
+        except ConnectionResetError:
+            break
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def read_response(sock, buffered=b""):
+    """Reads one HTTP/1.1 response (Content-Length or chunked). Returns (status, headers, body,
+    rest) where rest holds bytes after the response (pipelining)."""
+    data = buffered
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise AssertionError(f"connection closed before a full response head; got {data!r}")
+        data += chunk
+    head, rest = data.split(b"\r\n\r\n", 1)
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ")[1])
+    headers = {}
+    for line in lines[1:]:
+        name, value = line.split(":", 1)
+        headers.setdefault(name.strip().lower(), []).append(value.strip())
+    if "content-length" in headers:
+        length = int(headers["content-length"][0])
+        while len(rest) < length:
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise AssertionError("connection closed inside the body")
+            rest += chunk
+        return status, headers, rest[:length], rest[length:]
+    if headers.get("transfer-encoding", [""])[0].lower() == "chunked":
+        body = b""
+        while True:
+            while b"\r\n" not in rest:
+                rest += sock.recv(65536)
+            size_line, rest = rest.split(b"\r\n", 1)
+            size = int(size_line.split(b";")[0], 16)
+            while len(rest) < size + 2:
+                rest += sock.recv(65536)
+            body += rest[:size]
+            rest = rest[size + 2:]
+            if size == 0:
+                return status, headers, body, rest
+    return status, headers, b"", rest
+
+
+class ServerTestCase(unittest.TestCase):
+    """A test case with one server for the whole class (start arguments in SERVER_ARGS)."""
+
+    SERVER_ARGS = ()
+    SERVER_ENV = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Server(*cls.SERVER_ARGS, env=cls.SERVER_ENV).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        code = cls.server.stop()
+        assert code == 0, f"harrier-server exited with {code} on SIGTERM; log:\n{cls.server.log()}"

@@ -1,0 +1,166 @@
+"""Hostile and malformed input against the real server: one test per rejection rule.
+
+Each case checks the status, `Connection: close`, that the server closes the connection after
+the response, and that a complete request smuggled after the bad bytes is never answered (the
+response stream holds exactly one response).
+"""
+
+import os
+import socket
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+import harness  # noqa: E402
+
+SMUGGLED = b"GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n"
+
+
+class BadRequests(harness.ServerTestCase):
+    def reject(self, raw, status):
+        s = harness.connect(self.server)
+        try:
+            s.sendall(raw + SMUGGLED)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server may close while we are still writing
+        data = harness.recv_until_closed(s)
+        s.close()
+        self.assertTrue(data.startswith(f"HTTP/1.1 {status} ".encode()),
+                        f"expected {status}, got {data[:200]!r}")
+        head = data.split(b"\r\n\r\n", 1)[0].lower()
+        self.assertIn(b"connection: close", head)
+        self.assertEqual(data.count(b"HTTP/1.1 "), 1, f"more than one response: {data!r}")
+        return data
+
+    def test_content_length_with_transfer_encoding_is_400(self):
+        self.reject(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                    b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400)
+
+    def test_two_different_content_lengths_are_400(self):
+        self.reject(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                    b"Content-Length: 6\r\n\r\nhello!", 400)
+
+    def test_an_invalid_content_length_is_400(self):
+        for value in (b"abc", b"-1", b"1 2", b"+5", b"0x10"):
+            with self.subTest(value=value):
+                self.reject(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: " + value +
+                            b"\r\n\r\n", 400)
+
+    def test_a_bad_chunk_size_is_400(self):
+        self.reject(b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    b"zz\r\nhello\r\n0\r\n\r\n", 400)
+
+    def test_obs_fold_is_400(self):
+        self.reject(b"GET /plaintext HTTP/1.1\r\nHost: x\r\nX-A: a\r\n  folded\r\n\r\n", 400)
+
+    def test_a_bare_cr_is_400(self):
+        self.reject(b"GET /plaintext HTTP/1.1\r\nHost: x\rX-A: b\r\n\r\n", 400)
+
+    def test_control_characters_in_a_field_are_400(self):
+        self.reject(b"GET /plaintext HTTP/1.1\r\nHost: x\r\nX-A: a\x01b\r\n\r\n", 400)
+
+    def test_a_missing_host_on_http_1_1_is_400(self):
+        self.reject(b"GET /plaintext HTTP/1.1\r\nX-A: b\r\n\r\n", 400)
+
+    def test_a_duplicate_host_is_400(self):
+        self.reject(b"GET /plaintext HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400)
+
+    def test_an_invalid_method_is_400(self):
+        self.reject(b"G(T /plaintext HTTP/1.1\r\nHost: x\r\n\r\n", 400)
+
+    def test_an_invalid_version_is_400(self):
+        self.reject(b"GET /plaintext HTTP/1.x\r\nHost: x\r\n\r\n", 400)
+
+    def test_an_unsupported_major_version_is_505(self):
+        self.reject(b"GET /plaintext HTTP/2.0\r\nHost: x\r\n\r\n", 505)
+
+    def test_a_too_long_request_line_is_414(self):
+        self.reject(b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414)
+
+    def test_too_large_headers_are_431(self):
+        self.reject(b"GET /plaintext HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 33000 +
+                    b"\r\n\r\n", 431)
+
+    def test_too_many_headers_are_431(self):
+        headers = b"".join(b"X-H%d: v\r\n" % i for i in range(101))
+        self.reject(b"GET /plaintext HTTP/1.1\r\nHost: x\r\n" + headers + b"\r\n", 431)
+
+    def test_a_body_over_the_limit_is_413_before_it_is_read(self):
+        # Only the head is sent: the server must answer without waiting for 30 MB.
+        s = harness.connect(self.server)
+        s.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 30000001\r\n\r\n")
+        data = harness.recv_until_closed(s)
+        s.close()
+        self.assertTrue(data.startswith(b"HTTP/1.1 413 "), data[:100])
+
+    def test_expect_100_continue_is_not_sent_to_a_rejected_request(self):
+        s = harness.connect(self.server)
+        s.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 30000001\r\n"
+                  b"Expect: 100-continue\r\n\r\n")
+        data = harness.recv_until_closed(s)
+        s.close()
+        self.assertNotIn(b"100 Continue", data)
+        self.assertTrue(data.startswith(b"HTTP/1.1 413 "), data[:100])
+
+    def test_other_connections_are_unharmed_by_a_bad_one(self):
+        good = harness.connect(self.server)
+        self.reject(b"\x00\x01\x02garbage\r\n\r\n", 400)
+        good.sendall(SMUGGLED)
+        status, _, body, _ = harness.read_response(good)
+        self.assertEqual((status, body), (200, b"Hello, World!"))
+        good.close()
+
+
+class Expect100(harness.ServerTestCase):
+    def test_100_continue_is_sent_when_the_handler_reads_the_body(self):
+        s = harness.connect(self.server)
+        s.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                  b"Content-Type: text/plain\r\nExpect: 100-continue\r\n\r\n")
+        interim = s.recv(4096)
+        self.assertTrue(interim.startswith(b"HTTP/1.1 100 Continue\r\n\r\n"), interim)
+        s.sendall(b"hello")
+        status, _, body, _ = harness.read_response(s, interim[len(b"HTTP/1.1 100 Continue\r\n\r\n"):])
+        self.assertEqual((status, body), (200, b"hello"))
+        s.close()
+
+    def test_no_100_continue_for_http_1_0(self):
+        s = harness.connect(self.server)
+        s.sendall(b"POST /echo HTTP/1.0\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\nhello")
+        data = harness.recv_until_closed(s)
+        s.close()
+        self.assertNotIn(b"100 Continue", data)
+        self.assertIn(b"hello", data)
+
+
+class Timeouts(harness.ServerTestCase):
+    SERVER_ARGS = ("--limits:request-headers-timeout-ms", "300",
+                   "--limits:keep-alive-timeout-ms", "300",
+                   "--limits:min-request-body-data-rate", "1000",
+                   "--limits:min-request-body-data-rate-grace-ms", "300")
+
+    def test_a_request_whose_headers_never_finish_gets_408_and_is_closed(self):
+        s = harness.connect(self.server)
+        s.sendall(b"GET /plaintext HTTP/1.1\r\nHost: x\r\n")  # no blank line
+        data = harness.recv_until_closed(s)
+        s.close()
+        self.assertTrue(data.startswith(b"HTTP/1.1 408 "), data[:100])
+
+    def test_an_idle_keep_alive_connection_is_closed_quietly(self):
+        s = harness.connect(self.server)
+        s.sendall(SMUGGLED)
+        status, _, _, rest = harness.read_response(s)
+        self.assertEqual(status, 200)
+        data = harness.recv_until_closed(s)  # returns once the server closes
+        s.close()
+        self.assertEqual(rest + data, b"")
+
+    def test_a_too_slow_body_gets_408(self):
+        s = harness.connect(self.server)
+        s.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\nab")
+        data = harness.recv_until_closed(s)
+        s.close()
+        self.assertTrue(data.startswith(b"HTTP/1.1 408 "), data[:100])
+
+
+if __name__ == "__main__":
+    unittest.main()

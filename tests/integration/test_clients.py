@@ -1,0 +1,80 @@
+"""Real clients against the real server: curl uploads, wrk and h2load bounded load runs."""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+import harness  # noqa: E402
+
+
+class Clients(harness.ServerTestCase):
+    def curl(self, *args):
+        out = subprocess.run(["curl", "-sS", "--max-time", "20", *args], capture_output=True,
+                             timeout=30)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        return out.stdout
+
+    def test_curl_uploads_with_content_length(self):
+        payload = os.urandom(300_000)
+        path = f"/tmp/harrier-upload-{os.getpid()}"
+        with open(path, "wb") as f:
+            f.write(payload)
+        try:
+            got = self.curl("--data-binary", f"@{path}", "-H", "Content-Type: application/x-bin",
+                            f"{self.server.url}/echo")
+        finally:
+            os.remove(path)
+        self.assertEqual(got, payload)
+
+    def test_curl_uploads_chunked(self):
+        payload = os.urandom(200_000)
+        path = f"/tmp/harrier-upload-chunked-{os.getpid()}"
+        with open(path, "wb") as f:
+            f.write(payload)
+        try:
+            got = self.curl("--data-binary", f"@{path}", "-H", "Transfer-Encoding: chunked",
+                            "-H", "Content-Type: application/x-bin", f"{self.server.url}/echo")
+        finally:
+            os.remove(path)
+        self.assertEqual(got, payload)
+
+    def test_curl_with_expect_100_continue(self):
+        payload = b"x" * 2_000_000  # curl sends Expect: 100-continue for large bodies
+        got = subprocess.run(["curl", "-sS", "--max-time", "20", "--data-binary", "@-",
+                              "-H", "Expect: 100-continue", f"{self.server.url}/echo"],
+                             input=payload, capture_output=True, timeout=30)
+        self.assertEqual(got.returncode, 0, got.stderr)
+        self.assertEqual(got.stdout, payload)
+
+    @unittest.skipIf(shutil.which("wrk") is None, "wrk is not installed")
+    def test_wrk_two_seconds_without_errors(self):
+        for path in ("/plaintext", "/json"):
+            with self.subTest(path=path):
+                out = subprocess.run(["wrk", "-t2", "-c64", "-d2s", "--timeout", "5s",
+                                      f"{self.server.url}{path}"],
+                                     capture_output=True, text=True, timeout=60).stdout
+                self.assertNotIn("Socket errors", out, out)
+                self.assertNotIn("Non-2xx", out, out)
+                requests = int(re.search(r"(\d+) requests in", out).group(1))
+                self.assertGreater(requests, 1000, out)
+
+    @unittest.skipIf(shutil.which("h2load") is None, "h2load is not installed")
+    def test_h2load_h1_without_errors(self):
+        out = subprocess.run(["h2load", "--h1", "-n", "20000", "-c", "32", "-m", "4",
+                              f"{self.server.url}/plaintext"],
+                             capture_output=True, text=True, timeout=60).stdout
+        m = re.search(r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, "
+                      r"(\d+) failed, (\d+) errored", out)
+        self.assertIsNotNone(m, out)
+        self.assertEqual(int(m.group(4)), 20000, out)
+        self.assertEqual(int(m.group(5)), 0, out)
+        self.assertEqual(int(m.group(6)), 0, out)
+        self.assertIn("status codes: 20000 2xx", out)
+
+
+if __name__ == "__main__":
+    unittest.main()

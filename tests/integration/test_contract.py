@@ -1,0 +1,211 @@
+"""The example server's contract (design.md): flags, routes, the listening line, SIGTERM."""
+
+import http.client
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+import harness  # noqa: E402
+
+
+class Routes(harness.ServerTestCase):
+    def request(self, method, path, body=None, headers=None):
+        conn = http.client.HTTPConnection(self.server.host, self.server.port, timeout=10)
+        conn.request(method, path, body=body, headers=headers or {})
+        res = conn.getresponse()
+        data = res.read()
+        conn.close()
+        return res, data
+
+    def test_plaintext_says_hello_world_as_text(self):
+        res, body = self.request("GET", "/plaintext")
+        self.assertEqual(res.status, 200)
+        self.assertEqual(body, b"Hello, World!")
+        self.assertTrue(res.getheader("Content-Type").startswith("text/plain"))
+        self.assertEqual(res.getheader("Server"), "harrier")
+        self.assertRegex(res.getheader("Date"), r"^\w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d GMT$")
+
+    def test_json_returns_the_message_object(self):
+        res, body = self.request("GET", "/json")
+        self.assertEqual(res.status, 200)
+        self.assertEqual(json.loads(body), {"message": "Hello, World!"})
+        self.assertTrue(res.getheader("Content-Type").startswith("application/json"))
+
+    def test_echo_returns_the_body_with_its_content_type(self):
+        payload = bytes(range(256)) * 1000
+        res, body = self.request("POST", "/echo", body=payload,
+                                 headers={"Content-Type": "application/x-test"})
+        self.assertEqual(res.status, 200)
+        self.assertEqual(body, payload)
+        self.assertEqual(res.getheader("Content-Type"), "application/x-test")
+
+    def test_async_delay_waits_at_least_the_asked_time(self):
+        start = time.monotonic()
+        res, body = self.request("GET", "/async/delay?ms=50")
+        self.assertEqual(res.status, 200)
+        self.assertGreaterEqual(time.monotonic() - start, 0.05)
+        self.assertEqual(json.loads(body)["delayed_ms"], 50)
+
+    def test_sync_routes_and_cpu_answer(self):
+        for path, key in (("/sync/sleep?ms=10", "slept_ms"), ("/sync-over-async?ms=10", "waited_ms"),
+                          ("/cpu?n=1000", "iterations")):
+            with self.subTest(path=path):
+                res, body = self.request("GET", path)
+                self.assertEqual(res.status, 200)
+                self.assertIn(key, json.loads(body))
+
+    def test_a_bad_query_value_is_a_400_problem(self):
+        res, body = self.request("GET", "/async/delay?ms=abc")
+        self.assertEqual(res.status, 400)
+        self.assertEqual(res.getheader("Content-Type"), "application/problem+json")
+        problem = json.loads(body)
+        self.assertEqual(problem["status"], 400)
+        self.assertIn("ms", problem["detail"])
+        self.assertIn("traceId", problem)
+        res, _ = self.request("GET", "/async/delay?ms=999999999")
+        self.assertEqual(res.status, 400)
+
+    def test_healthz_is_healthy(self):
+        res, body = self.request("GET", "/healthz")
+        self.assertEqual(res.status, 200)
+        self.assertEqual(body, b"Healthy")
+
+    def test_an_unknown_path_is_404(self):
+        res, _ = self.request("GET", "/no/such/path")
+        self.assertEqual(res.status, 404)
+
+    def test_a_wrong_method_is_405_with_allow(self):
+        res, _ = self.request("POST", "/plaintext")
+        self.assertEqual(res.status, 405)
+        self.assertEqual(res.getheader("Allow"), "GET, HEAD")
+        res, _ = self.request("GET", "/echo")
+        self.assertEqual(res.status, 405)
+        self.assertEqual(res.getheader("Allow"), "POST")
+
+    def test_head_gets_the_get_headers_without_a_body(self):
+        res, body = self.request("HEAD", "/plaintext")
+        self.assertEqual(res.status, 200)
+        self.assertEqual(body, b"")
+        self.assertEqual(res.getheader("Content-Length"), "13")
+
+    def test_keep_alive_serves_many_requests_on_one_connection(self):
+        conn = http.client.HTTPConnection(self.server.host, self.server.port, timeout=10)
+        for _ in range(50):
+            conn.request("GET", "/plaintext")
+            res = conn.getresponse()
+            self.assertEqual(res.read(), b"Hello, World!")
+        conn.close()
+
+    def test_pipelined_requests_are_answered_in_order(self):
+        s = harness.connect(self.server)
+        paths = ["/plaintext", "/json", "/healthz", "/no/such"] * 4
+        s.sendall(b"".join(f"GET {p} HTTP/1.1\r\nHost: x\r\n\r\n".encode() for p in paths))
+        rest = b""
+        for p in paths:
+            status, _, body, rest = harness.read_response(s, rest)
+            expected = {"/plaintext": b"Hello, World!", "/healthz": b"Healthy"}.get(p)
+            if p == "/no/such":
+                self.assertEqual(status, 404)
+            elif expected is not None:
+                self.assertEqual(body, expected)
+            else:
+                self.assertEqual(json.loads(body), {"message": "Hello, World!"})
+        s.close()
+
+
+class Lifecycle(unittest.TestCase):
+    def test_sigterm_and_sigint_shut_down_gracefully_with_exit_code_0(self):
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with self.subTest(signal=sig):
+                server = harness.Server().start()
+                self.assertEqual(server.stop(sig), 0, server.log())
+
+    def test_an_in_flight_request_finishes_during_shutdown_with_connection_close(self):
+        server = harness.Server().start()
+        s = harness.connect(server)
+        s.sendall(b"GET /async/delay?ms=300 HTTP/1.1\r\nHost: x\r\n\r\n")
+        time.sleep(0.05)  # let the request reach the handler; the delay is the real synchronisation
+        server.proc.send_signal(signal.SIGTERM)
+        status, headers, body, _ = harness.read_response(s)
+        self.assertEqual(status, 200)
+        self.assertEqual(headers.get("connection"), ["close"])
+        self.assertEqual(server.stop(), 0)
+
+    def test_two_urls_each_get_a_listening_line_with_the_real_port(self):
+        server = harness.Server("--urls=http://127.0.0.1:0,http://[::1]:0").start()
+        try:
+            self.assertEqual(len(server.urls), 2)
+            for url in server.urls:
+                self.assertNotRegex(url, r":0$")
+        finally:
+            self.assertEqual(server.stop(), 0)
+
+    def test_a_unix_socket_url_is_served(self):
+        path = f"/tmp/harrier-test-{os.getpid()}.sock"
+        server = harness.Server("--urls", f"http://unix:{path}").start()
+        try:
+            out = subprocess.run(["curl", "-s", "--unix-socket", path, "http://x/plaintext"],
+                                 capture_output=True, timeout=10)
+            self.assertEqual(out.stdout, b"Hello, World!")
+        finally:
+            self.assertEqual(server.stop(), 0)
+
+    def test_urls_can_come_from_the_environment(self):
+        server = harness.Server("--urls", "http://127.0.0.1:0")
+        server.args = []  # no --urls flag: HARRIER_URLS decides
+        server.env["HARRIER_URLS"] = "http://127.0.0.1:0"
+        server.start()
+        self.assertEqual(server.stop(), 0)
+
+    def test_help_documents_every_flag(self):
+        out = subprocess.run([harness.SERVER, "--help"], capture_output=True, text=True, timeout=10)
+        self.assertEqual(out.returncode, 0)
+        for flag in ("--urls", "--io", "--dispatch", "--min-threads", "--max-threads", "--config",
+                     "--log-level", "/sync/sleep", "/sync-over-async"):
+            self.assertIn(flag, out.stdout)
+
+    def test_a_bad_flag_value_fails_at_start_naming_it(self):
+        out = subprocess.run([harness.SERVER, "--io", "kqueue"], capture_output=True, text=True,
+                             timeout=10)
+        self.assertEqual(out.returncode, 2)
+        self.assertIn("kqueue", out.stderr)
+        self.assertIn("io", out.stderr)
+        out = subprocess.run([harness.SERVER, "--no-such-flag", "1"], capture_output=True,
+                             text=True, timeout=10)
+        self.assertEqual(out.returncode, 2)
+        self.assertIn("no_such_flag", out.stderr)
+
+    def test_a_config_file_sets_the_same_keys_as_the_flags(self):
+        path = f"/tmp/harrier-test-{os.getpid()}.json"
+        with open(path, "w") as f:
+            json.dump({"io": "epoll", "dispatch": "inline", "min_threads": 2}, f)
+        try:
+            server = harness.Server("--config", path).start()
+            self.assertIn("io: epoll", server.log())
+            self.assertIn("dispatch: inline", server.log())
+            self.assertEqual(server.stop(), 0)
+        finally:
+            os.remove(path)
+
+    def test_both_backends_and_both_dispatch_modes_serve(self):
+        for io in ("io_uring", "epoll"):
+            for dispatch in ("pool", "inline"):
+                with self.subTest(io=io, dispatch=dispatch):
+                    server = harness.Server("--io", io, "--dispatch", dispatch).start()
+                    try:
+                        conn = http.client.HTTPConnection(server.host, server.port, timeout=10)
+                        conn.request("GET", "/plaintext")
+                        self.assertEqual(conn.getresponse().read(), b"Hello, World!")
+                        conn.close()
+                        self.assertIn(f"io: {io}", server.log())
+                    finally:
+                        self.assertEqual(server.stop(), 0)
+
+
+if __name__ == "__main__":
+    unittest.main()
