@@ -132,7 +132,12 @@ int main(int argc, char** argv) {
     return nlohmann::json{{"iterations", iterations}, {"result", x}};
   });
 
-  app.map_get("/healthz", [] { return harrier::results::text("Healthy"); });
+  // Liveness and readiness: unhealthy (503) once a graceful shutdown has begun, so that a load
+  // balancer stops sending new requests while in-flight ones finish.
+  app.map_get("/healthz", [&app] {
+    return app.is_stopping() ? harrier::results::text("Unhealthy", "text/plain; charset=utf-8", 503)
+                             : harrier::results::text("Healthy");
+  });
   app.map_diagnostics();
 
   return app.run();

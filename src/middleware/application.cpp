@@ -1,4 +1,5 @@
 #include <harrier/core/sync_wait.hpp>
+#include <harrier/diagnostics/blocking_detector.hpp>
 #include <harrier/diagnostics/dashboard.hpp>
 #include <harrier/diagnostics/heartbeat.hpp>
 #include <harrier/diagnostics/metric_exposition.hpp>
@@ -23,6 +24,7 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
@@ -49,11 +51,13 @@ struct application::impl {
   std::unique_ptr<net::io_context> io;
   std::unique_ptr<http::server> server;
   std::unique_ptr<diagnostics::heartbeat> heartbeat;
+  std::unique_ptr<diagnostics::blocking_detector> detector;
   diagnostics::metric_registry* registry = &diagnostics::default_metric_registry();
   std::vector<diagnostics::callback_registration> metric_callbacks;
   std::vector<std::string> urls;
   bool started = false;
   bool stopped = false;
+  std::atomic<bool> stopping{false};  // readiness: set before the shutdown delay
 };
 
 namespace {
@@ -192,7 +196,14 @@ void application::start() {
   detail::apply_log_level(s.settings.log_level);
 
   s.requests->build();
-  s.pool = std::make_unique<thread_pool>(s.settings.pool);
+  thread_pool_options pool_options = s.settings.pool;
+  if (s.settings.blocking_warning.count() > 0) {
+    s.detector = std::make_unique<diagnostics::blocking_detector>(
+        diagnostics::blocking_detector_options{.threshold = s.settings.blocking_warning},
+        s.registry);
+    pool_options.detector = s.detector.get();
+  }
+  s.pool = std::make_unique<thread_pool>(pool_options);
   s.pool->set_event_listener(trace_pool_event);
   if (!s.settings.trace_file.empty()) diagnostics::default_trace_recorder().start();
   net::io_options io_options;
@@ -205,6 +216,11 @@ void application::start() {
       std::make_unique<diagnostics::heartbeat>(diagnostics::heartbeat_options{}, s.registry);
   s.heartbeat->add_callback(
       [](std::chrono::system_clock::time_point now) { http::date_cache::shared().refresh(now); });
+  if (s.detector) {
+    s.heartbeat->add_callback([detector = s.detector.get()](std::chrono::system_clock::time_point) {
+      detector->scan(diagnostics::blocking_detector::clock::now());
+    });
+  }
   s.heartbeat->set_pool_load_probe([pool = s.pool.get()] {
     const thread_pool_stats stats = pool->stats();
     return diagnostics::pool_load{stats.global_queue_length + stats.local_queue_length,
@@ -242,7 +258,13 @@ void application::stop() {
   impl& s = *m_impl;
   if (!s.started || s.stopped) return;
   s.stopped = true;
+  s.stopping.store(true);
   auto logger = detail::harrier_logger();
+  if (s.settings.shutdown_delay.count() > 0) {
+    logger->info("shutdown requested: serving {} ms more with readiness unhealthy",
+                 s.settings.shutdown_delay.count());
+    std::this_thread::sleep_for(s.settings.shutdown_delay);
+  }
   logger->info(
       "shutting down: draining connections (timeout {} s)",
       std::chrono::duration_cast<std::chrono::seconds>(s.settings.server.shutdown_timeout).count());
@@ -252,6 +274,8 @@ void application::stop() {
   s.io->stop();
   s.pool->stop();
   s.pool->set_event_listener(nullptr);
+  s.pool.reset();  // its workers unregistered from the detector, which may go now
+  s.detector.reset();
   if (!s.settings.trace_file.empty()) {
     auto& recorder = diagnostics::default_trace_recorder();
     recorder.stop();
@@ -365,6 +389,10 @@ void register_runtime_metrics(application::impl& s) {
 }
 
 }  // namespace
+
+bool application::is_stopping() const noexcept {
+  return m_impl->stopping.load();
+}
 
 const configuration& application::config() const noexcept {
   return m_impl->config;

@@ -73,6 +73,13 @@ std::vector<option_spec> builtin_options() {
        .help = "graceful shutdown: how long in-flight requests may take before they are aborted",
        .min = 0,
        .max = k_max_ms},
+      {.key = "shutdown_delay_ms",
+       .type = option_type::integer,
+       .default_value = "0",
+       .help = "on SIGTERM, keep serving this long with readiness unhealthy (for load balancers "
+               "to notice) before the graceful shutdown starts",
+       .min = 0,
+       .max = k_max_ms},
       {.key = "limits:max_concurrent_connections",
        .type = option_type::integer,
        .default_value = "0",
@@ -122,6 +129,13 @@ std::vector<option_spec> builtin_options() {
        .type = option_type::integer,
        .default_value = "5000",
        .help = "grace period of the minimum body data rate",
+       .min = 0,
+       .max = k_max_ms},
+      {.key = "blocking_warning_ms",
+       .type = option_type::integer,
+       .default_value = "1000",
+       .help = "warn (with the thread's stack) when one work item holds a pool thread this long; "
+               "0: off",
        .min = 0,
        .max = k_max_ms},
       {.key = "trace",
@@ -180,6 +194,7 @@ application_settings read_settings(const configuration& config,
   }
   s.log_level = config.get_string("log_level", schema);
   s.trace_file = config.get_string("trace", schema);
+  s.blocking_warning = ms("blocking_warning_ms");
   s.development = config.get_string("environment", schema) == "Development";
 
   std::string urls = config.get_string("urls", schema);
@@ -214,6 +229,7 @@ application_settings read_settings(const configuration& config,
   s.server.max_concurrent_connections =
       static_cast<std::size_t>(integer("limits:max_concurrent_connections"));
   s.server.shutdown_timeout = ms("shutdown_timeout_ms");
+  s.shutdown_delay = ms("shutdown_delay_ms");
   return s;
 }
 

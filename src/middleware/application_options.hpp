@@ -7,6 +7,7 @@
 #include <harrier/net/io_context.hpp>
 #include <harrier/threadpool/thread_pool.hpp>
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -19,7 +20,9 @@ struct application_settings {
   thread_pool_options pool;
   http::server_options server;
   std::string log_level = "info";
-  std::string trace_file;  // empty: no trace from the start
+  std::string trace_file;                            // empty: no trace from the start
+  std::chrono::milliseconds blocking_warning{1000};  // 0: no blocking detector
+  std::chrono::milliseconds shutdown_delay{0};       // serve on, unready, before draining
   bool development = false;
 };
 

@@ -1,3 +1,4 @@
+#include <harrier/diagnostics/blocking_detector.hpp>
 #include <harrier/diagnostics/metric_names.hpp>
 #include <harrier/diagnostics/metric_registry.hpp>
 #include <harrier/diagnostics/trace_names.hpp>
@@ -6,6 +7,9 @@
 #include <harrier/middleware/context.hpp>
 #include <harrier/middleware/diagnostics.hpp>
 
+#include <fmt/format.h>
+
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <string>
@@ -78,6 +82,14 @@ middleware_fn request_metrics(diagnostics::metric_registry& registry) {
   return [state](context& ctx, next_handler next) -> task<void> {
     const auto start = std::chrono::steady_clock::now();
     state->active.inc();
+    // Names the work item for the blocking detector: "GET /sync/sleep?ms=300" in its warning.
+    {
+      char what[diagnostics::k_max_item_description_bytes];
+      const auto out = fmt::format_to_n(what, sizeof what, "{} {}", ctx.request().method(),
+                                        ctx.request().target());
+      diagnostics::blocking_detector::describe_current_item(
+          std::string_view(what, std::min(out.size, sizeof what)));
+    }
     // The status is read after next() whether it returned or threw; a throw that escapes the
     // pipeline becomes a 500 in the HTTP layer, so it is recorded as one.
     try {

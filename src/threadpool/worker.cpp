@@ -49,6 +49,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <harrier/diagnostics/blocking_detector.hpp>
+
 #include "threadpool/futex.hpp"
 #include "threadpool/pool_core.hpp"
 
@@ -90,6 +92,7 @@ void pool_core::worker_main(worker_slot& slot) {
   }
   slot.rng = 0x9e3779b9u * (slot.index + 1) | 1u;
   blocking_observer* previous = set_thread_blocking_observer(this);
+  if (m_options.detector != nullptr) m_options.detector->register_current_thread();
   emit_simple(thread_pool_event_kind::worker_start, slot.index);
 
   std::uint64_t started = slot.items_started.load(std::memory_order_relaxed);
@@ -98,11 +101,14 @@ void pool_core::worker_main(worker_slot& slot) {
     // ordering: relaxed; single writer, read by the monitor and stats() as estimates.
     slot.items_started.store(++started, std::memory_order_relaxed);
     slot.busy.store(true, std::memory_order_relaxed);
+    diagnostics::blocking_detector::item_begin();  // a no-op on an unregistered thread
     run_item(item);
+    diagnostics::blocking_detector::item_end();
     slot.busy.store(false, std::memory_order_relaxed);
     slot.items_completed.store(++completed, std::memory_order_relaxed);
   }
 
+  if (m_options.detector != nullptr) m_options.detector->unregister_current_thread();
   set_thread_blocking_observer(previous);
   slot.has_cpu_clock.store(false, std::memory_order_release);
   emit_simple(thread_pool_event_kind::worker_stop, slot.index);

@@ -129,6 +129,23 @@ class Server:
             self.stop()
 
 
+def wait_for_active_requests(server, count, timeout=10.0):
+    """Polls /metrics (bounded) until at least `count` requests are in flight, not counting the
+    poll itself: the event that says a request reached its handler."""
+    import http.client
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        conn = http.client.HTTPConnection(server.host, server.port, timeout=timeout)
+        conn.request("GET", "/metrics")
+        text = conn.getresponse().read().decode()
+        conn.close()
+        m = re.search(r"^http_server_active_requests (\S+)$", text, re.M)
+        if m and float(m.group(1)) - 1 >= count:
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"fewer than {count} requests in flight after {timeout} s")
+
+
 def connect(server, timeout=10.0):
     s = socket.create_connection((server.host, server.port), timeout=timeout)
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

@@ -128,12 +128,23 @@ class Lifecycle(unittest.TestCase):
     def test_an_in_flight_request_finishes_during_shutdown_with_connection_close(self):
         server = harness.Server().start()
         s = harness.connect(server)
-        s.sendall(b"GET /async/delay?ms=300 HTTP/1.1\r\nHost: x\r\n\r\n")
-        time.sleep(0.05)  # let the request reach the handler; the delay is the real synchronisation
+        s.sendall(b"GET /async/delay?ms=1000 HTTP/1.1\r\nHost: x\r\n\r\n")
+        harness.wait_for_active_requests(server, 1)
         server.proc.send_signal(signal.SIGTERM)
         status, headers, body, _ = harness.read_response(s)
         self.assertEqual(status, 200)
         self.assertEqual(headers.get("connection"), ["close"])
+        self.assertEqual(server.stop(), 0)
+
+    def test_readiness_turns_unhealthy_during_the_shutdown_delay(self):
+        server = harness.Server("--shutdown-delay-ms", "3000").start()
+        server.proc.send_signal(signal.SIGTERM)
+        server.wait_for_log("shutdown requested", timeout=10)
+        conn = http.client.HTTPConnection(server.host, server.port, timeout=10)
+        conn.request("GET", "/healthz")
+        res = conn.getresponse()
+        self.assertEqual((res.status, res.read()), (503, b"Unhealthy"))
+        conn.close()
         self.assertEqual(server.stop(), 0)
 
     def test_two_urls_each_get_a_listening_line_with_the_real_port(self):

@@ -107,6 +107,19 @@ class Starvation(unittest.TestCase):
         finally:
             self.assertEqual(server.stop(), 0)
 
+    def test_the_blocking_detector_names_the_request_and_the_stack_of_a_blocked_worker(self):
+        server = harness.Server("--blocking-warning-ms", "200").start()
+        try:
+            threads = load(server, "/sync/sleep?ms=3000", 1, connections=1)
+            m = server.wait_for_log(r"has been running for at least \d+ ms \(GET /sync/sleep\?ms=3000\)",
+                                    timeout=20)
+            self.assertIsNotNone(m)
+            server.wait_for_log(r"nanosleep", timeout=5)  # the blocked thread's stack
+            for t in threads:
+                t.join(timeout=30)
+        finally:
+            self.assertEqual(server.stop(), 0)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -145,6 +145,8 @@ class application {
   // start(), wait for SIGINT or SIGTERM, stop(). Returns the process exit code (0).
   int run();
 
+  // True once a graceful shutdown has begun (readiness checks turn unhealthy).
+  bool is_stopping() const noexcept;
   const configuration& config() const noexcept;
   const std::vector<option_spec>& schema() const noexcept;
   bool is_development() const noexcept;

@@ -39,6 +39,10 @@
 
 namespace harrier {
 
+namespace diagnostics {
+class blocking_detector;
+}
+
 // Default cap on threads: 512. .NET allows 32767, which lets a flood of blocking calls create
 // thousands of threads (each with 8 MiB of reserved stack and a scheduler entry) and thrash;
 // 512 leaves room for heavy blocking compensation (64 blocked items need 66 threads on two
@@ -81,6 +85,10 @@ struct thread_pool_options {
   std::chrono::milliseconds blocking_max_delay{250};
 
   std::string thread_name = "harrier-pool";  // pthread name prefix (15 characters kept)
+
+  // When set, every worker registers with it and marks each item's start and end (about 2 ns
+  // per item), so that it can name an item that holds its worker too long. Must outlive the pool.
+  diagnostics::blocking_detector* detector = nullptr;
 
   // .NET's rules, for comparisons: the gate every 500 ms adding one thread, no stall
   // detection, hill climbing without our slow start. The other settings are as above.
