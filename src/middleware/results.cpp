@@ -1,3 +1,4 @@
+#include <harrier/http/response.hpp>
 #include <harrier/middleware/context.hpp>
 #include <harrier/middleware/results.hpp>
 
@@ -39,44 +40,9 @@ struct results_access {
 };
 
 std::string_view problem_title(int status) noexcept {
-  switch (status) {
-    case 400:
-      return "Bad Request";
-    case 401:
-      return "Unauthorized";
-    case 403:
-      return "Forbidden";
-    case 404:
-      return "Not Found";
-    case 405:
-      return "Method Not Allowed";
-    case 406:
-      return "Not Acceptable";
-    case 408:
-      return "Request Timeout";
-    case 409:
-      return "Conflict";
-    case 412:
-      return "Precondition Failed";
-    case 413:
-      return "Content Too Large";
-    case 415:
-      return "Unsupported Media Type";
-    case 416:
-      return "Range Not Satisfiable";
-    case 422:
-      return "Unprocessable Content";
-    case 429:
-      return "Too Many Requests";
-    case 500:
-      return "An error occurred while processing your request.";
-    case 501:
-      return "Not Implemented";
-    case 503:
-      return "Service Unavailable";
-    default:
-      return "";
-  }
+  // ASP.NET Core's title for 500; the reason phrase for the rest.
+  if (status == 500) return "An error occurred while processing your request.";
+  return http::reason_phrase(status);
 }
 
 result&& result::with_header(std::string name, std::string value) && {
