@@ -162,5 +162,25 @@ class Timeouts(harness.ServerTestCase):
         self.assertTrue(data.startswith(b"HTTP/1.1 408 "), data[:100])
 
 
+class ConnectionLimit(harness.ServerTestCase):
+    SERVER_ARGS = ("--limits:max-concurrent-connections", "2")
+
+    def test_a_connection_over_the_limit_gets_503_and_is_closed(self):
+        held = []
+        for _ in range(2):
+            s = harness.connect(self.server)
+            s.sendall(SMUGGLED)  # a served request proves the connection was accepted and counted
+            status, _, _, _ = harness.read_response(s)
+            self.assertEqual(status, 200)
+            held.append(s)
+        extra = harness.connect(self.server)
+        data = harness.recv_until_closed(extra)
+        extra.close()
+        self.assertTrue(data.startswith(b"HTTP/1.1 503 "), data[:100])
+        self.assertIn(b"connection: close", data.lower())
+        for s in held:
+            s.close()
+
+
 if __name__ == "__main__":
     unittest.main()
