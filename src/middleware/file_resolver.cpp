@@ -1,5 +1,7 @@
 #include "middleware/file_resolver.hpp"
 
+#include <harrier/http/request.hpp>
+
 #include <sys/stat.h>
 
 #include <cerrno>
@@ -8,13 +10,6 @@
 
 namespace harrier::detail {
 namespace {
-
-int hex_value(char c) noexcept {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 bool is_inside(const std::string& root, const std::string& candidate) {
   if (candidate.size() < root.size() || candidate.compare(0, root.size(), root) != 0) return false;
@@ -37,28 +32,11 @@ std::optional<resolved_file> regular_file(const std::string& root, const std::st
 
 }  // namespace
 
-std::optional<std::string> percent_decode(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] != '%') {
-      out.push_back(text[i]);
-      continue;
-    }
-    if (i + 2 >= text.size()) return std::nullopt;
-    const int hi = hex_value(text[i + 1]);
-    const int lo = hex_value(text[i + 2]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    out.push_back(static_cast<char>(hi * 16 + lo));
-    i += 2;
-  }
-  return out;
-}
-
 std::optional<resolved_file> resolve_static_file(const std::filesystem::path& root,
                                                  std::string_view request_path) {
-  const auto decoded = percent_decode(request_path);
-  if (!decoded) return std::nullopt;
+  std::string decoded_path;
+  if (!http::percent_decode(request_path, decoded_path)) return std::nullopt;
+  const std::optional<std::string> decoded(std::move(decoded_path));
   std::string relative;
   std::string_view rest = *decoded;
   while (!rest.empty()) {

@@ -23,9 +23,6 @@ struct resolved_file {
   std::int64_t mtime_ns = 0;  // last modification, nanoseconds since the epoch
 };
 
-// Decodes %XX escapes; returns nullopt on a malformed escape. '+' is left alone (paths, not forms).
-std::optional<std::string> percent_decode(std::string_view text);
-
 // `root` must be a canonical (real) directory path.
 std::optional<resolved_file> resolve_static_file(const std::filesystem::path& root,
                                                  std::string_view request_path);

@@ -1,5 +1,7 @@
 #include "middleware/http_preconditions.hpp"
 
+#include <harrier/http/date_cache.hpp>
+
 #include <fmt/format.h>
 
 #include <array>
@@ -9,7 +11,6 @@
 namespace harrier::detail {
 namespace {
 
-constexpr std::array<std::string_view, 7> k_days{"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
 constexpr std::array<std::string_view, 12> k_months{"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                                     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 
@@ -62,13 +63,10 @@ bool any_tag(std::string_view list, F&& match) {
 }  // namespace
 
 std::string format_http_date(std::int64_t unix_seconds) {
-  const std::time_t t = static_cast<std::time_t>(unix_seconds);
-  std::tm tm{};
-  ::gmtime_r(&t, &tm);
-  return fmt::format("{}, {:02} {} {:04} {:02}:{:02}:{:02} GMT",
-                     k_days[static_cast<std::size_t>(tm.tm_wday)], tm.tm_mday,
-                     k_months[static_cast<std::size_t>(tm.tm_mon)], tm.tm_year + 1900, tm.tm_hour,
-                     tm.tm_min, tm.tm_sec);
+  std::string out(http::k_imf_fixdate_bytes, '\0');
+  http::format_imf_fixdate(
+      std::chrono::system_clock::time_point(std::chrono::seconds(unix_seconds)), out.data());
+  return out;
 }
 
 std::optional<std::int64_t> parse_http_date(std::string_view text) {
