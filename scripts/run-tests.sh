@@ -5,6 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh test
+# ccache keys on paths: make them relative to the checkout so that a fresh clone in another
+# folder (as CI makes) still hits the cache.
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=true
 
 presets=(dev asan tsan)
 [ "${1:-}" = "--quick" ] && presets=(dev)

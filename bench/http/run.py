@@ -156,12 +156,28 @@ hosts:
     return Server("h2o", ["h2o", "-c", conf], port)
 
 
-def harrier_server(binary, io, dispatch):
+def harrier_server(binary, io, dispatch, metrics=True):
     port = free_port()
     argv = [binary, "--urls", f"http://127.0.0.1:{port}", "--io", io, "--dispatch", dispatch,
-            "--log-level", "warn"]
-    name = f"harrier-{io}" + ("-inline" if dispatch == "inline" else "")
+            "--log-level", "warn", "--request-metrics", "true" if metrics else "false"]
+    name = f"harrier-{io}" + ("-inline" if dispatch == "inline" else "") + (
+        "" if metrics else "-nometrics")
     return Server(name, argv, port)
+
+
+def metrics_cost(args):
+    """CPU per /plaintext request with and without request metrics, interleaved."""
+    on, off = [], []
+    for _ in range(args.runs):
+        for metrics, bucket in ((True, on), (False, off)):
+            with harrier_server(args.server, "io_uring", "pool", metrics) as server:
+                run_wrk(server, "/plaintext", 64, 1)
+                bucket.append(run_wrk(server, "/plaintext", 64, args.duration)["cpu_us_per_request"])
+    result = {"runs": args.runs, "duration_s": args.duration,
+              "plaintext_cpu_us_per_request_with_metrics": statistics.median(on),
+              "plaintext_cpu_us_per_request_without_metrics": statistics.median(off),
+              "metrics_cpu_overhead": statistics.median(on) / statistics.median(off) - 1}
+    print(json.dumps(result, indent=1))
 
 
 def parse_latency_us(text):
@@ -200,6 +216,8 @@ def main():
     ap.add_argument("--io", default="both", choices=["both", "io_uring", "epoll"])
     ap.add_argument("--quick", action="store_true", help="1 run of 2 s each (smoke test)")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--metrics-cost", action="store_true",
+                    help="only measure the CPU cost of request metrics on /plaintext")
     args = ap.parse_args()
     if args.quick:
         args.runs, args.duration = 1, 2
@@ -209,6 +227,9 @@ def main():
     if not os.access(args.server, os.X_OK):
         sys.exit(f"bench/http: {args.server} is not an executable; build the release preset first")
 
+    if args.metrics_cost:
+        metrics_cost(args)
+        return
     ios = ["io_uring", "epoll"] if args.io == "both" else [args.io]
     scenarios = [("plaintext", "/plaintext", None), ("json", "/json", None),
                  ("pipelined", "/plaintext", "pipeline")]

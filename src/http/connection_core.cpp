@@ -5,6 +5,9 @@
 
 #include <harrier/core/spawn.hpp>
 
+#include <harrier/diagnostics/trace_names.hpp>
+#include <harrier/diagnostics/trace_recorder.hpp>
+
 #include "core/logger.hpp"
 
 #include <spdlog/spdlog.h>
@@ -198,6 +201,11 @@ bool connection_core::begin_request() {
   m_expect_continue = http11 && !m_body_done && expect && iequals(*expect, "100-continue");
   m_continue_sent = false;
   m_close_after_response = false;
+  auto& recorder = diagnostics::default_trace_recorder();
+  if (recorder.enabled()) [[unlikely]] {
+    recorder.instant(diagnostics::trace_names::k_headers_parsed,
+                     diagnostics::trace_names::k_category_http, {{"target", req.m_target}});
+  }
   return true;
 }
 
@@ -211,6 +219,12 @@ task<void> connection_core::invoke_handler() {
     }
   } else {
     error = co_await invoke_handler_behind_held_output();
+  }
+  auto& recorder = diagnostics::default_trace_recorder();
+  if (recorder.enabled()) [[unlikely]] {
+    recorder.instant(diagnostics::trace_names::k_response_written,
+                     diagnostics::trace_names::k_category_http,
+                     {{"status", m_response.status()}, {"bytes", m_response.body_bytes()}});
   }
   if (!error) co_return;
   if (m_response.m_started) {

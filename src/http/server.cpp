@@ -10,6 +10,9 @@
 #include <cerrno>
 #include <system_error>
 
+#include <harrier/diagnostics/trace_names.hpp>
+#include <harrier/diagnostics/trace_recorder.hpp>
+
 #include "core/logger.hpp"
 
 namespace harrier::http {
@@ -74,6 +77,12 @@ task<void> server::accept_loop(net::listener& listener) {
       continue;
     }
     m_total.fetch_add(1, std::memory_order_relaxed);
+    auto& recorder = diagnostics::default_trace_recorder();
+    if (recorder.enabled()) [[unlikely]] {
+      recorder.instant(diagnostics::trace_names::k_accept,
+                       diagnostics::trace_names::k_category_http,
+                       {{"fd", accepted.stream.native_handle()}});
+    }
     const std::size_t limit = m_options.max_concurrent_connections;
     const std::size_t active = m_active.fetch_add(1);  // counted before serve or refuse starts
     if (limit != 0 && active >= limit) {

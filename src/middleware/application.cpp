@@ -133,7 +133,7 @@ application application::create(int argc, char** argv, std::vector<option_spec> 
   state->schema = std::move(schema);
   state->settings = detail::read_settings(state->config, state->schema);
   state->requests = std::make_unique<app_pipeline>(state->settings.development);
-  state->requests->use(request_metrics(*state->registry));
+  if (state->settings.request_metrics) state->requests->use(request_metrics(*state->registry));
   return application(std::move(state));
 }
 
@@ -144,7 +144,7 @@ application application::create(configuration config) {
   state->config = std::move(config);
   state->settings = detail::read_settings(state->config, state->schema);
   state->requests = std::make_unique<app_pipeline>(state->settings.development);
-  state->requests->use(request_metrics(*state->registry));
+  if (state->settings.request_metrics) state->requests->use(request_metrics(*state->registry));
   return application(std::move(state));
 }
 

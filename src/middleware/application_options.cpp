@@ -131,6 +131,10 @@ std::vector<option_spec> builtin_options() {
        .help = "grace period of the minimum body data rate",
        .min = 0,
        .max = k_max_ms},
+      {.key = "request_metrics",
+       .type = option_type::boolean,
+       .default_value = "true",
+       .help = "record per-request metrics (duration histogram, active requests)"},
       {.key = "blocking_warning_ms",
        .type = option_type::integer,
        .default_value = "1000",
@@ -194,6 +198,7 @@ application_settings read_settings(const configuration& config,
   }
   s.log_level = config.get_string("log_level", schema);
   s.trace_file = config.get_string("trace", schema);
+  s.request_metrics = config.get_boolean("request_metrics", schema);
   s.blocking_warning = ms("blocking_warning_ms");
   s.development = config.get_string("environment", schema) == "Development";
 

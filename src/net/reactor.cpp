@@ -6,6 +6,9 @@
 #include <chrono>
 #include <thread>
 
+#include <harrier/diagnostics/trace_names.hpp>
+#include <harrier/diagnostics/trace_recorder.hpp>
+
 #include "core/logger.hpp"
 
 namespace harrier::net::detail {
@@ -282,6 +285,13 @@ std::int64_t reactor::next_timeout_ns() const noexcept {
 void reactor::dispatch_ready() noexcept {
   if (m_ready.empty()) return;
   m_running.swap(m_ready);
+  auto& recorder = diagnostics::default_trace_recorder();
+  if (recorder.enabled()) [[unlikely]] {
+    // One instant per harvested batch, on this I/O thread's lane: how many coroutines it woke.
+    recorder.instant(diagnostics::trace_names::k_io_batch, diagnostics::trace_names::k_category_io,
+                     {{"completions", m_running.size()},
+                      {"dispatch", m_dispatch != nullptr ? "pool" : "inline"}});
+  }
   if (m_dispatch != nullptr) {
     m_dispatch->post_batch(m_running);
   } else {

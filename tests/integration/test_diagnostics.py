@@ -89,8 +89,9 @@ class TraceFile(unittest.TestCase):
         with open(path) as f:
             events = json.load(f)["traceEvents"]
         names = {e["name"] for e in events}
-        self.assertIn("request", names)
-        self.assertIn("adjustment", names)
+        for name in ("request", "adjustment", "accept", "headers_parsed", "response_written",
+                     "io_batch", "worker_start"):
+            self.assertIn(name, names)
         adjustment = next(e for e in events if e["name"] == "adjustment")
         self.assertIn("reason", adjustment["args"])
 

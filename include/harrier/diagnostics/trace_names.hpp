@@ -22,7 +22,7 @@ inline constexpr const char* k_long_item = "long_item";        // held_ms, item 
 inline constexpr const char* k_pool_counters = "thread_pool";  // C: threads, goal, queue_length
 
 // I/O.
-inline constexpr const char* k_io_batch = "io_batch";  // X: completions, submitted
+inline constexpr const char* k_io_batch = "io_batch";  // i: completions, dispatch
 
 // HTTP: one request is a span on the lane of the thread that ran it, with nested steps.
 inline constexpr const char* k_accept = "accept";                      // i: fd
