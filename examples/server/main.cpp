@@ -96,11 +96,14 @@ int main(int argc, char** argv) {
                                      std::string(type.value_or("application/octet-stream")));
   });
 
+  // Awaits a timer, and stops early when the request is cancelled (client gone, request timeout).
   app.map_get("/async/delay",
-              [&app](harrier::from_query<"ms", std::optional<std::int64_t>> ms)
-                  -> harrier::task<harrier::result> {
+              [&app](harrier::from_query<"ms", std::optional<std::int64_t>> ms,
+                     harrier::cancellation_token aborted) -> harrier::task<harrier::result> {
                 const std::int64_t n = bounded(*ms, 100, k_max_delay_ms, "ms");
-                co_await delay(app.io(), n);
+                const std::error_code ec = co_await harrier::net::sleep_for(
+                    app.io(), std::chrono::milliseconds(n), aborted);
+                if (ec) throw harrier::operation_cancelled{};
                 co_return harrier::results::json({{"delayed_ms", n}});
               });
 

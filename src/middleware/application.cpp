@@ -12,6 +12,7 @@
 #include <harrier/http/server.hpp>
 #include <harrier/middleware/app_pipeline.hpp>
 #include <harrier/middleware/application.hpp>
+#include <harrier/middleware/builtin.hpp>
 #include <harrier/middleware/diagnostics.hpp>
 #include <harrier/net/endpoint.hpp>
 #include <harrier/net/io_context.hpp>
@@ -64,6 +65,16 @@ namespace {
 
 // Scrape-time callbacks for the pool, the server and the I/O layer: nothing on the hot path.
 void register_runtime_metrics(application::impl& s);
+
+// What every application runs before its own middleware: request metrics (first, so they time
+// everything) and, when configured, request timeouts.
+void install_builtin_middleware(application::impl& s) {
+  if (s.settings.request_metrics) s.requests->use(request_metrics(*s.registry));
+  if (s.settings.request_timeout.count() > 0) {
+    s.requests->use(request_timeouts(s.settings.request_timeout,
+                                     [state = &s]() -> net::io_context& { return *state->io; }));
+  }
+}
 
 // Thread-pool decisions as trace events (only while a trace is being recorded).
 void trace_pool_event(const thread_pool_event& e) {
@@ -133,7 +144,7 @@ application application::create(int argc, char** argv, std::vector<option_spec> 
   state->schema = std::move(schema);
   state->settings = detail::read_settings(state->config, state->schema);
   state->requests = std::make_unique<app_pipeline>(state->settings.development);
-  if (state->settings.request_metrics) state->requests->use(request_metrics(*state->registry));
+  install_builtin_middleware(*state);
   return application(std::move(state));
 }
 
@@ -144,7 +155,7 @@ application application::create(configuration config) {
   state->config = std::move(config);
   state->settings = detail::read_settings(state->config, state->schema);
   state->requests = std::make_unique<app_pipeline>(state->settings.development);
-  if (state->settings.request_metrics) state->requests->use(request_metrics(*state->registry));
+  install_builtin_middleware(*state);
   return application(std::move(state));
 }
 

@@ -131,6 +131,13 @@ std::vector<option_spec> builtin_options() {
        .help = "grace period of the minimum body data rate",
        .min = 0,
        .max = k_max_ms},
+      {.key = "request_timeout_ms",
+       .type = option_type::integer,
+       .default_value = "0",
+       .help = "cancel a handler's token after this long; 503 if it then gives up before "
+               "responding; 0: off",
+       .min = 0,
+       .max = k_max_ms},
       {.key = "request_metrics",
        .type = option_type::boolean,
        .default_value = "true",
@@ -199,6 +206,7 @@ application_settings read_settings(const configuration& config,
   s.log_level = config.get_string("log_level", schema);
   s.trace_file = config.get_string("trace", schema);
   s.request_metrics = config.get_boolean("request_metrics", schema);
+  s.request_timeout = ms("request_timeout_ms");
   s.blocking_warning = ms("blocking_warning_ms");
   s.development = config.get_string("environment", schema) == "Development";
 

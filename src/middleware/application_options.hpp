@@ -20,8 +20,11 @@ struct application_settings {
   thread_pool_options pool;
   http::server_options server;
   std::string log_level = "info";
-  bool request_metrics = true;  // http_server_request_duration_seconds and active requests
-  std::string trace_file;       // empty: no trace from the start
+  bool request_metrics = true;
+  std::chrono::milliseconds request_timeout{
+      0};  // 0: no request_timeouts middleware  // http_server_request_duration_seconds and active
+           // requests
+  std::string trace_file;                            // empty: no trace from the start
   std::chrono::milliseconds blocking_warning{1000};  // 0: no blocking detector
   std::chrono::milliseconds shutdown_delay{0};       // serve on, unready, before draining
   bool development = false;

@@ -1,7 +1,11 @@
+#include <harrier/core/async_event.hpp>
+#include <harrier/core/cancellation.hpp>
+#include <harrier/core/spawn.hpp>
 #include <harrier/http/rejection.hpp>
 #include <harrier/middleware/builtin.hpp>
 #include <harrier/middleware/context.hpp>
 #include <harrier/middleware/results.hpp>
+#include <harrier/net/timer.hpp>
 
 #include <fmt/format.h>
 
@@ -27,6 +31,12 @@ middleware_fn exception_handler() {
       problem = e.to_result();
     } catch (const http::bad_request&) {
       throw;  // a malformed, oversized or too slow body: the HTTP layer answers and closes
+    } catch (const operation_cancelled&) {
+      // The request was cancelled (client gone, request timeout): not an error of the handler.
+      // Whoever cancelled it answers (request_timeouts) or nobody is left to answer.
+      if (ctx.aborted().is_cancellation_requested()) throw;
+      if (ctx.response().has_started()) throw;
+      problem = results::problem(500);
     } catch (const std::exception& e) {
       if (ctx.response().has_started()) throw;
       detail::harrier_logger()->error("unhandled exception for {} {} (route {}, trace {}): {}",
@@ -131,6 +141,60 @@ middleware_fn cors(cors_options options) {
     }
     if (!s->exposed.empty()) res.add_header("Access-Control-Expose-Headers", s->exposed);
     co_await next(ctx);
+  };
+}
+
+namespace {
+
+// A function, not a capturing lambda: a lambda coroutine's captures would die with the closure
+// before the timer fires. Everything referenced lives in the middleware's frame, which waits
+// for `done` before it goes.
+task<void> request_timer(net::io_context& io, std::chrono::milliseconds timeout,
+                         cancellation_token stop, cancellation_source& source, bool& timed_out,
+                         async_event& done) {
+  const std::error_code ec = co_await net::sleep_for(io, timeout, std::move(stop));
+  if (!ec) {
+    timed_out = true;
+    source.request_cancellation();
+  }
+  done.set();
+}
+
+}  // namespace
+
+middleware_fn request_timeouts(std::chrono::milliseconds timeout, net::io_context& io) {
+  return request_timeouts(timeout, [&io]() -> net::io_context& { return io; });
+}
+
+middleware_fn request_timeouts(std::chrono::milliseconds timeout,
+                               std::function<net::io_context&()> get_io) {
+  return [timeout, get_io = std::move(get_io)](context& ctx, next_handler next) -> task<void> {
+    net::io_context& io = get_io();
+    cancellation_source source;
+    // The client going away cancels our token too.
+    cancellation_registration link(ctx.request().aborted(),
+                                   [&source]() noexcept { source.request_cancellation(); });
+    cancellation_source timer_stop;
+    async_event timer_done;
+    bool timed_out = false;
+    spawn(request_timer(io, timeout, timer_stop.token(), source, timed_out, timer_done));
+    const cancellation_token previous = ctx.exchange_aborted(source.token());
+    std::exception_ptr error;
+    try {
+      co_await next(ctx);
+    } catch (...) {
+      error = std::current_exception();
+    }
+    ctx.exchange_aborted(previous);
+    timer_stop.request_cancellation();
+    co_await timer_done.wait();  // the timer coroutine refers to this frame
+    if (timed_out && !ctx.response().has_started()) {
+      co_await results::problem(503, "Service Unavailable",
+                                fmt::format("the request timed out after {} ms", timeout.count()))
+          .execute(ctx);
+      co_return;
+    }
+    if (error) std::rethrow_exception(error);
   };
 }
 

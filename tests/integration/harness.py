@@ -114,12 +114,16 @@ class Server:
             raise AssertionError(f"harrier-server did not exit within {STOP_TIMEOUT} s of {sig}")
         if self._reader:
             self._reader.join(timeout=5)
+        if self.proc.stdout and not (self._reader and self._reader.is_alive()):
+            self.proc.stdout.close()
         return code
 
     def kill(self):
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        if self.proc and self.proc.stdout and not (self._reader and self._reader.is_alive()):
+            self.proc.stdout.close()
 
     def __enter__(self):
         return self.start()

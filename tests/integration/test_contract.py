@@ -118,6 +118,25 @@ class Routes(harness.ServerTestCase):
         s.close()
 
 
+class RequestTimeouts(harness.ServerTestCase):
+    SERVER_ARGS = ("--request-timeout-ms", "200")
+
+    def test_a_handler_past_the_request_timeout_is_cancelled_and_answered_503(self):
+        conn = http.client.HTTPConnection(self.server.host, self.server.port, timeout=10)
+        start = time.monotonic()
+        conn.request("GET", "/async/delay?ms=5000")
+        res = conn.getresponse()
+        body = json.loads(res.read())
+        self.assertEqual(res.status, 503)
+        self.assertIn("timed out", body["detail"])
+        self.assertLess(time.monotonic() - start, 4.0)  # cancelled, not waited out
+        conn.request("GET", "/async/delay?ms=10")  # same connection, within the timeout
+        res = conn.getresponse()
+        self.assertEqual(res.status, 200)
+        res.read()
+        conn.close()
+
+
 class Lifecycle(unittest.TestCase):
     def test_sigterm_and_sigint_shut_down_gracefully_with_exit_code_0(self):
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -5,16 +5,22 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
 namespace harrier {
 
+namespace net {
+class io_context;
+}
+
 // Turns an exception escaping the rest of the pipeline into a 500 RFC 9457 problem document with
 // the request's trace id, logged once (error level) with the method, path and route. In
 // development the problem carries the exception's message; in production it does not. An
 // http_error becomes its own status. http::bad_request (a malformed, oversized or too slow body)
-// passes through to the HTTP layer, which answers with its status and closes the connection. If
+// passes through to the HTTP layer, which answers with its status and closes the connection, and
+// so does operation_cancelled when the request's token was cancelled (the canceller answers). If
 // the response had started, the exception is rethrown and the HTTP layer aborts the connection.
 middleware_fn exception_handler();
 
@@ -47,5 +53,15 @@ struct cors_options {
 // headers, and adds Access-Control-Allow-Origin (and Vary: Origin) to actual requests from an
 // allowed origin. Requests from other origins pass through without CORS headers.
 middleware_fn cors(cors_options options);
+
+// Request timeouts (ASP.NET Core's RequestTimeouts): after `timeout`, the token handlers see
+// (context::aborted(), a cancellation_token parameter) is cancelled. Cancellation is cooperative:
+// the handler stops when it looks at the token or awaits an operation given it. If the response
+// has not started when the handler returns or throws after the timeout, the client gets 503 with
+// a problem document. The client going away cancels the same token. `io` provides the timer.
+middleware_fn request_timeouts(std::chrono::milliseconds timeout, net::io_context& io);
+// The same, for when the io_context does not exist yet while the pipeline is being built.
+middleware_fn request_timeouts(std::chrono::milliseconds timeout,
+                               std::function<net::io_context&()> io);
 
 }  // namespace harrier

@@ -47,8 +47,18 @@ class context {
   // The percent-decoded value of query parameter `name` ('+' is a space), or nullopt.
   std::optional<std::string> query(std::string_view name) const;
 
-  // Cancelled when the client goes away or the server aborts the request (request timeouts too).
-  const cancellation_token& aborted() const noexcept { return m_request.aborted(); }
+  // Cancelled when the client goes away or the server aborts the request, and when a request
+  // timeout (request_timeouts middleware) expires. Handlers get it as a cancellation_token.
+  const cancellation_token& aborted() const noexcept {
+    return m_aborted.can_be_cancelled() ? m_aborted : m_request.aborted();
+  }
+  // Replaces the token handlers see (a middleware that adds its own reasons to stop, linked to
+  // the request's). Restore the previous one when the middleware's scope ends.
+  cancellation_token exchange_aborted(cancellation_token token) noexcept {
+    cancellation_token previous = m_aborted;
+    m_aborted = std::move(token);
+    return previous;
+  }
 
   // A 32-hex-digit id for this request, made on first use (W3C trace-context sized).
   std::string_view trace_id();
@@ -69,6 +79,7 @@ class context {
   http::request& m_request;
   http::response& m_response;
   const route_match* m_match = nullptr;
+  cancellation_token m_aborted;  // empty: the request's own
   std::string m_trace_id;
   std::map<std::string, std::any, std::less<>> m_items;
   bool m_development = false;
