@@ -49,8 +49,7 @@ void fill(app_pipeline& app, int middleware) {
   for (int i = 0; i < middleware; ++i) {
     app.use([](context& ctx, next_handler next) -> task<void> { co_await next(ctx); });
   }
-  app.add_endpoint({"GET"}, "/plaintext",
-                   make_endpoint([] { return "Hello, World!"; }));
+  app.add_endpoint({"GET"}, "/plaintext", make_endpoint([] { return "Hello, World!"; }));
   app.add_endpoint({"GET"}, "/json", make_endpoint([] { return results::text("{}"); }));
   app.build();
 }

@@ -394,6 +394,9 @@ void register_runtime_metrics(application::impl& s) {
   regs.push_back(r.add_counter_callback(names::k_harrier_io_completions_total, [io] {
     return static_cast<double>(io->stats().completions);
   }));
+  regs.push_back(r.add_gauge_callback(names::k_harrier_io_pending_operations, [io] {
+    return static_cast<double>(io->stats().pending_operations);
+  }));
   regs.push_back(r.add_gauge_callback(
       names::k_harrier_io_backend_info, [] { return 1.0; },
       {{std::string(names::k_label_backend), std::string(net::to_string(io->backend()))}}));

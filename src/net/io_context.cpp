@@ -117,6 +117,7 @@ io_stats io_context_impl::stats() const noexcept {
     total.completions += s.completions;
     total.wait_calls += s.wait_calls;
     total.wakeups += s.wakeups;
+    total.pending_operations += s.pending_operations;
   }
   return total;
 }

@@ -202,12 +202,15 @@ io_stats reactor::stats() const noexcept {
   s.completions = m_completions.load(std::memory_order_relaxed);
   s.wait_calls = m_wait_calls.load(std::memory_order_relaxed);
   s.wakeups = m_wakeups.load(std::memory_order_relaxed);
+  s.pending_operations = m_pending_published.load(std::memory_order_relaxed);
   return s;
 }
 
 void reactor::complete(io_operation* op, int result) noexcept {
   op->result = result;
   --m_open_ops;
+  // ordering: relaxed; statistics read by scrapes, synchronising with nothing.
+  m_pending_published.store(m_open_ops, std::memory_order_relaxed);
   m_completions.fetch_add(1, std::memory_order_relaxed);
   // Waits for a cancellation callback running on another thread; none can start afterwards.
   if (op->registration) op->registration.reset();
@@ -223,6 +226,7 @@ void reactor::complete(io_operation* op, int result) noexcept {
 void reactor::start_or_refuse(io_operation* op) noexcept {
   op->started = true;
   ++m_open_ops;
+  m_pending_published.store(m_open_ops, std::memory_order_relaxed);
   if (op->cancel_before_start || m_stop_handled || (op->socket != nullptr && op->socket->closing)) {
     complete(op, -ECANCELED);
     return;

@@ -125,6 +125,8 @@ class reactor {
   socket_state* m_live = nullptr;
 
   std::atomic<std::uint64_t> m_completions{0};
+  // m_open_ops published for stats(): written by the I/O thread only (a plain store each time).
+  std::atomic<std::uint64_t> m_pending_published{0};
   std::atomic<std::uint64_t> m_wait_calls{0};
   std::atomic<std::uint64_t> m_wakeups{0};
 };

@@ -43,6 +43,7 @@ struct io_stats {
   std::uint64_t completions = 0;  // operations completed
   std::uint64_t wait_calls = 0;   // io_uring_enter / epoll_wait calls made by the I/O threads
   std::uint64_t wakeups = 0;      // cross-thread wake-ups written (eventfd)
+  std::uint64_t pending_operations = 0;  // started and not yet completed
 };
 
 namespace detail {
