@@ -42,6 +42,13 @@ struct route_group::state {
 };
 
 struct application::impl {
+  // Each application has its own metrics, so that several can live in one process and each
+  // /metrics shows its own server and pool. First member: it outlives everything that reports
+  // into it.
+  std::unique_ptr<diagnostics::metric_registry> own_registry =
+      std::make_unique<diagnostics::metric_registry>();
+  diagnostics::metric_registry* registry = own_registry.get();
+
   configuration config;
   std::vector<option_spec> schema;
   detail::application_settings settings;
@@ -53,7 +60,6 @@ struct application::impl {
   std::unique_ptr<http::server> server;
   std::unique_ptr<diagnostics::heartbeat> heartbeat;
   std::unique_ptr<diagnostics::blocking_detector> detector;
-  diagnostics::metric_registry* registry = &diagnostics::default_metric_registry();
   std::vector<diagnostics::callback_registration> metric_callbacks;
   std::vector<std::string> urls;
   bool started = false;
@@ -355,8 +361,7 @@ void register_runtime_metrics(application::impl& s) {
   namespace names = diagnostics::metrics;
   diagnostics::metric_registry& r = *s.registry;
   auto& regs = s.metric_callbacks;
-  static std::once_flag process_once;
-  std::call_once(process_once, [&r] { diagnostics::register_process_metrics(r); });
+  diagnostics::register_process_metrics(r);  // start() runs once per application
 
   thread_pool* pool = s.pool.get();
   auto pool_gauge = [&](diagnostics::metric_info info, auto read) {
