@@ -45,35 +45,45 @@ class endpoint;
 
 class application;
 
+// map_get/map_post/map_put/map_delete/map_patch for anything with a map(methods, pattern,
+// handler) (the application and its route groups).
+template <typename Derived>
+class route_builder {
+ public:
+  template <typename F>
+  Derived& map_get(std::string_view pattern, F&& handler) {
+    return self().map({"GET"}, pattern, std::forward<F>(handler));
+  }
+  template <typename F>
+  Derived& map_post(std::string_view pattern, F&& handler) {
+    return self().map({"POST"}, pattern, std::forward<F>(handler));
+  }
+  template <typename F>
+  Derived& map_put(std::string_view pattern, F&& handler) {
+    return self().map({"PUT"}, pattern, std::forward<F>(handler));
+  }
+  template <typename F>
+  Derived& map_delete(std::string_view pattern, F&& handler) {
+    return self().map({"DELETE"}, pattern, std::forward<F>(handler));
+  }
+  template <typename F>
+  Derived& map_patch(std::string_view pattern, F&& handler) {
+    return self().map({"PATCH"}, pattern, std::forward<F>(handler));
+  }
+
+ private:
+  Derived& self() noexcept { return static_cast<Derived&>(*this); }
+};
+
 // Routes under a common prefix, with middleware of their own that runs (after the application's)
 // only for them.
-class route_group {
+class route_group : public route_builder<route_group> {
  public:
   route_group& use(middleware_fn middleware);
   template <typename F>
   route_group& map(std::vector<std::string> methods, std::string_view pattern, F&& handler) {
     add(std::move(methods), pattern, make_endpoint(std::forward<F>(handler)));
     return *this;
-  }
-  template <typename F>
-  route_group& map_get(std::string_view pattern, F&& handler) {
-    return map({"GET"}, pattern, std::forward<F>(handler));
-  }
-  template <typename F>
-  route_group& map_post(std::string_view pattern, F&& handler) {
-    return map({"POST"}, pattern, std::forward<F>(handler));
-  }
-  template <typename F>
-  route_group& map_put(std::string_view pattern, F&& handler) {
-    return map({"PUT"}, pattern, std::forward<F>(handler));
-  }
-  template <typename F>
-  route_group& map_delete(std::string_view pattern, F&& handler) {
-    return map({"DELETE"}, pattern, std::forward<F>(handler));
-  }
-  template <typename F>
-  route_group& map_patch(std::string_view pattern, F&& handler) {
-    return map({"PATCH"}, pattern, std::forward<F>(handler));
   }
   route_group group(std::string_view prefix);
 
@@ -86,7 +96,7 @@ class route_group {
   std::shared_ptr<state> m_state;
 };
 
-class application {
+class application : public route_builder<application> {
  public:
   // The settings every application understands (--urls, --io, --dispatch, threads, limits...).
   static std::vector<option_spec> options_schema();
@@ -110,30 +120,10 @@ class application {
     add_endpoint(std::move(methods), pattern, make_endpoint(std::forward<F>(handler)), {});
     return *this;
   }
-  template <typename F>
-  application& map_get(std::string_view pattern, F&& handler) {
-    return map({"GET"}, pattern, std::forward<F>(handler));
-  }
-  template <typename F>
-  application& map_post(std::string_view pattern, F&& handler) {
-    return map({"POST"}, pattern, std::forward<F>(handler));
-  }
-  template <typename F>
-  application& map_put(std::string_view pattern, F&& handler) {
-    return map({"PUT"}, pattern, std::forward<F>(handler));
-  }
-  template <typename F>
-  application& map_delete(std::string_view pattern, F&& handler) {
-    return map({"DELETE"}, pattern, std::forward<F>(handler));
-  }
-  template <typename F>
-  application& map_patch(std::string_view pattern, F&& handler) {
-    return map({"PATCH"}, pattern, std::forward<F>(handler));
-  }
   route_group group(std::string_view prefix);
 
-  // Maps GET /metrics (Prometheus text), GET /counters (JSON snapshot) on the process-wide metric
-  // registry, and GET /dashboard (a live page charting /counters).
+  // Maps GET /metrics (Prometheus text) and GET /counters (JSON snapshot) on this application's
+  // metric registry, GET /dashboard (a live page charting /counters) and GET /trace?seconds=N.
   application& map_diagnostics();
 
   // Starts the pool, the I/O threads and the server; completes once every URL is listening (and
