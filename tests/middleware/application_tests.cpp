@@ -9,12 +9,14 @@
 
 #include <catch2/catch.hpp>
 
+#include <cerrno>
 #include <string>
 
 namespace {
 
 // One HTTP/1.0 GET over loopback with a receive timeout, so a broken server fails the test
 // instead of hanging it.
+// On failure the returned text says which step failed, with errno.
 std::string get(const std::string& url, const char* path) {
   const int port = std::stoi(url.substr(url.rfind(':') + 1));
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -42,6 +44,12 @@ harrier::application make_app(const char* answer) {
   harrier::configuration config;
   config.set("urls", "http://127.0.0.1:0");
   config.set("min_threads", "1");
+  // epoll: with io_uring this in-process test intermittently (about 1 run in 50 under parallel
+  // load) sees a connection closed before its response; the client and the server share the
+  // process's file descriptors here, unlike in every other HTTP test. Tracked as a net/HTTP bug
+  // (see the session note); the subject of this test, two applications side by side, is
+  // independent of the backend.
+  config.set("io", "epoll");
   auto app = harrier::application::create(std::move(config));
   app.map_get("/who", [answer] { return std::string(answer); });
   app.map_diagnostics();
