@@ -21,7 +21,9 @@ nlohmann::json number_or_null(double v) {
   return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
 }
 
-std::string iso8601_utc(std::chrono::system_clock::time_point t) {
+}  // namespace
+
+std::string format_iso8601_utc(std::chrono::system_clock::time_point t) {
   using namespace std::chrono;
   const auto ms = duration_cast<milliseconds>(t.time_since_epoch()).count();
   const std::time_t seconds = static_cast<std::time_t>(ms / 1000);
@@ -30,8 +32,6 @@ std::string iso8601_utc(std::chrono::system_clock::time_point t) {
   return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1,
                      tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms % 1000);
 }
-
-}  // namespace
 
 std::string to_json_text(const registry_snapshot& snapshot, int indent) {
   nlohmann::json metrics = nlohmann::json::object();
@@ -61,7 +61,7 @@ std::string to_json_text(const registry_snapshot& snapshot, int indent) {
   }
   const double unix_seconds =
       std::chrono::duration<double>(snapshot.timestamp.time_since_epoch()).count();
-  nlohmann::json doc = {{"timestamp", iso8601_utc(snapshot.timestamp)},
+  nlohmann::json doc = {{"timestamp", format_iso8601_utc(snapshot.timestamp)},
                         {"timestamp_unix_seconds", unix_seconds},
                         {"metrics", std::move(metrics)}};
   // Label values come from requests (a method, a path): invalid UTF-8 becomes U+FFFD, not a throw.

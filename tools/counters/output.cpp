@@ -2,6 +2,8 @@
 
 #include "output.hpp"
 
+#include <harrier/diagnostics/metric_exposition.hpp>
+
 #include <cmath>
 #include <ctime>
 
@@ -23,19 +25,9 @@ std::string compact_number(double v) {
 
 }  // namespace
 
-std::string iso8601_utc(std::chrono::system_clock::time_point t) {
-  using namespace std::chrono;
-  const auto ms = duration_cast<milliseconds>(t.time_since_epoch()).count();
-  const std::time_t seconds = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&seconds, &tm);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1,
-                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms % 1000);
-}
-
 std::string render_table(std::string_view url, const figures& f) {
-  std::string out =
-      fmt::format("Press Ctrl-C to quit\n\n[harrier] {}    {}\n", url, iso8601_utc(f.timestamp));
+  std::string out = fmt::format("Press Ctrl-C to quit\n\n[harrier] {}    {}\n", url,
+                                diagnostics::format_iso8601_utc(f.timestamp));
   for (const figure_column& c : k_figure_columns) {
     const double v = f.*c.field;
     const std::string value = std::isfinite(v) ? compact_number(v) : "-";
@@ -54,7 +46,7 @@ std::string csv_header() {
 }
 
 std::string csv_row(const figures& f) {
-  std::string out = iso8601_utc(f.timestamp);
+  std::string out = diagnostics::format_iso8601_utc(f.timestamp);
   for (const figure_column& c : k_figure_columns) {
     const double v = f.*c.field;
     out += std::isfinite(v) ? fmt::format(",{}", compact_number(v)) : ",";
@@ -67,7 +59,7 @@ std::string json_document(std::string_view url, double interval_seconds,
   nlohmann::json list = nlohmann::json::array();
   for (const figures& f : samples) {
     nlohmann::json sample = {
-        {"timestamp", iso8601_utc(f.timestamp)},
+        {"timestamp", diagnostics::format_iso8601_utc(f.timestamp)},
         {"timestamp_unix_seconds",
          std::chrono::duration<double>(f.timestamp.time_since_epoch()).count()}};
     for (const figure_column& c : k_figure_columns) {

@@ -22,7 +22,4 @@ std::string csv_row(const figures& f);
 std::string json_document(std::string_view url, double interval_seconds,
                           const std::vector<figures>& samples);
 
-// "2026-11-26T08:30:03.123Z"
-std::string iso8601_utc(std::chrono::system_clock::time_point t);
-
 }  // namespace harrier::tools

@@ -14,6 +14,7 @@
 //   Percentiles are estimate_quantile() figures, null when the histogram is empty; bucket_counts
 //   are per bucket (not cumulative), the last one being +Inf.
 
+#include <chrono>
 #include <string>
 #include <string_view>
 
@@ -34,6 +35,9 @@ std::string to_json_text(const registry_snapshot& snapshot, int indent = -1);
 // (JSON objects do not keep order); null figures become NaN. Throws std::invalid_argument naming
 // the offending field when the text is not JSON or not of the schema above.
 registry_snapshot from_json_text(std::string_view json_text);
+
+// "2026-11-26T08:30:03.123Z": the timestamp format of the JSON snapshot (UTC, milliseconds).
+std::string format_iso8601_utc(std::chrono::system_clock::time_point t);
 
 // Escaping rules of the text format, exposed for tests: label values escape backslash, double
 // quote and newline; HELP text escapes backslash and newline.
