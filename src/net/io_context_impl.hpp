@@ -45,6 +45,8 @@ class io_context_impl {
 
 // Why io_uring cannot be used here, or nullopt when it can (internal; io_uring_reactor.cpp).
 std::optional<std::string> io_uring_refusal_reason();
+// Asks the kernel afresh (on a throwaway thread; see io_uring_probe.cpp). Empty when usable.
+std::optional<std::string> probe_io_uring();
 std::unique_ptr<reactor> make_io_uring_reactor(io_context_impl& context, const io_options& options);
 std::unique_ptr<reactor> make_epoll_reactor(io_context_impl& context, const io_options& options);
 

@@ -12,6 +12,13 @@
 #include <sstream>
 
 #include "core/logger.hpp"
+#include "net/io_context_impl.hpp"
+
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 using namespace net_test;
 using harrier::task;
@@ -33,6 +40,30 @@ TEST_CASE("the automatic backend is io_uring where the kernel allows it", "[net]
   const auto refusal = harrier::net::detail::io_uring_refusal_reason();
   INFO((refusal ? *refusal : std::string("io_uring allowed")));
   CHECK(ctx.backend() == (refusal ? backend_kind::epoll : backend_kind::io_uring));
+}
+
+TEST_CASE("probing io_uring and running a ring leave no spurious EINTR on the calling thread",
+          "[net][context]") {
+  // Closing an io_uring ring makes the kernel send task work to each thread attached to it, a
+  // little later; on the application's thread that fails its next blocking call with EINTR.
+  // Before the probe moved to a throwaway thread this read failed with EINTR every time.
+  (void)harrier::net::detail::probe_io_uring();
+  {
+    harrier::net::io_options options;
+    options.backend = backend_kind::automatic;
+    harrier::net::io_context context(options);
+  }
+  int pair[2];
+  REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == 0);
+  timeval timeout{0, 300'000};  // nothing is ever written: the read must time out
+  REQUIRE(::setsockopt(pair[0], SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout) == 0);
+  char byte = 0;
+  const ssize_t n = ::read(pair[0], &byte, 1);
+  const int error = errno;
+  ::close(pair[0]);
+  ::close(pair[1]);
+  CHECK(n == -1);
+  CHECK(error == EAGAIN);
 }
 
 TEST_CASE("a refused io_uring falls back to epoll with one log line", "[net][context]") {
