@@ -22,6 +22,11 @@ if(NOT ZLIB_FOUND)
     "On Debian: apt-get install zlib1g-dev (or run scripts/install-deps.sh).")
 endif()
 
+include(harrierFindBrotli)
+if(NOT TARGET harrier::brotlienc)
+  message(STATUS "harrier: brotli not found; response compression will offer gzip only "
+    "(on Debian: apt-get install libbrotli-dev)")
+endif()
 include(harrierFindLiburing)
 if(NOT TARGET harrier::liburing)
   message(FATAL_ERROR

@@ -23,4 +23,5 @@ install(FILES
   ${CMAKE_CURRENT_BINARY_DIR}/harrierConfig.cmake
   ${CMAKE_CURRENT_BINARY_DIR}/harrierConfigVersion.cmake
   cmake/harrierFindLiburing.cmake
+  cmake/harrierFindBrotli.cmake
   DESTINATION ${harrier_cmake_dir})

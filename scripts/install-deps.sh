@@ -6,7 +6,7 @@ set -euo pipefail
 level=${1:-test}
 
 build_packages=(cmake ninja-build g++ ccache pkg-config liburing-dev libfmt-dev libspdlog-dev
-  nlohmann-json3-dev node-llhttp zlib1g-dev libjs-chart.js)
+  nlohmann-json3-dev node-llhttp zlib1g-dev libbrotli-dev libjs-chart.js)
 test_packages=(catch2 curl python3 wrk nghttp2-client prometheus libboost-dev clang-format chromium)
 bench_packages=(nginx-light h2o golang-go linux-perf strace libboost-dev)
 

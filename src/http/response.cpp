@@ -4,6 +4,7 @@
 
 #include "http/connection_core.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 #include <stdexcept>
@@ -122,6 +123,44 @@ void response::set_content_length(std::uint64_t length) {
   m_content_length = length;
 }
 
+std::optional<std::string_view> response::header(std::string_view name) const noexcept {
+  std::string_view rest = m_headers;
+  while (!rest.empty()) {
+    const std::size_t end = rest.find("\r\n");
+    const std::string_view line = rest.substr(0, end);
+    rest.remove_prefix(end == std::string_view::npos ? rest.size() : end + 2);
+    // add_header wrote "Name: value" with a token name, so the first ':' ends the name.
+    const std::size_t colon = line.find(':');
+    if (colon == name.size() && iequals(line.substr(0, colon), name)) {
+      return line.substr(std::min(colon + 2, line.size()));
+    }
+  }
+  return std::nullopt;
+}
+
+std::size_t response::remove_header(std::string_view name) {
+  check_not_started();
+  std::size_t removed = 0;
+  std::size_t at = 0;
+  while (at < m_headers.size()) {
+    std::size_t end = m_headers.find("\r\n", at);
+    end = end == std::string::npos ? m_headers.size() : end + 2;
+    const std::string_view line(m_headers.data() + at, end - at);
+    if (line.find(':') == name.size() && iequals(line.substr(0, name.size()), name)) {
+      m_headers.erase(at, end - at);
+      ++removed;
+    } else {
+      at = end;
+    }
+  }
+  return removed;
+}
+
+void response::set_body_filter(body_filter* filter) {
+  if (filter != nullptr) check_not_started();
+  m_filter = filter;
+}
+
 task<void> response::write(std::span<const std::byte> bytes) {
   return m_core->write_body(*this, bytes);
 }
@@ -145,6 +184,8 @@ void response::reset() noexcept {
   m_body_bytes = 0;
   m_headers.clear();
   m_pending_body.clear();
+  m_filter = nullptr;
+  m_filter_out.clear();
   m_started = false;
   m_ended = false;
   m_chunked = false;

@@ -6,6 +6,10 @@
 // serialised in one pass into m_out: status line, Date (copied from the date cache), Server,
 // framing, Connection, then the handler's headers, which response::add_header has already
 // formatted as "Name: value\r\n" lines.
+//
+// A body filter (body_filter.hpp), when installed, is consulted in start_response, sees each
+// write's bytes before they are framed, and adds its flush and finish output; every test for it
+// is one pointer comparison, so an unfiltered response pays nothing else.
 
 #include "http/connection_core.hpp"
 
@@ -13,6 +17,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <charconv>
 #include <stdexcept>
 
@@ -21,6 +26,9 @@ namespace harrier::http::detail {
 namespace {
 // Writes at least this large skip the output buffer (one copy saved, one sendv instead of two).
 constexpr std::size_t k_direct_write_bytes = 16 * 1024;
+// A body filter is fed at most this much of one write at a time, so its output buffer stays
+// near this size (compressed output is smaller; an expanding filter would be bounded by it too).
+constexpr std::size_t k_filter_slice_bytes = 64 * 1024;
 
 bool status_has_no_body(int status) noexcept {
   return (status >= 100 && status < 200) || status == 204 || status == 304;
@@ -67,12 +75,42 @@ bool connection_core::decide_keep_alive(const response& res) const noexcept {
 }
 
 void connection_core::start_response(response& res, bool at_end) {
+  bool filtered_head_only = false;  // HEAD through a filter: its output length is never known
+  if (res.m_filter != nullptr) [[unlikely]] {
+    // The filter decides now that the head is final from the handler's side (body_filter.hpp).
+    body_filter::head_info info;
+    info.body_sent = !status_has_no_body(res.m_status) && !m_no_response_body;
+    if (res.m_content_length) {
+      info.body_length = res.m_content_length;
+    } else if (at_end) {
+      info.body_length = m_no_response_body ? res.m_body_bytes : res.m_pending_body.size();
+    }
+    if (!res.m_filter->start(res, info)) {
+      res.m_filter = nullptr;
+    } else {
+      res.m_content_length.reset();  // it described the unfiltered body
+      if (status_has_no_body(res.m_status)) {
+      } else if (m_no_response_body) {
+        filtered_head_only = true;
+      } else {
+        // What was buffered goes through the filter now; at the end that is the whole output,
+        // so the framing below gives it a Content-Length as for any small response.
+        res.m_filter_out.clear();
+        res.m_filter->transform(
+            std::as_bytes(std::span(res.m_pending_body.data(), res.m_pending_body.size())),
+            res.m_filter_out);
+        if (at_end) res.m_filter->finish(res.m_filter_out);
+        res.m_pending_body.swap(res.m_filter_out);
+        res.m_filter_out.clear();
+      }
+    }
+  }
   const int status = res.m_status;
   const bool no_body = status_has_no_body(status);
   std::optional<std::uint64_t> length;
   bool chunked = false;
   bool close_delimited = false;
-  if (no_body) {
+  if (no_body || filtered_head_only) {
   } else if (res.m_content_length) {
     length = res.m_content_length;
   } else if (at_end) {
@@ -165,32 +203,65 @@ task<void> connection_core::write_body(response& res, std::span<const std::byte>
     start_response(res, false);
   }
   if (res.m_discard_body) co_return;
-  if (data.size() >= k_direct_write_bytes) {
-    if (res.m_chunked) {
-      append_number(m_out, data.size(), 16);
-      m_out.append("\r\n");
+  std::span<const std::byte> rest = data;  // input not yet through the filter, if any
+  do {
+    std::span<const std::byte> chunk = rest;
+    if (res.m_filter != nullptr) [[unlikely]] {
+      // Slices bound the filter's output buffer when one write is large.
+      const std::size_t n = std::min(rest.size(), k_filter_slice_bytes);
+      res.m_filter_out.clear();
+      res.m_filter->transform(rest.first(n), res.m_filter_out);
+      rest = rest.subspan(n);
+      chunk = std::as_bytes(std::span(res.m_filter_out.data(), res.m_filter_out.size()));
+      if (chunk.empty()) continue;
+    } else {
+      rest = {};
     }
-    const bool sent = co_await flush_output(data);  // not in the condition: see body_reader.cpp
-    if (!sent) co_return;
-    if (res.m_chunked) m_out.append("\r\n");
-    co_return;
-  }
-  append_body(res, data);
-  if (m_out.size() >= m_options.limits.max_response_buffer_bytes) (void)co_await flush_output();
+    if (chunk.size() >= k_direct_write_bytes) {
+      if (res.m_chunked) {
+        append_number(m_out, chunk.size(), 16);
+        m_out.append("\r\n");
+      }
+      const bool sent = co_await flush_output(chunk);  // not in the condition: see body_reader.cpp
+      if (!sent) co_return;
+      if (res.m_chunked) m_out.append("\r\n");
+      continue;
+    }
+    append_body(res, chunk);
+    if (m_out.size() >= m_options.limits.max_response_buffer_bytes) {
+      const bool sent = co_await flush_output();
+      if (!sent) co_return;
+    }
+  } while (!rest.empty());
 }
 
 task<void> connection_core::flush_response(response& res) {
   if (res.m_ended) co_return;
   if (!res.m_started) start_response(res, false);
+  if (res.m_filter != nullptr && !res.m_discard_body) [[unlikely]] {
+    res.m_filter_out.clear();
+    res.m_filter->flush(res.m_filter_out);
+    if (!res.m_filter_out.empty()) {
+      append_body(res, std::as_bytes(std::span(res.m_filter_out.data(), res.m_filter_out.size())));
+    }
+  }
   (void)co_await flush_output();
 }
 
 task<void> connection_core::end_response(response& res) {
   if (res.m_ended) co_return;
   if (!res.m_started) {
-    start_response(res, true);
-  } else if (res.m_chunked) {
-    m_out.append("0\r\n\r\n");
+    start_response(res, true);  // finishes the filter's output too, if there is one
+  } else {
+    if (res.m_filter != nullptr && !res.m_discard_body) [[unlikely]] {
+      res.m_filter_out.clear();
+      res.m_filter->finish(res.m_filter_out);
+      if (!res.m_filter_out.empty()) {
+        append_body(res,
+                    std::as_bytes(std::span(res.m_filter_out.data(), res.m_filter_out.size())));
+      }
+    }
+    if (res.m_chunked) m_out.append("0\r\n\r\n");
   }
   res.m_ended = true;
   if (res.m_content_length && res.m_body_bytes < *res.m_content_length && !res.m_discard_body) {

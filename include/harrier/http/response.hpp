@@ -19,8 +19,11 @@
 //   set_content_length, `Connection: close` makes the connection close after the response.
 // - HEAD: the same head as GET would get, no body bytes (writes are counted, then dropped).
 // - If the client is gone, writes complete without error and request::aborted() is cancelled.
+// - A body_filter (body_filter.hpp) installed before the start transforms the body on its way
+//   out (compression). Without one, the cost is one pointer test per write, flush and end.
 
 #include <harrier/core/task.hpp>
+#include <harrier/http/body_filter.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -43,6 +46,14 @@ class response {
   void add_header(std::string_view name, std::string_view value);
   void set_content_type(std::string_view value) { add_header("Content-Type", value); }
   void set_content_length(std::uint64_t length);
+  // The length the handler declared with set_content_length (or a Content-Length header).
+  std::optional<std::uint64_t> content_length() const noexcept { return m_content_length; }
+  // The value of the first header line named `name` (case-insensitive) that the handler added;
+  // nullopt if none. Framing and connection headers are not in this list.
+  std::optional<std::string_view> header(std::string_view name) const noexcept;
+  // Removes every header line named `name`; returns how many. Throws like add_header once
+  // started.
+  std::size_t remove_header(std::string_view name);
   bool has_started() const noexcept { return m_started; }
   bool has_ended() const noexcept { return m_ended; }
   // Body bytes the handler has written so far (counted for HEAD too).
@@ -55,6 +66,13 @@ class response {
   }
   task<void> flush();
   task<void> end();
+
+  // Installs `filter` for this response (nullptr removes it). Installing throws
+  // std::logic_error once the response has started; removing is allowed at any time, and is what
+  // the installer does when it leaves (after end(), or on an error that abandons the response).
+  // The filter must outlive its installation.
+  void set_body_filter(body_filter* filter);
+  body_filter* get_body_filter() const noexcept { return m_filter; }
   // set_status + Content-Type + body + end, for the common case.
   task<void> send(int status, std::string_view content_type, std::string_view body);
 
@@ -67,9 +85,11 @@ class response {
   detail::connection_core* m_core;
   int m_status = 200;
   std::optional<std::uint64_t> m_content_length;
-  std::uint64_t m_body_bytes = 0;  // written so far (for Content-Length checks and HEAD)
-  std::string m_headers;           // "Name: value\r\n"... reused across requests
-  std::string m_pending_body;      // body written before the head left, reused
+  std::uint64_t m_body_bytes = 0;   // written so far (for Content-Length checks and HEAD)
+  std::string m_headers;            // "Name: value\r\n"... reused across requests
+  std::string m_pending_body;       // body written before the head left, reused
+  body_filter* m_filter = nullptr;  // consulted at the start; cleared if it declines
+  std::string m_filter_out;         // the filter's output for one write, reused
   bool m_started = false;
   bool m_ended = false;
   bool m_chunked = false;
