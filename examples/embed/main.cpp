@@ -52,11 +52,11 @@ int main(int argc, char** argv) {
     config.set("urls", "http://127.0.0.1:0");
     auto app = harrier::application::create(std::move(config));
     map_routes(app);
-    app.start();
+    harrier::sync_wait(app.start());
     const std::string url = app.urls().front();
     const int port = std::stoi(url.substr(url.rfind(':') + 1));
     const std::string response = get(port, "/hello/embed");
-    app.stop();
+    harrier::sync_wait(app.stop());
     const bool ok = response.find("200 OK") != std::string::npos &&
                     response.find("Hello, embed!") != std::string::npos;
     std::printf("harrier %s self-test: %s\n", harrier::k_version_string, ok ? "ok" : "FAILED");

@@ -29,7 +29,7 @@ std::string_view trim(std::string_view s) noexcept {
 }  // namespace
 
 connection_core::connection_core(transport_base& transport, const http1_options& options,
-                                 request_handler handler)
+                                 request_handler handler, connection_info info)
     : m_transport(transport),
       m_options(options),
       m_handler(std::move(handler)),
@@ -40,6 +40,7 @@ connection_core::connection_core(transport_base& transport, const http1_options&
       m_request(*this),
       m_response(*this) {
   if (!m_handler) throw std::invalid_argument("http1_connection: the request handler is empty");
+  m_request.m_connection = std::move(info);
   m_block = block_pool::shared().acquire();
   m_data = reinterpret_cast<char*>(m_block.data());
   m_capacity = m_block.size();
@@ -372,8 +373,9 @@ void connection_core_deleter::operator()(connection_core* core) const noexcept {
 }
 
 connection_core_ptr make_connection_core(transport_base& transport, const http1_options& options,
-                                         request_handler handler) {
-  return connection_core_ptr(new connection_core(transport, options, std::move(handler)));
+                                         request_handler handler, connection_info info) {
+  return connection_core_ptr(
+      new connection_core(transport, options, std::move(handler), std::move(info)));
 }
 task<void> run_connection(connection_core& core) {
   return core.run();

@@ -64,7 +64,8 @@ enum class deadline_kind : std::int64_t {
 
 class connection_core {
  public:
-  connection_core(transport_base& transport, const http1_options& options, request_handler handler);
+  connection_core(transport_base& transport, const http1_options& options, request_handler handler,
+                  connection_info info);
   ~connection_core();
   connection_core(const connection_core&) = delete;
   connection_core& operator=(const connection_core&) = delete;

@@ -7,6 +7,9 @@
 
 #include <fmt/format.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <cerrno>
 #include <system_error>
 
@@ -21,6 +24,53 @@ namespace {
 bool is_resource_exhaustion(const std::error_code& ec) {
   return ec == std::errc::too_many_files_open || ec == std::errc::too_many_files_open_in_system ||
          ec == std::errc::no_buffer_space || ec == std::errc::not_enough_memory;
+}
+
+// The numeric address text of an IP sockaddr (no brackets, no port), or the path of a Unix one.
+void describe(const net::endpoint& e, address_family& family, std::string& address,
+              std::uint16_t& port) {
+  char buffer[INET6_ADDRSTRLEN] = {};
+  if (e.family() == AF_INET) {
+    family = address_family::ipv4;
+    ::inet_ntop(AF_INET, &reinterpret_cast<const ::sockaddr_in*>(e.data())->sin_addr, buffer,
+                sizeof(buffer));
+    address = buffer;
+  } else if (e.family() == AF_INET6) {
+    family = address_family::ipv6;
+    ::inet_ntop(AF_INET6, &reinterpret_cast<const ::sockaddr_in6*>(e.data())->sin6_addr, buffer,
+                sizeof(buffer));
+    address = buffer;
+  } else if (e.is_unix()) {
+    family = address_family::unix_socket;
+    address = e.to_string().substr(5);  // "unix:/path" -> "/path"
+  }
+  port = e.port();
+}
+
+// Who connected: getpeername once per connection (the accept completion does not carry the
+// peer's address). A listener bound to a specific address is the connection's local address, so
+// getsockname is needed only for wildcard listeners (0.0.0.0, ::), where the kernel picked it.
+connection_info describe_connection(const net::tcp_stream& stream, const net::endpoint& listener) {
+  connection_info info;
+  try {
+    describe(stream.remote_endpoint(), info.family, info.remote_address, info.remote_port);
+    bool wildcard = false;
+    if (listener.family() == AF_INET) {
+      wildcard = reinterpret_cast<const ::sockaddr_in*>(listener.data())->sin_addr.s_addr ==
+                 htonl(INADDR_ANY);
+    } else if (listener.family() == AF_INET6) {
+      wildcard = IN6_IS_ADDR_UNSPECIFIED(
+          &reinterpret_cast<const ::sockaddr_in6*>(listener.data())->sin6_addr);
+    }
+    address_family local_family = address_family::unknown;
+    describe(wildcard ? stream.local_endpoint() : listener, local_family, info.local_address,
+             info.local_port);
+    if (info.family == address_family::unknown) info.family = local_family;  // unnamed Unix peer
+  } catch (const std::system_error&) {
+    // The peer left before we asked (ENOTCONN): the connection will see EOF at its first read.
+    info = connection_info{};
+  }
+  return info;
 }
 
 constexpr std::string_view k_busy_response =
@@ -46,9 +96,18 @@ server::~server() {
 
 void server::start() {
   if (m_started.exchange(true)) throw std::logic_error("http::server::start called twice");
-  for (const net::endpoint& at : m_options.endpoints) {
-    m_listeners.push_back(net::listener::bind(m_io, at, m_options.listen));
-    m_local.push_back(m_listeners.back().local_endpoint());
+  try {
+    for (const net::endpoint& at : m_options.endpoints) {
+      m_listeners.push_back(net::listener::bind(m_io, at, m_options.listen));
+      m_local.push_back(m_listeners.back().local_endpoint());
+    }
+  } catch (...) {
+    // Nothing stays bound, and the server is as if never started (stop() and the destructor
+    // then have nothing to wait for; there are no accept loops).
+    m_listeners.clear();
+    m_local.clear();
+    m_started.store(false);
+    throw;
   }
   m_accept_loops.store(m_listeners.size());
   if (m_listeners.empty()) m_accept_loops_done.set();
@@ -89,15 +148,16 @@ task<void> server::accept_loop(net::listener& listener) {
       m_refused.fetch_add(1, std::memory_order_relaxed);
       spawn(refuse(std::move(accepted.stream)), "refused connection");
     } else {
-      spawn(serve(std::move(accepted.stream)), "connection");
+      spawn(serve(std::move(accepted.stream), listener.local_endpoint()), "connection");
     }
   }
   if (m_accept_loops.fetch_sub(1) == 1) m_accept_loops_done.set();
 }
 
-task<void> server::serve(net::tcp_stream stream) {
+task<void> server::serve(net::tcp_stream stream, net::endpoint listener) {
   tcp_transport transport(stream, m_io);
-  http1_connection<tcp_transport> connection(transport, m_options.connection, m_handler);
+  http1_connection<tcp_transport> connection(transport, m_options.connection, m_handler,
+                                             describe_connection(stream, listener));
   connection_entry entry{&connection};
   {
     std::lock_guard lock(m_mutex);

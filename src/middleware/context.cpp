@@ -34,6 +34,37 @@ std::optional<std::string> context::query(std::string_view name) const {
   return decoded;
 }
 
+context::forwarded_values& context::forwarded() {
+  if (!m_forwarded) {
+    m_forwarded.emplace();
+    m_forwarded->remote_address = m_request.connection().remote_address;
+    m_forwarded->remote_port = m_request.connection().remote_port;
+    m_forwarded->scheme = "http";
+    m_forwarded->host = m_request.header("Host").value_or(std::string_view{});
+  }
+  return *m_forwarded;
+}
+
+std::optional<context::original_values> context::forwarded_original() const noexcept {
+  if (!m_forwarded) return std::nullopt;
+  return original_values{m_request.connection().remote_address, m_request.connection().remote_port,
+                         "http", m_request.header("Host").value_or(std::string_view{})};
+}
+
+void context::set_remote(std::string_view address, std::uint16_t port) {
+  forwarded_values& f = forwarded();
+  f.remote_address = address;
+  f.remote_port = port;
+}
+
+void context::set_scheme(std::string_view scheme) {
+  forwarded().scheme = scheme;
+}
+
+void context::set_host(std::string_view host) {
+  forwarded().host = host;
+}
+
 std::string_view context::trace_id() {
   if (m_trace_id.empty()) {
     static constexpr char k_hex[] = "0123456789abcdef";

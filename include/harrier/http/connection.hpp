@@ -23,6 +23,7 @@
 #include <harrier/http/date_cache.hpp>
 #include <harrier/http/handler.hpp>
 #include <harrier/http/rejection.hpp>
+#include <harrier/http/request.hpp>
 #include <harrier/http/server_limits.hpp>
 #include <harrier/http/transport.hpp>
 
@@ -44,7 +45,7 @@ struct connection_core_deleter {
 };
 using connection_core_ptr = std::unique_ptr<connection_core, connection_core_deleter>;
 connection_core_ptr make_connection_core(transport_base& transport, const http1_options& options,
-                                         request_handler handler);
+                                         request_handler handler, connection_info info);
 task<void> run_connection(connection_core& core);
 void begin_connection_shutdown(connection_core& core) noexcept;
 void abort_connection(connection_core& core) noexcept;
@@ -53,10 +54,13 @@ void abort_connection(connection_core& core) noexcept;
 template <transport Transport>
 class http1_connection {
  public:
-  // `transport` must outlive this object; `options` is copied.
-  http1_connection(Transport& transport, const http1_options& options, request_handler handler)
+  // `transport` must outlive this object; `options` is copied. `info` (who connected, where to) is
+  // what every request of this connection reports as request::connection().
+  http1_connection(Transport& transport, const http1_options& options, request_handler handler,
+                   connection_info info = {})
       : m_adapter(transport),
-        m_core(detail::make_connection_core(m_adapter, options, std::move(handler))) {}
+        m_core(detail::make_connection_core(m_adapter, options, std::move(handler),
+                                            std::move(info))) {}
   http1_connection(const http1_connection&) = delete;
   http1_connection& operator=(const http1_connection&) = delete;
 

@@ -12,6 +12,8 @@
 //   receive the connection keeps pending while the handler runs, or a failed send) or when the
 //   server aborts the connection.
 // - A request object is reused for every request of its connection; the handler must not keep it.
+// - connection() describes the connection the request came on (addresses and ports as the server
+//   saw them at accept). It is filled once per connection: reading it costs nothing per request.
 
 #include <harrier/core/cancellation.hpp>
 #include <harrier/core/task.hpp>
@@ -29,6 +31,23 @@ namespace harrier::http {
 namespace detail {
 class connection_core;
 }
+
+enum class address_family : std::uint8_t { unknown, ipv4, ipv6, unix_socket };
+
+// Who connected, and where to. The http layer's own description (it does not expose net types):
+// - ipv4 / ipv6: the addresses as numeric text without brackets ("127.0.0.1", "::1",
+//   "::ffff:10.0.0.1" for an IPv4 client on a dual-stack socket) and the ports.
+// - unix_socket: local_address is the socket's path; remote_address is usually empty (clients
+//   rarely bind their end) and the ports are 0.
+// - unknown: the transport did not say (in-memory test transports), or the peer was already gone
+//   when the server asked.
+struct connection_info {
+  address_family family = address_family::unknown;
+  std::string remote_address;
+  std::uint16_t remote_port = 0;
+  std::string local_address;
+  std::uint16_t local_port = 0;
+};
 
 class request_body {
  public:
@@ -67,6 +86,9 @@ class request {
   bool is_head() const noexcept { return m_is_head; }
   request_body& body() noexcept { return m_body; }
   const cancellation_token& aborted() const noexcept { return m_aborted; }
+  // The connection this request came on (the immediate peer: a proxy, if there is one; see the
+  // forwarded_headers middleware for the client behind it).
+  const connection_info& connection() const noexcept { return m_connection; }
 
  private:
   friend class detail::connection_core;
@@ -83,6 +105,7 @@ class request {
   bool m_is_head = false;
   request_body m_body;
   cancellation_token m_aborted;
+  connection_info m_connection;  // set once, when the connection is made
 };
 
 // Percent-decodes `text` into `out` (appending). '+' becomes a space when plus_as_space (query

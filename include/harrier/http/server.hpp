@@ -3,11 +3,13 @@
 //
 // It binds every endpoint, accepts on each, and runs an http1_connection per accepted socket
 // (the connection coroutine starts on the thread that completed the accept, and moves with its
-// I/O completions: pool workers or the I/O thread, as the io_context dispatches).
+// I/O completions: pool workers or the I/O thread, as the io_context dispatches). Each connection
+// learns its peer's and its own address once, at accept (request::connection()).
 //
 // Contract:
 // - start() binds every endpoint or throws std::system_error naming the one that failed (nothing
-//   stays bound then). local_endpoints() then has the real ports.
+//   stays bound then, and the server is as if never started: stop() and the destructor return at
+//   once, start() may be tried again). local_endpoints() then has the real ports.
 // - max_concurrent_connections: a connection accepted at the limit gets a 503 with
 //   `Connection: close` and is closed; it never reaches the handler.
 // - stop() is graceful, in the order Kestrel uses: (1) stop accepting and close the listeners;
@@ -67,7 +69,7 @@ class server {
  private:
   struct connection_entry;
   task<void> accept_loop(net::listener& listener);
-  task<void> serve(net::tcp_stream stream);
+  task<void> serve(net::tcp_stream stream, net::endpoint listener);
   task<void> refuse(net::tcp_stream stream);
   task<void> abort_after_timeout();
   void connection_finished() noexcept;

@@ -17,6 +17,8 @@
 // The pipeline: routing runs first (so every middleware sees the matched route template), then the
 // middleware in registration order, then the matched endpoint, or 404 / 405 with Allow.
 // Registration (use, map_*) happens before start(); the pipeline is built once at start().
+// Several applications can run in one process (each with its own pool, I/O threads and metrics);
+// a program that embeds them starts and stops them with co_await app.start() / app.stop().
 //
 // Threads: the thread pool runs handlers (unless --dispatch inline), the io_context's I/O
 // thread(s) harvest completions, and a heartbeat thread refreshes the Date header and watches for
@@ -111,6 +113,7 @@ class application : public route_builder<application> {
 
   application(application&&) noexcept;
   application& operator=(application&&) noexcept;
+  // A started application is stopped first (blocking: destroy it from outside its own threads).
   ~application();
 
   application& use(middleware_fn middleware);
@@ -127,12 +130,24 @@ class application : public route_builder<application> {
   application& map_diagnostics();
 
   // Starts the pool, the I/O threads and the server; completes once every URL is listening (and
-  // logged "listening on ..."). Throws std::system_error when an endpoint cannot be bound.
-  void start();
-  // Graceful shutdown (see http::server::stop), then the pool and I/O threads stop. Blocking;
-  // call from a thread that is not one of the application's own.
-  void stop();
-  // start(), wait for SIGINT or SIGTERM, stop(). Returns the process exit code (0).
+  // logged "listening on ..."). The work is done on the awaiting thread, which the awaiter resumes
+  // on. A failure (std::system_error when an endpoint cannot be bound) is thrown from the
+  // co_await, and whatever had been started is stopped again. Lazy, as every task; from plain
+  // code: harrier::sync_wait(app.start()).
+  task<void> start();
+  // Graceful shutdown (see http::server::stop), then the pool and I/O threads stop. Idempotent:
+  // a second call completes when the first one has (at once if it already did), back on its own
+  // pool if it was awaited on one, else on the thread that finished the first. Without a
+  // successful start() it completes at once.
+  // Threads: awaited from a plain thread (main, sync_wait), the shutdown runs on that thread and
+  // the awaiter resumes on it. Awaited from a worker of another thread_pool (another application),
+  // that worker is not blocked: a thread of the shutdown's own does the waiting and joining, then
+  // posts the awaiter back to its pool (so blocking on it with sync_wait there needs that pool to
+  // be able to add a thread). Awaited from one of this application's own threads (a handler, a
+  // worker of its pool, an I/O thread with --dispatch inline) it throws std::logic_error: the
+  // shutdown would wait for that very request, and join that very thread.
+  task<void> stop();
+  // start(), wait for SIGINT or SIGTERM, stop(). Blocking. Returns the process exit code (0).
   int run();
 
   // True once a graceful shutdown has begun (readiness checks turn unhealthy).

@@ -1,6 +1,8 @@
 #pragma once
 // Built-in middleware. Each returns a middleware_fn for application::use().
 
+#include <harrier/middleware/compression.hpp>
+#include <harrier/middleware/forwarded_headers.hpp>
 #include <harrier/middleware/pipeline.hpp>
 
 #include <chrono>

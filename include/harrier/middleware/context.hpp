@@ -5,6 +5,12 @@
 // the matched route template and values, a trace id, per-request items, and the environment
 // (development or not). A context lives for one request, on the connection's coroutine frame;
 // middleware and handlers get it by reference and must not keep it past the request.
+//
+// The client as the application sees it (ASP.NET Core's Connection.RemoteIpAddress, Request.Scheme
+// and Request.Host): remote_address(), remote_port(), scheme() and host() start as the connection's
+// peer, "http" and the Host header, and cost nothing until a middleware (forwarded_headers)
+// replaces them with what a trusted proxy said; the values it replaced stay readable as
+// forwarded_original().
 
 #include <harrier/core/cancellation.hpp>
 #include <harrier/http/request.hpp>
@@ -12,6 +18,7 @@
 #include <harrier/middleware/route_table.hpp>
 
 #include <any>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -72,6 +79,38 @@ class context {
 
   bool is_development() const noexcept { return m_development; }
 
+  // The client's address and port: the connection's peer unless a middleware replaced them.
+  std::string_view remote_address() const noexcept {
+    return m_forwarded ? std::string_view(m_forwarded->remote_address)
+                       : std::string_view(m_request.connection().remote_address);
+  }
+  std::uint16_t remote_port() const noexcept {
+    return m_forwarded ? m_forwarded->remote_port : m_request.connection().remote_port;
+  }
+  // "http" (the connection has no TLS) unless a middleware replaced it.
+  std::string_view scheme() const noexcept {
+    return m_forwarded ? std::string_view(m_forwarded->scheme) : std::string_view("http");
+  }
+  // The Host header ("" without one) unless a middleware replaced it.
+  std::string_view host() const noexcept {
+    return m_forwarded ? std::string_view(m_forwarded->host)
+                       : m_request.header("Host").value_or(std::string_view{});
+  }
+  void set_remote(std::string_view address, std::uint16_t port);
+  void set_scheme(std::string_view scheme);
+  void set_host(std::string_view host);
+
+  // The values before the first set_remote/set_scheme/set_host of this request (ASP.NET Core's
+  // X-Original-For, X-Original-Proto, X-Original-Host), or nullopt if nothing was replaced. They
+  // are always the connection's peer, "http" and the Host header: views, valid for the request.
+  struct original_values {
+    std::string_view remote_address;
+    std::uint16_t remote_port = 0;
+    std::string_view scheme;
+    std::string_view host;
+  };
+  std::optional<original_values> forwarded_original() const noexcept;
+
   // Set by routing; `match` must outlive the request.
   void set_match(const route_match* match) noexcept { m_match = match; }
 
@@ -83,6 +122,16 @@ class context {
   std::string m_trace_id;
   std::map<std::string, std::any, std::less<>> m_items;
   bool m_development = false;
+
+  // Engaged by the first replacement; a request without proxies never touches it.
+  struct forwarded_values {
+    std::string remote_address;
+    std::uint16_t remote_port = 0;
+    std::string scheme;
+    std::string host;
+  };
+  forwarded_values& forwarded();
+  std::optional<forwarded_values> m_forwarded;
 };
 
 }  // namespace harrier
