@@ -4,10 +4,22 @@
 // The server wraps each accepted stream in one of these and runs an http1_connection on it. The
 // stream and the io_context must outlive the connection's run(). The net layer allows the one
 // pending receive, one pending send and timers that the connection uses at the same time.
+//
+// Receives use the stream's provided-buffer receive (recv_provided), not a receive into the
+// connection's buffer: on io_uring that is one multishot receive armed for the connection's
+// whole life, so a request costs no receive submission and no poll arming in the kernel, and
+// bytes that arrive while a handler runs are already in user space when it finishes. recv()
+// copies from the provided buffer into the caller's (a request head is a few hundred bytes); what
+// does not fit stays here, in `m_leftover`, for the next recv(), and the provided buffer goes
+// back to the ring as soon as it is drained.
 
+#include <harrier/core/task.hpp>
 #include <harrier/http/transport.hpp>
 #include <harrier/net/tcp_stream.hpp>
 #include <harrier/net/timer.hpp>
+
+#include <algorithm>
+#include <cstring>
 
 namespace harrier::http {
 
@@ -16,8 +28,15 @@ class tcp_transport {
   tcp_transport(net::tcp_stream& stream, net::io_context& context) noexcept
       : m_stream(&stream), m_context(&context) {}
 
-  auto recv(std::span<std::byte> buffer, cancellation_token token) {
-    return m_stream->recv(buffer, std::move(token));
+  task<net::io_result> recv(std::span<std::byte> buffer, cancellation_token token) {
+    if (m_leftover.empty()) {
+      net::recv_buffer_result r = co_await m_stream->recv_provided(std::move(token));
+      if (r.error) co_return net::io_result{r.error, 0};
+      if (r.buffer.empty()) co_return net::io_result{};  // EOF
+      m_leftover = std::move(r.buffer);
+      m_offset = 0;
+    }
+    co_return net::io_result{{}, take(buffer)};
   }
   auto send(std::span<const std::byte> data, cancellation_token token) {
     return m_stream->send(data, std::move(token));
@@ -26,15 +45,29 @@ class tcp_transport {
     return m_stream->sendv(buffers, std::move(token));
   }
   auto shutdown_send() { return m_stream->shutdown_send(); }
-  void close() noexcept { m_stream->close(); }
+  void close() noexcept {
+    m_leftover.release();
+    m_stream->close();
+  }
   auto sleep_for(std::chrono::nanoseconds delay, cancellation_token token) {
     return net::sleep_for(*m_context, delay, std::move(token));
   }
   transport_clock::time_point now() const { return transport_clock::now(); }
 
  private:
+  std::size_t take(std::span<std::byte> into) noexcept {
+    const std::span<const std::byte> rest = m_leftover.bytes().subspan(m_offset);
+    const std::size_t n = std::min(rest.size(), into.size());
+    std::memcpy(into.data(), rest.data(), n);
+    m_offset += n;
+    if (m_offset == m_leftover.size()) m_leftover.release();
+    return n;
+  }
+
   net::tcp_stream* m_stream;
   net::io_context* m_context;
+  net::recv_buffer m_leftover;  // received, not yet handed to the connection
+  std::size_t m_offset = 0;     // bytes of m_leftover already handed out
 };
 
 }  // namespace harrier::http
