@@ -94,6 +94,11 @@ class reactor {
   void count_wait() noexcept { m_wait_calls.fetch_add(1, std::memory_order_relaxed); }
   // Wakes the I/O thread if it sleeps (any thread).
   void maybe_wake() noexcept;
+  // Whether the I/O thread is (about to be) asleep in its wait; a hint, any thread.
+  bool io_thread_sleeping() const noexcept {
+    // ordering: relaxed; a stale answer only picks the slower of two correct paths.
+    return m_sleeping.load(std::memory_order_relaxed);
+  }
   // Pushes onto the queue from another thread and wakes the I/O thread if it sleeps. Counted in
   // m_producers: once the node is pushed, the operation may complete and the io_context may be
   // destroyed while this thread is still inside maybe_wake(); destruction waits for the count.
