@@ -77,6 +77,8 @@ class epoll_reactor final : public reactor {
       r = attempt_send(op.socket->fd, op);
     } else if (op.kind == op_kind::sendv) {
       r = attempt_sendv(op.socket->fd, op);
+    } else if (op.kind == op_kind::send_file) {
+      r = attempt_send_file(op.socket->fd, op);
     } else {
       return false;
     }
@@ -203,6 +205,8 @@ class epoll_reactor final : public reactor {
         return attempt_send(s->fd, op);
       case op_kind::sendv:
         return attempt_sendv(s->fd, op);
+      case op_kind::send_file:
+        return attempt_send_file(s->fd, op);
       case op_kind::connect:
         return connect_status(s->fd);
       case op_kind::timer:

@@ -53,6 +53,7 @@
 #include "net/socket_io.hpp"
 
 #include <liburing.h>
+#include <poll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -143,11 +144,21 @@ class io_uring_reactor final : public reactor {
   // does not fit the socket buffer continues on the ring from where it stopped (op.transferred,
   // or the sendv position). On the I/O thread, and while it is awake, the ring path is the
   // cheaper one: the SQE joins the next io_uring_enter with everything else.
+  // send_file has no ring operation (io_uring has no sendfile): it is always tried here first,
+  // then waits for POLLOUT on the ring and continues on the I/O thread (start_op, on_op).
   bool try_complete_inline(io_operation& op) noexcept override {
-    if (op.kind != op_kind::send && op.kind != op_kind::sendv) return false;
-    if (on_io_thread() || !io_thread_sleeping()) return false;
-    const int r = op.kind == op_kind::send ? attempt_send(op.socket->fd, op)
-                                           : attempt_sendv(op.socket->fd, op);
+    int r;
+    if (op.kind == op_kind::send_file) {
+      if (on_io_thread()) return false;
+      r = attempt_send_file(op.socket->fd, op);
+    } else if (op.kind != op_kind::send && op.kind != op_kind::sendv) {
+      return false;
+    } else if (on_io_thread() || !io_thread_sleeping()) {
+      return false;
+    } else {
+      r = op.kind == op_kind::send ? attempt_send(op.socket->fd, op)
+                                   : attempt_sendv(op.socket->fd, op);
+    }
     if (r == -EAGAIN) return false;
     op.result = r;
     return true;
@@ -169,6 +180,16 @@ class io_uring_reactor final : public reactor {
         prep_send(op);
         ++s->inflight;
         break;
+      case op_kind::send_file: {
+        const int r = attempt_send_file(s->fd, *op);
+        if (r != -EAGAIN) {
+          complete(op, r);
+          return;
+        }
+        arm_writable(op);
+        ++s->inflight;
+        break;
+      }
       case op_kind::connect: {
         ::io_uring_sqe* sqe = get_sqe();
         ::io_uring_prep_connect(sqe, s->fd, op->connect.address, op->connect.length);
@@ -288,6 +309,13 @@ class io_uring_reactor final : public reactor {
     s->multishot_paused = false;
   }
 
+  // A single-shot POLLOUT for a send_file that found the socket full; on_op sends on.
+  void arm_writable(io_operation* op) noexcept {
+    ::io_uring_sqe* sqe = get_sqe();
+    ::io_uring_prep_poll_add(sqe, op->socket->fd, POLLOUT);
+    ::io_uring_sqe_set_data64(sqe, encode(op, tag_op));
+  }
+
   void prep_send(io_operation* op) noexcept {
     ::io_uring_sqe* sqe = get_sqe();
     const int fd = op->socket->fd;
@@ -337,6 +365,13 @@ class io_uring_reactor final : public reactor {
 
   void on_op(io_operation* op, int res) noexcept {
     socket_state* s = op->socket;
+    if (op->kind == op_kind::send_file && res >= 0) {  // writable (or hung up: the send says)
+      res = (s->closing || stopping()) ? -ECANCELED : attempt_send_file(s->fd, *op);
+      if (res == -EAGAIN) {
+        arm_writable(op);  // the socket's inflight count is unchanged
+        return;
+      }
+    }
     if ((op->kind == op_kind::send || op->kind == op_kind::sendv) && res >= 0) {
       bool done;
       if (op->kind == op_kind::send) {

@@ -15,6 +15,9 @@ int attempt_recv(int fd, io_operation& op) noexcept;
 // until the socket is full (-EAGAIN, progress kept for the next attempt), or an error.
 int attempt_send(int fd, io_operation& op) noexcept;
 int attempt_sendv(int fd, io_operation& op) noexcept;
+// sendfile(2) of op.file from op.file.offset + op.transferred: 0 when all is out, -EAGAIN when
+// the socket is full (progress kept), -EIO when the file ended early, or -errno.
+int attempt_send_file(int fd, io_operation& op) noexcept;
 // Records `sent` bytes of progress in a sendv; returns true when every byte is out.
 bool advance_sendv(io_operation& op, std::size_t sent) noexcept;
 // accept4 with SOCK_NONBLOCK | SOCK_CLOEXEC.

@@ -61,6 +61,17 @@ class tcp_stream {
                                        cancellation_token token = {}) noexcept {
     return detail::sendv_op(m_state, buffers, std::move(token));
   }
+  // Sends `length` bytes of the file `file_fd` from `offset` without copying them through user
+  // space (sendfile(2)); counts as the stream's one pending send. Completes when every byte was
+  // handed to the kernel, or with an error: std::errc::io_error if the file ends before
+  // offset + length (it was truncated meanwhile). The file's own offset is not used or moved.
+  // The page-cache read happens on the thread that calls sendfile: a cold file on a slow disk
+  // delays that thread (as nginx without aio threads).
+  [[nodiscard]] detail::send_file_op send_file(int file_fd, std::uint64_t offset,
+                                               std::size_t length,
+                                               cancellation_token token = {}) noexcept {
+    return detail::send_file_op(m_state, file_fd, offset, length, std::move(token));
+  }
   // Half-close: the peer reads EOF after the bytes already sent. Completes at once.
   [[nodiscard]] detail::ready_io_result shutdown_send() noexcept;
 

@@ -54,7 +54,16 @@ struct queue_node {
 struct submit_link : queue_node {};
 struct cancel_link : queue_node {};
 
-enum class op_kind : std::uint8_t { recv, recv_provided, send, sendv, accept, connect, timer };
+enum class op_kind : std::uint8_t {
+  recv,
+  recv_provided,
+  send,
+  sendv,
+  send_file,
+  accept,
+  connect,
+  timer
+};
 
 class io_operation : public submit_link, public cancel_link {
  public:
@@ -83,6 +92,11 @@ class io_operation : public submit_link, public cancel_link {
     std::uint64_t sequence;    // FIFO among equal deadlines
     std::size_t heap_index;
   };
+  struct file_params {
+    int fd;                // the file, read with sendfile(2) from `offset` on
+    std::uint64_t offset;  // progress is `transferred`, added to it
+    std::size_t length;
+  };
   struct connect_params {
     const ::sockaddr* address;
     ::socklen_t length;
@@ -97,7 +111,7 @@ class io_operation : public submit_link, public cancel_link {
   std::atomic<std::uint8_t> cancel_phase{0};
 
   int result = 0;               // bytes or accepted fd when >= 0, -errno otherwise
-  std::size_t transferred = 0;  // send/sendv progress; accept: the listener's address family
+  std::size_t transferred = 0;  // send/sendv/send_file progress; accept: the listener's family
   reactor* owner;
   socket_state* socket;  // nullptr for timers
   std::coroutine_handle<> waiter;
@@ -109,6 +123,7 @@ class io_operation : public submit_link, public cancel_link {
     vector_params vector;
     timer_params timer;
     connect_params connect;
+    file_params file;
   };
 
   std::optional<cancellation_registration> registration;

@@ -89,6 +89,19 @@ class sendv_op : public socket_awaitable<sendv_op> {
   ::msghdr m_message;
 };
 
+class send_file_op : public socket_awaitable<send_file_op> {
+ public:
+  send_file_op(socket_state* s, int file_fd, std::uint64_t offset, std::size_t length,
+               cancellation_token t) noexcept
+      : socket_awaitable(op_kind::send_file, s, t) {
+    file = {file_fd, offset, length};
+  }
+  io_result await_resume() noexcept {
+    if (result < 0) return {to_error(result), transferred};
+    return {{}, transferred};
+  }
+};
+
 class accept_op : public socket_awaitable<accept_op> {
  public:
   accept_op(socket_state* s, cancellation_token t) noexcept
