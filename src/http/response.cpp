@@ -164,6 +164,10 @@ void response::set_body_filter(body_filter* filter) {
 task<void> response::write(std::span<const std::byte> bytes) {
   return m_core->write_body(*this, bytes);
 }
+task<void> response::write_file(int fd, std::uint64_t offset, std::uint64_t length) {
+  return m_core->write_file(*this, fd, offset, length);
+}
+
 task<void> response::flush() {
   return m_core->flush_response(*this);
 }

@@ -20,6 +20,8 @@
 #include <algorithm>
 #include <charconv>
 #include <stdexcept>
+#include <string>
+#include <system_error>
 
 namespace harrier::http::detail {
 
@@ -233,6 +235,46 @@ task<void> connection_core::write_body(response& res, std::span<const std::byte>
       if (!sent) co_return;
     }
   } while (!rest.empty());
+}
+
+task<void> connection_core::write_file(response& res, int fd, std::uint64_t offset,
+                                       std::uint64_t length) {
+  if (res.m_ended) throw std::logic_error("http::response: write_file() after end()");
+  if (res.m_content_length && res.m_body_bytes + length > *res.m_content_length) {
+    throw std::logic_error("http::response: write_file() beyond the declared Content-Length");
+  }
+  res.m_body_bytes += length;
+  if (m_broken || length == 0) co_return;
+  if (!res.m_started) {
+    if (m_no_response_body) co_return;  // HEAD
+    start_response(res, false);
+  }
+  if (res.m_discard_body) co_return;
+  if (res.m_chunked) {
+    append_number(m_out, length, 16);
+    m_out.append("\r\n");
+  }
+  const bool sent = co_await flush_output();  // the head and what was buffered go first
+  if (!sent) co_return;
+  const io_result r =
+      co_await m_transport.send_file(fd, offset, static_cast<std::size_t>(length), m_abort.token());
+  if (r.error) {
+    const std::errc e = static_cast<std::errc>(r.error.value());
+    const bool peer_side = r.error.category() == std::system_category() &&
+                           (e == std::errc::broken_pipe || e == std::errc::connection_reset ||
+                            e == std::errc::not_connected || e == std::errc::timed_out);
+    if (peer_side || r.error == std::errc::operation_canceled) {
+      peer_gone();
+      co_return;
+    }
+    // The file failed us after the head promised its length: nothing can repair this response.
+    m_abort_now = true;
+    peer_gone();
+    throw std::system_error(r.error, "http::response::write_file: sending the file failed after " +
+                                         std::to_string(r.bytes) + " of " + std::to_string(length) +
+                                         " bytes");
+  }
+  if (res.m_chunked) m_out.append("\r\n");
 }
 
 task<void> connection_core::flush_response(response& res) {

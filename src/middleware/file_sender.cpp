@@ -18,6 +18,10 @@ namespace {
 
 // 64 KiB reads: the response buffer's size, so each write is one back-pressure step.
 constexpr std::size_t k_read_chunk_bytes = 64 * 1024;
+// From this size on the body goes out with sendfile (http::response::write_file): no copy
+// through user space, at the price of a separate send for the head. Below it, copying is cheaper
+// than that second system call, and the body leaves in the same send as the head.
+constexpr std::uint64_t k_zero_copy_min_bytes = 32 * 1024;
 
 class file_descriptor {
  public:
@@ -109,8 +113,13 @@ task<void> send_file(context& ctx, const resolved_file& file, std::string_view c
     throw std::system_error(errno, std::generic_category(),
                             fmt::format("cannot open {}", file.path.native()));
   }
-  // Plain pread into a buffer, then write. Zero-copy (sendfile/splice through the transport)
-  // is the planned next step for large files.
+  if (length >= k_zero_copy_min_bytes) {
+    // Zero-copy: the head leaves first, then sendfile moves the range from the page cache.
+    co_await res.write_file(fd.get(), range.first, length);
+    co_await res.end();
+    co_return;
+  }
+  // Small files: one pread, and the body leaves with the head in a single send.
   std::vector<std::byte> buffer(std::min<std::uint64_t>(k_read_chunk_bytes, length));
   std::uint64_t offset = range.first, remaining = length;
   while (remaining > 0) {

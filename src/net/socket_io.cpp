@@ -2,6 +2,8 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -42,15 +44,53 @@ int attempt_send(int fd, io_operation& op) noexcept {
   return 0;
 }
 
+namespace {
+// sendfile(2) has no MSG_NOSIGNAL: writing to a connection the peer reset raises SIGPIPE on the
+// calling thread, and its default action kills the process. A library must not change the
+// process's signal dispositions, so SIGPIPE is blocked on this thread around the call, and the
+// one our call raised (if any) is consumed before the old mask comes back. A thread that already
+// blocks SIGPIPE is left alone (a pending SIGPIPE of its own stays its own). Two sigprocmask
+// calls per attempt: this path is for bodies of tens of KiB and more.
+class sigpipe_guard {
+ public:
+  sigpipe_guard() noexcept {
+    ::sigemptyset(&m_pipe);
+    ::sigaddset(&m_pipe, SIGPIPE);
+    ::pthread_sigmask(SIG_BLOCK, &m_pipe, &m_old);
+    m_active = ::sigismember(&m_old, SIGPIPE) == 0;
+  }
+  ~sigpipe_guard() {
+    if (!m_active) return;
+    if (m_raised) {
+      const ::timespec zero{};
+      while (::sigtimedwait(&m_pipe, nullptr, &zero) < 0 && errno == EINTR) {
+      }
+    }
+    ::pthread_sigmask(SIG_SETMASK, &m_old, nullptr);
+  }
+  sigpipe_guard(const sigpipe_guard&) = delete;
+  sigpipe_guard& operator=(const sigpipe_guard&) = delete;
+  void note_epipe() noexcept { m_raised = true; }
+
+ private:
+  ::sigset_t m_pipe;
+  ::sigset_t m_old;
+  bool m_active = false;
+  bool m_raised = false;
+};
+}  // namespace
+
 int attempt_send_file(int fd, io_operation& op) noexcept {
   // One sendfile(2) moves at most about 2 GiB; larger lengths take several calls.
   constexpr std::size_t k_max_per_call = std::size_t{1} << 30;
+  sigpipe_guard guard;
   while (op.transferred < op.file.length) {
     auto position = static_cast<::off_t>(op.file.offset + op.transferred);
     const std::size_t want = std::min(op.file.length - op.transferred, k_max_per_call);
     const ssize_t n = ::sendfile(fd, op.file.fd, &position, want);
     if (n < 0) {
       if (errno == EINTR) continue;
+      if (errno == EPIPE) guard.note_epipe();
       return negative_errno();
     }
     if (n == 0) return -EIO;  // the file is shorter than promised

@@ -127,3 +127,26 @@ TEST_CASE("a send_file waiting for a reader is cancelled by its token, once", "[
   CHECK(sent.bytes > 0);
   CHECK(sent.bytes < file.content.size());
 }
+
+TEST_CASE("send_file to a peer that reset fails with an error and raises no SIGPIPE",
+          "[net][send_file]") {
+  // sendfile(2) has no MSG_NOSIGNAL; an unguarded call here would kill the test process.
+  const config c = any_config();
+  INFO(c.name());
+  environment env(c);
+  temp_file file(8 * 1024 * 1024);
+  auto body = [](harrier::net::io_context& ctx, int fd,
+                 std::size_t len) -> task<harrier::net::io_result> {
+    auto [server, client] = co_await connected_pair(ctx);
+    const ::linger reset{1, 0};
+    ::setsockopt(client.native_handle(), SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+    client.close();  // RST: the server's writes fail with ECONNRESET, then EPIPE
+    harrier::net::io_result last;
+    // The first failing write may report the reset; the ones after it are EPIPE + SIGPIPE.
+    for (int i = 0; i < 5 && last.error != std::errc::broken_pipe; ++i)
+      last = co_await server.send_file(fd, 0, len);
+    co_return last;
+  };
+  const auto sent = run(body(env.context, file.fd, file.content.size()));
+  CHECK(sent.error == std::errc::broken_pipe);
+}

@@ -44,6 +44,9 @@ class tcp_transport {
   auto sendv(std::span<const ::iovec> buffers, cancellation_token token) {
     return m_stream->sendv(buffers, std::move(token));
   }
+  auto send_file(int fd, std::uint64_t offset, std::size_t length, cancellation_token token) {
+    return m_stream->send_file(fd, offset, length, std::move(token));
+  }
   auto shutdown_send() { return m_stream->shutdown_send(); }
   void close() noexcept {
     m_leftover.release();

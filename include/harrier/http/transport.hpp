@@ -15,6 +15,9 @@
 // watchdog) alongside both; close() completes whatever is pending. Completions may resume the
 // coroutines on any thread; the connection never runs two operations of the same kind at once.
 //
+// A transport may also offer `send_file(fd, offset, length, token)` (zero-copy file sending);
+// when it does not, the adapter reads the file with pread and sends the bytes.
+//
 // Inside, the connection talks to a `transport_base` (virtual calls, one coroutine frame per I/O
 // operation from the recycling frame allocator): the protocol code then lives in .cpp files, once,
 // instead of in a template per transport. The cost is small against a system call.
@@ -24,9 +27,15 @@
 
 #include <sys/uio.h>
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <concepts>
 #include <cstddef>
+#include <cstdint>
+#include <memory>
 #include <span>
 #include <system_error>
 
@@ -61,6 +70,10 @@ class transport_base {
   virtual task<io_result> recv(std::span<std::byte> buffer, cancellation_token token) = 0;
   // Sends every byte of every buffer, or fails.
   virtual task<io_result> sendv(std::span<const ::iovec> buffers, cancellation_token token) = 0;
+  // Sends `length` bytes of the file `fd` from `offset`, or fails (std::errc::io_error when the
+  // file ends early; then `bytes` says how many went out).
+  virtual task<io_result> send_file(int fd, std::uint64_t offset, std::size_t length,
+                                    cancellation_token token) = 0;
   virtual task<void> shutdown_send() = 0;
   virtual void close() noexcept = 0;
   virtual task<std::error_code> sleep_for(std::chrono::nanoseconds delay,
@@ -87,6 +100,29 @@ class transport_adapter final : public transport_base {
     }
     auto r = co_await m_inner.sendv(buffers, std::move(token));
     co_return io_result{r.error, r.bytes};
+  }
+  task<io_result> send_file(int fd, std::uint64_t offset, std::size_t length,
+                            cancellation_token token) override {
+    if constexpr (requires { m_inner.send_file(fd, offset, length, token); }) {
+      auto r = co_await m_inner.send_file(fd, offset, length, std::move(token));
+      co_return io_result{r.error, r.bytes};
+    } else {
+      constexpr std::size_t k_chunk_bytes = 64 * 1024;
+      const auto buffer = std::make_unique<std::byte[]>(std::min(k_chunk_bytes, length));
+      std::size_t done = 0;
+      while (done < length) {
+        const std::size_t want = std::min(k_chunk_bytes, length - done);
+        const ssize_t got = ::pread(fd, buffer.get(), want, static_cast<::off_t>(offset + done));
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) co_return io_result{{errno, std::system_category()}, done};
+        if (got == 0) co_return io_result{std::make_error_code(std::errc::io_error), done};
+        auto r = co_await m_inner.send(
+            std::span<const std::byte>(buffer.get(), static_cast<std::size_t>(got)), token);
+        done += r.bytes;
+        if (r.error) co_return io_result{r.error, done};
+      }
+      co_return io_result{{}, done};
+    }
   }
   task<void> shutdown_send() override { (void)co_await m_inner.shutdown_send(); }
   void close() noexcept override { m_inner.close(); }
