@@ -47,11 +47,19 @@ void date_cache::refresh(std::chrono::system_clock::time_point now) noexcept {
   format_imf_fixdate(now, text);
   std::uint64_t words[4];
   std::memcpy(words, text, sizeof(words));
+  // Several writers may call this at once (each application's heartbeat refreshes the shared
+  // cache). Only one may own the seqlock: the CAS from an even count to odd takes it; a writer
+  // that finds a refresh in progress, or loses the race, leaves: the other one publishes a date
+  // of the same second. (Two writers both incrementing once left the count odd for good, and
+  // every reader spinning.)
   // ordering: seqlock writer without fences (ThreadSanitizer does not model them). The odd count
   // is ordered before the words because each word store is a release; the final even count is a
-  // release store after them.
-  const std::uint32_t sequence = m_sequence.load(std::memory_order_relaxed);
-  m_sequence.store(sequence + 1, std::memory_order_relaxed);
+  // release store after them. The CAS is relaxed for the same reason.
+  std::uint32_t sequence = m_sequence.load(std::memory_order_relaxed);
+  if ((sequence & 1) != 0) return;
+  if (!m_sequence.compare_exchange_strong(sequence, sequence + 1, std::memory_order_relaxed)) {
+    return;
+  }
   for (std::size_t i = 0; i < 4; ++i)
     m_words[i].store(words[i], std::memory_order_release);
   m_sequence.store(sequence + 2, std::memory_order_release);

@@ -53,3 +53,29 @@ TEST_CASE("readers never see a torn date while the cache refreshes", "[http][dat
   writer.join();
   CHECK(all_valid);
 }
+
+TEST_CASE("two refreshing threads (two servers' heartbeats) never leave a torn date",
+          "[http][date]") {
+  // Several applications in one process each have a heartbeat refreshing the shared cache.
+  date_cache cache;
+  cache.refresh(at(0));
+  std::atomic<int> writers_done{0};
+  auto writer = [&](std::int64_t seconds) {
+    for (int i = 0; i < 20000; ++i)
+      cache.refresh(at(seconds));
+    writers_done.fetch_add(1);
+  };
+  std::thread first(writer, 0);
+  std::thread second(writer, 4102444799);
+  int reads = 0;
+  bool all_valid = true;
+  while (writers_done.load() < 2 || reads < 1000) {
+    const std::string value = cache.current();
+    all_valid = all_valid && (value == "Thu, 01 Jan 1970 00:00:00 GMT" ||
+                              value == "Thu, 31 Dec 2099 23:59:59 GMT");
+    ++reads;
+  }
+  first.join();
+  second.join();
+  CHECK(all_valid);
+}

@@ -7,7 +7,8 @@
 //
 // Thread-safety: refresh() and copy_to() may run on different threads. The 29 bytes live in
 // atomic words behind a sequence counter (a seqlock): a reader that overlaps a refresh retries, so
-// no torn date ever leaves, and readers never take a lock. One writer at a time (the heartbeat).
+// no torn date ever leaves, and readers never take a lock. Writers may race (one heartbeat per
+// application): one of them publishes, the others skip that refresh.
 
 #include <array>
 #include <atomic>
