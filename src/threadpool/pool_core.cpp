@@ -34,7 +34,7 @@ hill_climbing_options hill_options(const thread_pool_options& o) {
 }
 
 thread_pool_options validated(thread_pool_options o) {
-  const std::uint32_t processors = std::max(1u, std::thread::hardware_concurrency());
+  const std::uint32_t processors = processor_count();
   if (o.min_threads == 0) o.min_threads = processors;
   if (o.blocking_immediate_threads == 0) o.blocking_immediate_threads = processors;
   if (o.max_threads < o.min_threads) {
@@ -54,7 +54,7 @@ thread_pool_options validated(thread_pool_options o) {
 pool_core::pool_core(thread_pool& owner, thread_pool_options options)
     : m_owner(owner),
       m_options(validated(std::move(options))),
-      m_processors(std::max(1u, std::thread::hardware_concurrency())),
+      m_processors(processor_count()),
       m_slots(new std::atomic<worker_slot*>[m_options.max_threads]),
       m_hill_climbing(hill_options(m_options)) {
   for (std::uint32_t i = 0; i < m_options.max_threads; ++i)

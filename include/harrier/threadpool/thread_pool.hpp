@@ -49,8 +49,13 @@ class blocking_detector;
 // cores) while bounding memory (~4 GiB reserved, far less resident). A guess, not tuned.
 inline constexpr std::uint32_t k_default_max_threads = 512;
 
+// The processors this process may run on, as .NET's Environment.ProcessorCount counts them: the
+// calling thread's CPU affinity (taskset, cpusets), lowered by a cgroup v2 CPU quota (a
+// container's --cpus) rounded up; at least 1. "The processor count" in the options below.
+std::uint32_t processor_count() noexcept;
+
 struct thread_pool_options {
-  // Threads kept even when idle; also the starting goal. 0 means the processor count.
+  // Threads kept even when idle; also the starting goal. 0 means processor_count().
   std::uint32_t min_threads = 0;
   std::uint32_t max_threads = k_default_max_threads;
   // An idle worker above min_threads exits after this long asleep (.NET: 20 s).
