@@ -90,7 +90,7 @@ task<void> write_status(context& ctx, int status) {
 
 task<void> finish_empty(context& ctx) {
   http::response& res = ctx.response();
-  if (!res.has_started() && !res.has_ended()) res.set_content_length(0);
+  if (!res.has_started() && !res.has_ended() && res.body_bytes() == 0) res.set_content_length(0);
   co_await res.end();
 }
 

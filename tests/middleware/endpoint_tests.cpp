@@ -1,4 +1,5 @@
 #include <harrier/middleware/app_pipeline.hpp>
+#include <harrier/middleware/context.hpp>
 #include <harrier/middleware/endpoint.hpp>
 #include <harrier/middleware/results.hpp>
 
@@ -85,6 +86,20 @@ TEST_CASE("an int return is that status with an empty body; void is 200", "[endp
       "/", [] {}, request("GET", "/"));
   CHECK(v.status == 200);
   CHECK(v.body.empty());
+}
+
+TEST_CASE("a void handler that writes the body itself without ending it is sent as written",
+          "[endpoint]") {
+  auto r = call(
+      "/",
+      [](harrier::context& ctx) -> task<void> {
+        ctx.response().set_content_type("text/plain");
+        co_await ctx.response().write(std::string_view("written by hand"));
+      },
+      request("GET", "/"));
+  CHECK(r.status == 200);
+  CHECK(r.body == "written by hand");
+  CHECK(r.header("Content-Length") == "15");
 }
 
 TEST_CASE("coroutine handlers are awaited", "[endpoint]") {
