@@ -16,9 +16,12 @@
 #include "core/logger.hpp"
 
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -237,14 +240,51 @@ task<void> connection_core::write_body(response& res, std::span<const std::byte>
   } while (!rest.empty());
 }
 
+task<void> connection_core::write_file_through_filter(response& res, int fd, std::uint64_t offset,
+                                                      std::uint64_t length) {
+  constexpr std::size_t k_chunk_bytes = 64 * 1024;
+  const auto buffer = std::make_unique<std::byte[]>(
+      static_cast<std::size_t>(std::min<std::uint64_t>(k_chunk_bytes, length)));
+  std::uint64_t done = 0;
+  while (done < length) {
+    const auto want =
+        static_cast<std::size_t>(std::min<std::uint64_t>(k_chunk_bytes, length - done));
+    const ssize_t got = ::pread(fd, buffer.get(), want, static_cast<::off_t>(offset + done));
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) {
+      const std::error_code error = got < 0 ? std::error_code(errno, std::system_category())
+                                            : std::make_error_code(std::errc::io_error);
+      if (res.m_started) {
+        m_abort_now = true;
+        peer_gone();
+      }
+      throw std::system_error(error, "http::response::write_file: reading the file failed after " +
+                                         std::to_string(done) + " of " + std::to_string(length) +
+                                         " bytes");
+    }
+    co_await write_body(res,
+                        std::span<const std::byte>(buffer.get(), static_cast<std::size_t>(got)));
+    done += static_cast<std::uint64_t>(got);
+  }
+}
+
 task<void> connection_core::write_file(response& res, int fd, std::uint64_t offset,
                                        std::uint64_t length) {
   if (res.m_ended) throw std::logic_error("http::response: write_file() after end()");
   if (res.m_content_length && res.m_body_bytes + length > *res.m_content_length) {
     throw std::logic_error("http::response: write_file() beyond the declared Content-Length");
   }
+  if (length == 0) co_return;
+  if (res.m_filter != nullptr && !res.m_started && !m_broken && !m_no_response_body) {
+    start_response(res, false);  // the filter decides now; it may step aside (and be cleared)
+  }
+  if (res.m_filter != nullptr) [[unlikely]] {
+    // A filter (compression) must see the bytes: no zero-copy for this response.
+    co_await write_file_through_filter(res, fd, offset, length);
+    co_return;
+  }
   res.m_body_bytes += length;
-  if (m_broken || length == 0) co_return;
+  if (m_broken) co_return;
   if (!res.m_started) {
     if (m_no_response_body) co_return;  // HEAD
     start_response(res, false);

@@ -536,6 +536,35 @@ TEST_CASE("static files are compressed and revalidate with their weak ETag", "[c
   CHECK(r.body == css);
 }
 
+TEST_CASE("large static files (the sendfile path) are compressed too, and intact when not",
+          "[compression]") {
+  // From 32 KiB on the static-file middleware hands the body to response::write_file, which
+  // goes zero-copy only when no filter wants the bytes.
+  const fs::path root =
+      fs::temp_directory_path() / ("harrier-compress-large-" + std::to_string(::getpid()));
+  fs::create_directories(root);
+  const std::string text = sample_text(300'000, 7);
+  std::ofstream(root / "big.js") << text;
+  std::ofstream(root / "big.png") << text;
+  struct cleanup {
+    fs::path p;
+    ~cleanup() { fs::remove_all(p); }
+  } remove_root{root};
+
+  app_pipeline app;
+  app.use(response_compression());
+  app.use(harrier::static_files({.root = root}));
+  auto r = get(app, "/big.js", "gzip");
+  CHECK(r.status == 200);
+  CHECK(r.header("Content-Encoding") == "gzip");
+  CHECK(decode(r) == text);
+  r = get(app, "/big.png", "gzip");
+  CHECK(r.status == 200);
+  CHECK_FALSE(r.header("Content-Encoding"));
+  CHECK(r.header("Content-Length") == std::to_string(text.size()));
+  CHECK(r.body == text);
+}
+
 TEST_CASE("bad compression options are refused", "[compression]") {
   compression_options options;
   options.encodings = {"deflate"};
