@@ -32,11 +32,14 @@ struct route_group::state {
 // What every application runs before its own middleware: request metrics (first, so they time
 // everything) and, when configured, request timeouts.
 void install_builtin_middleware(application::impl& s) {
+  // First: everything after it (metrics, logging, handlers) sees the client behind the proxy.
+  if (s.settings.forwarded_headers) s.requests->use(forwarded_headers(s.settings.forwarded));
   if (s.settings.request_metrics) s.requests->use(request_metrics(*s.registry));
   if (s.settings.request_timeout.count() > 0) {
     s.requests->use(request_timeouts(s.settings.request_timeout,
                                      [state = &s]() -> net::io_context& { return *state->io; }));
   }
+  if (s.settings.compression) s.requests->use(response_compression());
 }
 
 std::vector<option_spec> application::options_schema() {

@@ -354,8 +354,17 @@ int application::run() {
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  sync_wait(start());
+  sigset_t previous;
+  pthread_sigmask(SIG_BLOCK, &signals, &previous);
+  try {
+    sync_wait(start());
+  } catch (const std::exception& e) {
+    // A port in use, a path that cannot be bound: one clear line and a failing exit code, rather
+    // than an exception escaping main() and abort().
+    detail::harrier_logger()->critical("cannot start: {}", e.what());
+    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+    return 1;
+  }
   int received = 0;
   sigwait(&signals, &received);
   detail::harrier_logger()->info("received {}", received == SIGINT ? "SIGINT" : "SIGTERM");

@@ -149,6 +149,29 @@ std::vector<option_spec> builtin_options() {
                "0: off",
        .min = 0,
        .max = k_max_ms},
+      {.key = "forwarded_headers",
+       .type = option_type::boolean,
+       .default_value = "false",
+       .help = "take the client's address and scheme from X-Forwarded-For/-Proto (and RFC 7239 "
+               "Forwarded) when the peer is a known proxy; off: a client could spoof them"},
+      {.key = "known_proxies",
+       .type = option_type::string,
+       .default_value = "::1",
+       .help = "proxies trusted by --forwarded-headers, comma-separated IP addresses"},
+      {.key = "known_networks",
+       .type = option_type::string,
+       .default_value = "127.0.0.0/8",
+       .help = "networks trusted by --forwarded-headers, comma-separated CIDR blocks"},
+      {.key = "forward_limit",
+       .type = option_type::integer,
+       .default_value = "1",
+       .help = "how many proxies (X-Forwarded-For entries from the right) to process; 0: no limit",
+       .min = 0,
+       .max = 64},
+      {.key = "compression",
+       .type = option_type::boolean,
+       .default_value = "false",
+       .help = "compress responses (br, gzip) by Accept-Encoding: compressible types from 1 KiB"},
       {.key = "trace",
        .type = option_type::string,
        .help = "record a trace (thread-pool events, requests) from start to shutdown into this "
@@ -209,6 +232,40 @@ application_settings read_settings(const configuration& config,
   s.request_timeout = ms("request_timeout_ms");
   s.blocking_warning = ms("blocking_warning_ms");
   s.development = config.get_string("environment", schema) == "Development";
+  s.compression = config.get_boolean("compression", schema);
+  s.forwarded_headers = config.get_boolean("forwarded_headers", schema);
+  auto list = [&](std::string_view key) {
+    std::vector<std::string> items;
+    const std::string text = config.get_string(key, schema);
+    std::size_t from = 0;
+    while (from <= text.size()) {
+      const std::size_t comma = text.find(',', from);
+      std::string_view one = std::string_view(text).substr(from, comma - from);
+      while (!one.empty() && one.front() == ' ')
+        one.remove_prefix(1);
+      while (!one.empty() && one.back() == ' ')
+        one.remove_suffix(1);
+      if (!one.empty()) items.emplace_back(one);
+      if (comma == std::string::npos) break;
+      from = comma + 1;
+    }
+    return items;
+  };
+  s.forwarded.known_proxies = list("known_proxies");
+  s.forwarded.known_networks = list("known_networks");
+  const std::int64_t limit = integer("forward_limit");
+  s.forwarded.forward_limit =
+      limit == 0 ? std::nullopt : std::optional<std::size_t>(static_cast<std::size_t>(limit));
+  if (s.forwarded_headers) {
+    try {
+      (void)forwarded_headers(s.forwarded);  // parses every proxy and network now
+    } catch (const std::invalid_argument& e) {
+      throw configuration_error(
+          fmt::format("known_proxies / known_networks: {} (expected IP addresses and CIDR blocks "
+                      "such as 10.0.0.0/8, comma-separated)",
+                      e.what()));
+    }
+  }
 
   std::string urls = config.get_string("urls", schema);
   std::size_t start = 0;

@@ -3,7 +3,9 @@
 // structs (internal).
 
 #include <harrier/http/server.hpp>
+#include <harrier/middleware/compression.hpp>
 #include <harrier/middleware/configuration.hpp>
+#include <harrier/middleware/forwarded_headers.hpp>
 #include <harrier/net/io_context.hpp>
 #include <harrier/threadpool/thread_pool.hpp>
 
@@ -28,6 +30,10 @@ struct application_settings {
   std::chrono::milliseconds blocking_warning{1000};  // 0: no blocking detector
   std::chrono::milliseconds shutdown_delay{0};       // serve on, unready, before draining
   bool development = false;
+  // Off unless configured: trusting proxies and compressing are deployment decisions.
+  bool forwarded_headers = false;
+  forwarded_headers_options forwarded;
+  bool compression = false;
 };
 
 std::vector<option_spec> builtin_options();

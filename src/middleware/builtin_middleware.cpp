@@ -55,9 +55,11 @@ middleware_fn request_logging() {
     auto log = [&](int status) {
       const auto elapsed =
           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start);
+      const std::string_view client = ctx.remote_address();
       detail::harrier_logger()->info(
-          "{} {} → {} ({}) {:.3f} ms {} bytes", ctx.request().method(), ctx.request().target(),
-          status, ctx.route_template().empty() ? "no route" : ctx.route_template(), elapsed.count(),
+          "{} {} {} → {} ({}) {:.3f} ms {} bytes", client.empty() ? "-" : client,
+          ctx.request().method(), ctx.request().target(), status,
+          ctx.route_template().empty() ? "no route" : ctx.route_template(), elapsed.count(),
           ctx.response().body_bytes());
     };
     try {

@@ -4,6 +4,7 @@ import http.client
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -209,6 +210,17 @@ class Lifecycle(unittest.TestCase):
                              text=True, timeout=10)
         self.assertEqual(out.returncode, 2)
         self.assertIn("no_such_flag", out.stderr)
+
+    def test_a_port_in_use_fails_at_start_with_exit_code_1_and_the_reason(self):
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            port = taken.getsockname()[1]
+            proc = subprocess.run([harness.SERVER, "--urls", f"http://127.0.0.1:{port}"],
+                                  capture_output=True, text=True, timeout=20)
+        self.assertEqual(proc.returncode, 1, proc.stdout + proc.stderr)
+        self.assertIn("cannot start", proc.stdout + proc.stderr)
+        self.assertIn("Address already in use", proc.stdout + proc.stderr)
 
     def test_a_config_file_sets_the_same_keys_as_the_flags(self):
         path = f"/tmp/harrier-test-{os.getpid()}.json"

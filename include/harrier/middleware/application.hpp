@@ -147,7 +147,9 @@ class application : public route_builder<application> {
   // worker of its pool, an I/O thread with --dispatch inline) it throws std::logic_error: the
   // shutdown would wait for that very request, and join that very thread.
   task<void> stop();
-  // start(), wait for SIGINT or SIGTERM, stop(). Blocking. Returns the process exit code (0).
+  // start(), wait for SIGINT or SIGTERM, stop(). Blocking. Returns the process exit code: 0 after
+  // a graceful shutdown, 1 when start() failed (the reason is logged at critical level, e.g.
+  // "cannot start: harrier: cannot bind on 127.0.0.1:5000: Address already in use").
   int run();
 
   // True once a graceful shutdown has begun (readiness checks turn unhealthy).

@@ -26,8 +26,9 @@ class io_context;
 // the response had started, the exception is rethrown and the HTTP layer aborts the connection.
 middleware_fn exception_handler();
 
-// One log line per request through the "harrier" logger at info level: method, path, route,
-// status, duration and body bytes. Off unless installed.
+// One log line per request through the "harrier" logger at info level: client address (after
+// forwarded_headers, the client behind the proxy; "-" when unknown), method, path, route, status,
+// duration and body bytes. Off unless installed.
 middleware_fn request_logging();
 
 struct static_file_options {

@@ -1,0 +1,115 @@
+"""Application-wide settings every app built on the builder understands: --compression and
+--forwarded-headers (with --known-proxies/--known-networks), through the real harrier-server."""
+
+import gzip
+import http.client
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+import harness  # noqa: E402
+
+TEXT = ("harrier compresses what is worth compressing. " * 2000).encode()
+
+
+def request(server, path, headers=None):
+    conn = http.client.HTTPConnection(server.host, server.port, timeout=10)
+    conn.request("GET", path, headers=headers or {})
+    res = conn.getresponse()
+    body = res.read()
+    conn.close()
+    return res, body
+
+
+def wait_for_log(server, needle, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if needle in server.log():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+class Compression(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.root = tempfile.mkdtemp(prefix="harrier-settings-")
+        with open(os.path.join(cls.root, "big.txt"), "wb") as f:
+            f.write(TEXT)
+        cls.server = harness.Server("--content-root", cls.root, "--compression", "true").start()
+
+    @classmethod
+    def tearDownClass(cls):
+        code = cls.server.stop()
+        shutil.rmtree(cls.root, ignore_errors=True)
+        assert code == 0, cls.server.log()
+
+    def test_a_client_accepting_gzip_gets_gzip_that_decodes_to_the_file(self):
+        res, body = request(self.server, "/static/big.txt", {"Accept-Encoding": "gzip"})
+        self.assertEqual(res.status, 200)
+        self.assertEqual(res.getheader("Content-Encoding"), "gzip")
+        self.assertEqual(res.getheader("Vary"), "Accept-Encoding")
+        self.assertLess(len(body), len(TEXT) // 10)
+        self.assertEqual(gzip.decompress(body), TEXT)
+
+    def test_a_client_without_accept_encoding_gets_the_identity_bytes(self):
+        res, body = request(self.server, "/static/big.txt")
+        self.assertIsNone(res.getheader("Content-Encoding"))
+        self.assertEqual(body, TEXT)
+
+    def test_curl_compressed_round_trips(self):
+        out = subprocess.run(["curl", "-sS", "--compressed", "--max-time", "10",
+                              f"{self.server.url}/static/big.txt"],
+                             capture_output=True, check=True, timeout=20)
+        self.assertEqual(out.stdout, TEXT)
+
+
+class ForwardedHeaders(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = harness.Server("--forwarded-headers", "true", "--request-log", "true").start()
+
+    @classmethod
+    def tearDownClass(cls):
+        code = cls.server.stop()
+        assert code == 0, cls.server.log()
+
+    def test_the_client_behind_a_loopback_proxy_is_the_one_logged(self):
+        res, _ = request(self.server, "/plaintext?from=proxy",
+                         {"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https"})
+        self.assertEqual(res.status, 200)
+        self.assertTrue(wait_for_log(self.server, "203.0.113.7 GET /plaintext?from=proxy"),
+                        self.server.log())
+
+    def test_without_the_header_the_peer_is_logged(self):
+        request(self.server, "/plaintext?from=direct")
+        self.assertTrue(wait_for_log(self.server, "127.0.0.1 GET /plaintext?from=direct"),
+                        self.server.log())
+
+
+class ForwardedHeadersOff(unittest.TestCase):
+    def test_by_default_a_client_cannot_spoof_its_address(self):
+        server = harness.Server("--request-log", "true").start()
+        try:
+            request(server, "/plaintext?from=spoof", {"X-Forwarded-For": "203.0.113.9"})
+            self.assertTrue(wait_for_log(server, "127.0.0.1 GET /plaintext?from=spoof"),
+                            server.log())
+            self.assertNotIn("203.0.113.9", server.log())
+        finally:
+            self.assertEqual(server.stop(), 0)
+
+    def test_a_bad_network_fails_at_start_naming_the_setting(self):
+        proc = subprocess.run([harness.SERVER, "--urls", "http://127.0.0.1:0",
+                               "--forwarded-headers", "true", "--known-networks", "10.0.0.0/99"],
+                              capture_output=True, text=True, timeout=20)
+        self.assertNotEqual(proc.returncode, 0)
+        self.assertIn("known_networks", proc.stdout + proc.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
