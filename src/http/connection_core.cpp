@@ -41,9 +41,7 @@ connection_core::connection_core(transport_base& transport, const http1_options&
       m_response(*this) {
   if (!m_handler) throw std::invalid_argument("http1_connection: the request handler is empty");
   m_request.m_connection = std::move(info);
-  m_block = block_pool::shared().acquire();
-  m_data = reinterpret_cast<char*>(m_block.data());
-  m_capacity = m_block.size();
+  // No receive buffer yet: read_head takes one when the first bytes arrive (input_buffer.cpp).
   m_header_views.reserve(32);
   m_request.m_aborted = m_client_gone.token();
 }
@@ -84,7 +82,7 @@ task<connection_core::head_result> connection_core::read_head() {
         co_return head_result::rejected;
       }
     }
-    if (m_end == m_capacity && !make_room_for_head()) {
+    if (m_data != nullptr && m_end == m_capacity && !make_room_for_head()) {
       // A head that does not fit has passed a limit already, unless the limits are inconsistent.
       reject(rejection_reason::headers_too_large);
       co_return head_result::rejected;
@@ -111,8 +109,18 @@ task<connection_core::head_result> connection_core::read_head() {
     }
     io_result r;
     if (m_read_ahead_active) {
+      if (idle && m_end == 0 && !m_heap && m_read_ahead_waits_only) release_idle_buffer();
       r = co_await join_read_ahead();
+    } else if (idle && m_end == 0 && !m_heap && m_transport.can_wait_readable()) {
+      // Idle between requests: the receive buffer goes back to the pool while we wait, so an
+      // idle keep-alive connection holds none (as nginx frees its header buffer). It comes back
+      // when bytes do; they wait in the transport meanwhile.
+      release_idle_buffer();
+      r = co_await m_transport.wait_readable(m_recv_cancel.token());
+      reacquire_buffer();
+      if (!r.error && r.bytes != 0) r = co_await m_transport.recv(free_space(), {});
     } else {
+      reacquire_buffer();  // a transport that cannot wait without a buffer
       r = co_await m_transport.recv(free_space(), m_recv_cancel.token());
     }
     const deadline_kind fired = disarm_deadline();
@@ -334,6 +342,7 @@ task<void> connection_core::close_connection() {
         // before the client reads it, so read and drop input for a short while first.
         constexpr std::size_t k_linger_max_bytes = 64 * 1024;
         std::size_t drained = 0;
+        reacquire_buffer();
         arm_deadline(deadline_kind::linger, true);
         while (drained < k_linger_max_bytes) {
           m_start = m_parsed = m_end = 0;

@@ -115,6 +115,8 @@ class connection_core {
   void make_room_for_body() noexcept;
   bool ensure_body_room_after_head();
   std::span<std::byte> free_space() noexcept;
+  void release_idle_buffer() noexcept;  // only with an empty pool-block buffer
+  void reacquire_buffer();
   const char* request_base() const noexcept { return m_data + m_start; }
 
   // response_writer.cpp: serialisation and sending
@@ -195,6 +197,7 @@ class connection_core {
 
   // The read-ahead (owned by run(); the result crosses threads through the event).
   bool m_read_ahead_active = false;
+  bool m_read_ahead_waits_only = false;  // it waits in the transport; the buffer is free
   std::size_t m_read_ahead_offset = 0;
   io_result m_read_ahead_result;
   async_event m_read_ahead_done;

@@ -1,8 +1,11 @@
 // connection_core's receive buffer: growing it for large heads, compacting it for bodies.
 //
 // A connection starts with one 4 KiB block from the shared block pool, which holds any ordinary
-// request head and a pipelined batch of small requests. A head that does not fit moves to a heap
-// buffer, doubled up to the head limits; the connection keeps that buffer until it closes.
+// request head and a pipelined batch of small requests. While it waits idle for its next request
+// (nothing buffered, transport able to wait without a buffer) it gives the block back and takes
+// one again when bytes arrive: 10,000 idle keep-alive connections hold no receive buffers. A head
+// that does not fit moves to a heap buffer, doubled up to the head limits; the connection keeps
+// that buffer until it closes.
 
 #include "http/connection_core.hpp"
 
@@ -18,6 +21,20 @@ constexpr std::size_t k_min_body_room_bytes = 2048;
 
 std::span<std::byte> connection_core::free_space() noexcept {
   return {reinterpret_cast<std::byte*>(m_data + m_end), m_capacity - m_end};
+}
+
+void connection_core::release_idle_buffer() noexcept {
+  m_block.reset();
+  m_data = nullptr;
+  m_capacity = 0;
+  m_start = m_parsed = m_end = 0;
+}
+
+void connection_core::reacquire_buffer() {
+  if (m_data != nullptr) return;
+  m_block = block_pool::shared().acquire();
+  m_data = reinterpret_cast<char*>(m_block.data());
+  m_capacity = m_block.size();
 }
 
 namespace {

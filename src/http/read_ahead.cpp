@@ -1,11 +1,16 @@
 // connection_core's read-ahead: noticing a client that leaves while its handler runs.
 //
-// See connection_core.hpp. The read-ahead is a detached coroutine that owns one pending receive
-// into the free end of the receive buffer; run() does not touch that region or issue another
-// receive until it has joined the read-ahead. The result crosses threads through an async_event
-// (release on set, acquire on the await). EOF counts as leaving, as it does for Kestrel: an
-// HTTP/1.1 client that half-closes is rare, and the handler still may answer (sends are not
-// cancelled).
+// See connection_core.hpp. The read-ahead is a detached coroutine that owns one pending receive;
+// run() does not issue another receive until it has joined the read-ahead. The result crosses
+// threads through an async_event (release on set, acquire on the await). EOF counts as leaving,
+// as it does for Kestrel: an HTTP/1.1 client that half-closes is rare, and the handler still may
+// answer (sends are not cancelled).
+//
+// Two forms. On a transport that can wait without a buffer (TCP: wait_readable), the read-ahead
+// only waits: bytes that arrive stay in the transport, and the receive buffer is free, so a
+// keep-alive connection that waits for its next request can give the buffer back (read_head).
+// Otherwise it receives into the free end of the receive buffer, which run() leaves alone until
+// it has joined, and join_read_ahead moves those bytes to where the buffer's end is by then.
 
 #include "http/connection_core.hpp"
 
@@ -19,11 +24,18 @@ void connection_core::start_read_ahead() {
   m_read_ahead_active = true;
   m_read_ahead_offset = m_end;
   m_read_ahead_done.reset();
-  spawn(read_ahead(free_space()), "http read-ahead");
+  m_read_ahead_waits_only = m_transport.can_wait_readable();
+  spawn(read_ahead(m_read_ahead_waits_only ? std::span<std::byte>{} : free_space()),
+        "http read-ahead");
 }
 
 task<void> connection_core::read_ahead(std::span<std::byte> into) {
-  const io_result r = co_await m_transport.recv(into, m_recv_cancel.token());
+  io_result r;
+  if (m_read_ahead_waits_only) {
+    r = co_await m_transport.wait_readable(m_recv_cancel.token());
+  } else {
+    r = co_await m_transport.recv(into, m_recv_cancel.token());
+  }
   const bool cancelled = r.error == std::errc::operation_canceled;
   if ((r.error && !cancelled) || (!r.error && r.bytes == 0)) m_client_gone.request_cancellation();
   m_read_ahead_result = r;
@@ -33,7 +45,15 @@ task<void> connection_core::read_ahead(std::span<std::byte> into) {
 task<io_result> connection_core::join_read_ahead() {
   co_await m_read_ahead_done;
   m_read_ahead_active = false;
-  const io_result r = m_read_ahead_result;
+  io_result r = m_read_ahead_result;
+  if (m_read_ahead_waits_only) {
+    // The bytes wait in the transport: take them now (no waiting, so no token).
+    if (!r.error && r.bytes != 0) {
+      reacquire_buffer();
+      r = co_await m_transport.recv(free_space(), {});
+    }
+    co_return r;
+  }
   if (!r.error && r.bytes != 0 && m_end != m_read_ahead_offset) {
     // The buffer was reset to its start after the request (prepare_next_request).
     std::memmove(m_data + m_end, m_data + m_read_ahead_offset, r.bytes);

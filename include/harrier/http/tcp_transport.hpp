@@ -38,6 +38,17 @@ class tcp_transport {
     }
     co_return net::io_result{{}, take(buffer)};
   }
+  // Waits for input and keeps it for recv(); bytes: how many are waiting (0: EOF).
+  task<net::io_result> wait_readable(cancellation_token token) {
+    if (m_leftover.empty()) {
+      net::recv_buffer_result r = co_await m_stream->recv_provided(std::move(token));
+      if (r.error) co_return net::io_result{r.error, 0};
+      if (r.buffer.empty()) co_return net::io_result{};  // EOF
+      m_leftover = std::move(r.buffer);
+      m_offset = 0;
+    }
+    co_return net::io_result{{}, m_leftover.size() - m_offset};
+  }
   auto send(std::span<const std::byte> data, cancellation_token token) {
     return m_stream->send(data, std::move(token));
   }

@@ -16,7 +16,10 @@
 // coroutines on any thread; the connection never runs two operations of the same kind at once.
 //
 // A transport may also offer `send_file(fd, offset, length, token)` (zero-copy file sending);
-// when it does not, the adapter reads the file with pread and sends the bytes.
+// when it does not, the adapter reads the file with pread and sends the bytes. And it may offer
+// `wait_readable(token)`: wait for input without a buffer, keeping what arrives for the next
+// recv (result bytes: how much is there, 0 at EOF). An idle keep-alive connection then gives its
+// receive buffer back while it waits.
 //
 // Inside, the connection talks to a `transport_base` (virtual calls, one coroutine frame per I/O
 // operation from the recycling frame allocator): the protocol code then lives in .cpp files, once,
@@ -68,6 +71,9 @@ class transport_base {
  public:
   virtual ~transport_base() = default;
   virtual task<io_result> recv(std::span<std::byte> buffer, cancellation_token token) = 0;
+  // Whether wait_readable() is supported (else it fails with operation_not_supported).
+  virtual bool can_wait_readable() const noexcept = 0;
+  virtual task<io_result> wait_readable(cancellation_token token) = 0;
   // Sends every byte of every buffer, or fails.
   virtual task<io_result> sendv(std::span<const ::iovec> buffers, cancellation_token token) = 0;
   // Sends `length` bytes of the file `fd` from `offset`, or fails (std::errc::io_error when the
@@ -89,6 +95,19 @@ class transport_adapter final : public transport_base {
   task<io_result> recv(std::span<std::byte> buffer, cancellation_token token) override {
     auto r = co_await m_inner.recv(buffer, std::move(token));
     co_return io_result{r.error, r.bytes};
+  }
+  bool can_wait_readable() const noexcept override {
+    return requires(T & t, cancellation_token c) {
+      t.wait_readable(c);
+    };
+  }
+  task<io_result> wait_readable(cancellation_token token) override {
+    if constexpr (requires { m_inner.wait_readable(token); }) {
+      auto r = co_await m_inner.wait_readable(std::move(token));
+      co_return io_result{r.error, r.bytes};
+    } else {
+      co_return io_result{std::make_error_code(std::errc::operation_not_supported), 0};
+    }
   }
   task<io_result> sendv(std::span<const ::iovec> buffers, cancellation_token token) override {
     if (buffers.size() == 1) {
