@@ -30,22 +30,17 @@ class tcp_transport {
 
   task<net::io_result> recv(std::span<std::byte> buffer, cancellation_token token) {
     if (m_leftover.empty()) {
-      net::recv_buffer_result r = co_await m_stream->recv_provided(std::move(token));
-      if (r.error) co_return net::io_result{r.error, 0};
-      if (r.buffer.empty()) co_return net::io_result{};  // EOF
-      m_leftover = std::move(r.buffer);
-      m_offset = 0;
+      net::recv_buffer_result got = co_await m_stream->recv_provided(std::move(token));
+      const net::io_result r = keep(std::move(got));
+      if (r.error || r.bytes == 0) co_return r;
     }
     co_return net::io_result{{}, take(buffer)};
   }
   // Waits for input and keeps it for recv(); bytes: how many are waiting (0: EOF).
   task<net::io_result> wait_readable(cancellation_token token) {
     if (m_leftover.empty()) {
-      net::recv_buffer_result r = co_await m_stream->recv_provided(std::move(token));
-      if (r.error) co_return net::io_result{r.error, 0};
-      if (r.buffer.empty()) co_return net::io_result{};  // EOF
-      m_leftover = std::move(r.buffer);
-      m_offset = 0;
+      net::recv_buffer_result got = co_await m_stream->recv_provided(std::move(token));
+      co_return keep(std::move(got));
     }
     co_return net::io_result{{}, m_leftover.size() - m_offset};
   }
@@ -69,6 +64,13 @@ class tcp_transport {
   transport_clock::time_point now() const { return transport_clock::now(); }
 
  private:
+  // Keeps a received buffer as the leftover; the result as recv reports it (bytes 0: EOF).
+  net::io_result keep(net::recv_buffer_result r) noexcept {
+    if (r.error) return {r.error, 0};
+    m_leftover = std::move(r.buffer);
+    m_offset = 0;
+    return {{}, m_leftover.size()};
+  }
   std::size_t take(std::span<std::byte> into) noexcept {
     const std::span<const std::byte> rest = m_leftover.bytes().subspan(m_offset);
     const std::size_t n = std::min(rest.size(), into.size());
