@@ -183,6 +183,26 @@ std::vector<option_spec> builtin_options() {
   };
 }
 
+namespace {
+// "a, b,,c " -> {"a", "b", "c"}: items trimmed of spaces, empty ones dropped.
+std::vector<std::string> comma_list(std::string_view text) {
+  std::vector<std::string> items;
+  std::size_t from = 0;
+  while (from <= text.size()) {
+    const std::size_t comma = text.find(',', from);
+    std::string_view one = text.substr(from, comma - from);
+    while (!one.empty() && one.front() == ' ')
+      one.remove_prefix(1);
+    while (!one.empty() && one.back() == ' ')
+      one.remove_suffix(1);
+    if (!one.empty()) items.emplace_back(one);
+    if (comma == std::string_view::npos) break;
+    from = comma + 1;
+  }
+  return items;
+}
+}  // namespace
+
 net::endpoint parse_url(std::string_view url) {
   constexpr std::string_view k_http = "http://";
   if (url.substr(0, 8) == "https://") {
@@ -234,25 +254,8 @@ application_settings read_settings(const configuration& config,
   s.development = config.get_string("environment", schema) == "Development";
   s.compression = config.get_boolean("compression", schema);
   s.forwarded_headers = config.get_boolean("forwarded_headers", schema);
-  auto list = [&](std::string_view key) {
-    std::vector<std::string> items;
-    const std::string text = config.get_string(key, schema);
-    std::size_t from = 0;
-    while (from <= text.size()) {
-      const std::size_t comma = text.find(',', from);
-      std::string_view one = std::string_view(text).substr(from, comma - from);
-      while (!one.empty() && one.front() == ' ')
-        one.remove_prefix(1);
-      while (!one.empty() && one.back() == ' ')
-        one.remove_suffix(1);
-      if (!one.empty()) items.emplace_back(one);
-      if (comma == std::string::npos) break;
-      from = comma + 1;
-    }
-    return items;
-  };
-  s.forwarded.known_proxies = list("known_proxies");
-  s.forwarded.known_networks = list("known_networks");
+  s.forwarded.known_proxies = comma_list(config.get_string("known_proxies", schema));
+  s.forwarded.known_networks = comma_list(config.get_string("known_networks", schema));
   const std::int64_t limit = integer("forward_limit");
   s.forwarded.forward_limit =
       limit == 0 ? std::nullopt : std::optional<std::size_t>(static_cast<std::size_t>(limit));
@@ -267,19 +270,8 @@ application_settings read_settings(const configuration& config,
     }
   }
 
-  std::string urls = config.get_string("urls", schema);
-  std::size_t start = 0;
-  while (start <= urls.size()) {
-    const std::size_t comma = urls.find(',', start);
-    std::string_view one = std::string_view(urls).substr(start, comma - start);
-    while (!one.empty() && one.front() == ' ')
-      one.remove_prefix(1);
-    while (!one.empty() && one.back() == ' ')
-      one.remove_suffix(1);
-    if (!one.empty()) s.server.endpoints.push_back(parse_url(one));
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
+  for (const std::string& url : comma_list(config.get_string("urls", schema)))
+    s.server.endpoints.push_back(parse_url(url));
   if (s.server.endpoints.empty()) throw configuration_error("urls: expected at least one URL");
 
   http::server_limits& l = s.server.connection.limits;
