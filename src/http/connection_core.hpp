@@ -83,8 +83,7 @@ class connection_core {
   // response
   task<void> write_body(response& res, std::span<const std::byte> data);
   task<void> write_file(response& res, int fd, std::uint64_t offset, std::uint64_t length);
-  task<void> write_file_through_filter(response& res, int fd, std::uint64_t offset,
-                                       std::uint64_t length);
+  task<void> write_file_by_copy(response& res, int fd, std::uint64_t offset, std::uint64_t length);
   task<void> flush_response(response& res);
   task<void> end_response(response& res);
 

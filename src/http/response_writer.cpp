@@ -31,6 +31,10 @@ namespace harrier::http::detail {
 namespace {
 // Writes at least this large skip the output buffer (one copy saved, one sendv instead of two).
 constexpr std::size_t k_direct_write_bytes = 16 * 1024;
+// From this size on write_file() sends with the transport's send_file (sendfile on TCP): no
+// copy through user space, at the price of a separate send for the head.
+constexpr std::uint64_t k_zero_copy_min_bytes = 32 * 1024;
+
 // A body filter is fed at most this much of one write at a time, so its output buffer stays
 // near this size (compressed output is smaller; an expanding filter would be bounded by it too).
 constexpr std::size_t k_filter_slice_bytes = 64 * 1024;
@@ -240,8 +244,8 @@ task<void> connection_core::write_body(response& res, std::span<const std::byte>
   } while (!rest.empty());
 }
 
-task<void> connection_core::write_file_through_filter(response& res, int fd, std::uint64_t offset,
-                                                      std::uint64_t length) {
+task<void> connection_core::write_file_by_copy(response& res, int fd, std::uint64_t offset,
+                                               std::uint64_t length) {
   constexpr std::size_t k_chunk_bytes = 64 * 1024;
   const auto buffer = std::make_unique<std::byte[]>(
       static_cast<std::size_t>(std::min<std::uint64_t>(k_chunk_bytes, length)));
@@ -278,9 +282,11 @@ task<void> connection_core::write_file(response& res, int fd, std::uint64_t offs
   if (res.m_filter != nullptr && !res.m_started && !m_broken && !m_no_response_body) {
     start_response(res, false);  // the filter decides now; it may step aside (and be cleared)
   }
-  if (res.m_filter != nullptr) [[unlikely]] {
-    // A filter (compression) must see the bytes: no zero-copy for this response.
-    co_await write_file_through_filter(res, fd, offset, length);
+  if (res.m_filter != nullptr || length < k_zero_copy_min_bytes || !m_transport.can_send_file()) {
+    // Copied when a filter (compression) must see the bytes, when the body is small (one copy
+    // is cheaper than a second system call, and the body leaves with the head), or when the
+    // transport cannot send files itself.
+    co_await write_file_by_copy(res, fd, offset, length);
     co_return;
   }
   res.m_body_bytes += length;

@@ -16,13 +16,6 @@
 namespace harrier::detail {
 namespace {
 
-// 64 KiB reads: the response buffer's size, so each write is one back-pressure step.
-constexpr std::size_t k_read_chunk_bytes = 64 * 1024;
-// From this size on the body goes out with sendfile (http::response::write_file): no copy
-// through user space, at the price of a separate send for the head. Below it, copying is cheaper
-// than that second system call, and the body leaves in the same send as the head.
-constexpr std::uint64_t k_zero_copy_min_bytes = 32 * 1024;
-
 class file_descriptor {
  public:
   explicit file_descriptor(int fd) noexcept : m_fd(fd) {}
@@ -113,28 +106,8 @@ task<void> send_file(context& ctx, const resolved_file& file, std::string_view c
     throw std::system_error(errno, std::generic_category(),
                             fmt::format("cannot open {}", file.path.native()));
   }
-  if (length >= k_zero_copy_min_bytes) {
-    // Zero-copy: the head leaves first, then sendfile moves the range from the page cache.
-    co_await res.write_file(fd.get(), range.first, length);
-    co_await res.end();
-    co_return;
-  }
-  // Small files: one pread, and the body leaves with the head in a single send.
-  std::vector<std::byte> buffer(std::min<std::uint64_t>(k_read_chunk_bytes, length));
-  std::uint64_t offset = range.first, remaining = length;
-  while (remaining > 0) {
-    const std::size_t want =
-        static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), remaining));
-    const ssize_t got = ::pread(fd.get(), buffer.data(), want, static_cast<off_t>(offset));
-    if (got <= 0) {
-      if (got < 0 && errno == EINTR) continue;
-      // The file shrank under us: the promised Content-Length cannot be met; abort.
-      throw std::runtime_error(fmt::format("{} ended early while being sent", file.path.native()));
-    }
-    co_await res.write(std::span<const std::byte>(buffer.data(), static_cast<std::size_t>(got)));
-    offset += static_cast<std::uint64_t>(got);
-    remaining -= static_cast<std::uint64_t>(got);
-  }
+  // sendfile for large bodies, one copy (leaving with the head) for small ones: write_file picks.
+  co_await res.write_file(fd.get(), range.first, length);
   co_await res.end();
 }
 

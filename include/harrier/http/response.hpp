@@ -64,12 +64,11 @@ class response {
     return write(
         std::span<const std::byte>(reinterpret_cast<const std::byte*>(text.data()), text.size()));
   }
-  // Writes `length` bytes of the open file `fd`, from `offset`, as body: after the head and any
-  // buffered body, zero-copy where the transport can (sendfile on TCP), unless a body filter
-  // (compression) takes this response: then the bytes are read and go through it. The file's
-  // own offset is not used. A file that ends early (truncated while being sent) aborts the
-  // connection and throws std::system_error (std::errc::io_error): the promised length can no
-  // longer be met.
+  // Writes `length` bytes of the open file `fd`, from `offset`, as body: from 32 KiB on, after
+  // the head and any buffered body, zero-copy where the transport can (sendfile on TCP); smaller
+  // bodies, and any body a body filter (compression) takes, are read and written as by write().
+  // The file's own offset is not used. A file that ends early (truncated while being sent) aborts
+  // the connection and throws std::system_error: the promised length can no longer be met.
   task<void> write_file(int fd, std::uint64_t offset, std::uint64_t length);
   task<void> flush();
   task<void> end();

@@ -16,8 +16,8 @@
 // coroutines on any thread; the connection never runs two operations of the same kind at once.
 //
 // A transport may also offer `send_file(fd, offset, length, token)` (zero-copy file sending);
-// when it does not, the adapter reads the file with pread and sends the bytes. And it may offer
-// `wait_readable(token)`: wait for input without a buffer, keeping what arrives for the next
+// when it does not, the connection reads the file and writes the bytes as any body. And it may
+// offer `wait_readable(token)`: wait for input without a buffer, keeping what arrives for the next
 // recv (result bytes: how much is there, 0 at EOF). An idle keep-alive connection then gives its
 // receive buffer back while it waits.
 //
@@ -30,15 +30,10 @@
 
 #include <sys/uio.h>
 
-#include <unistd.h>
-
-#include <algorithm>
-#include <cerrno>
 #include <chrono>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
-#include <memory>
 #include <span>
 #include <system_error>
 
@@ -76,6 +71,8 @@ class transport_base {
   virtual task<io_result> wait_readable(cancellation_token token) = 0;
   // Sends every byte of every buffer, or fails.
   virtual task<io_result> sendv(std::span<const ::iovec> buffers, cancellation_token token) = 0;
+  // Whether send_file() is supported (else it fails with operation_not_supported).
+  virtual bool can_send_file() const noexcept = 0;
   // Sends `length` bytes of the file `fd` from `offset`, or fails (std::errc::io_error when the
   // file ends early; then `bytes` says how many went out).
   virtual task<io_result> send_file(int fd, std::uint64_t offset, std::size_t length,
@@ -120,27 +117,18 @@ class transport_adapter final : public transport_base {
     auto r = co_await m_inner.sendv(buffers, std::move(token));
     co_return io_result{r.error, r.bytes};
   }
+  bool can_send_file() const noexcept override {
+    return requires(T & t, int fd, std::uint64_t offset, std::size_t length, cancellation_token c) {
+      t.send_file(fd, offset, length, c);
+    };
+  }
   task<io_result> send_file(int fd, std::uint64_t offset, std::size_t length,
                             cancellation_token token) override {
     if constexpr (requires { m_inner.send_file(fd, offset, length, token); }) {
       auto r = co_await m_inner.send_file(fd, offset, length, std::move(token));
       co_return io_result{r.error, r.bytes};
     } else {
-      constexpr std::size_t k_chunk_bytes = 64 * 1024;
-      const auto buffer = std::make_unique<std::byte[]>(std::min(k_chunk_bytes, length));
-      std::size_t done = 0;
-      while (done < length) {
-        const std::size_t want = std::min(k_chunk_bytes, length - done);
-        const ssize_t got = ::pread(fd, buffer.get(), want, static_cast<::off_t>(offset + done));
-        if (got < 0 && errno == EINTR) continue;
-        if (got < 0) co_return io_result{{errno, std::system_category()}, done};
-        if (got == 0) co_return io_result{std::make_error_code(std::errc::io_error), done};
-        auto r = co_await m_inner.send(
-            std::span<const std::byte>(buffer.get(), static_cast<std::size_t>(got)), token);
-        done += r.bytes;
-        if (r.error) co_return io_result{r.error, done};
-      }
-      co_return io_result{{}, done};
+      co_return io_result{std::make_error_code(std::errc::operation_not_supported), 0};
     }
   }
   task<void> shutdown_send() override { (void)co_await m_inner.shutdown_send(); }
