@@ -3,12 +3,6 @@
 #include <harrier/middleware/application.hpp>
 #include <harrier/threadpool/thread_pool.hpp>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <unistd.h>
-
 #include <catch2/catch.hpp>
 
 #include <atomic>
@@ -18,32 +12,14 @@
 #include <system_error>
 #include <thread>
 
+#include "loopback_client.hpp"
+
 namespace {
 
-// One HTTP/1.0 GET over loopback with a receive timeout, so a broken server fails the test
-// instead of hanging it.
-// On failure the returned text says which step failed, with errno.
+// One HTTP/1.0 GET over loopback: the whole response, "" if the connection failed.
 std::string get(const std::string& url, const char* path) {
-  const int port = std::stoi(url.substr(url.rfind(':') + 1));
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  timeval timeout{10, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<std::uint16_t>(port));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  std::string response;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0) {
-    const std::string request = std::string("GET ") + path + " HTTP/1.0\r\n\r\n";
-    if (::write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size())) {
-      char buffer[8192];
-      ssize_t n;
-      while ((n = ::read(fd, buffer, sizeof buffer)) > 0)
-        response.append(buffer, n);
-    }
-  }
-  ::close(fd);
-  return response;
+  using namespace harrier::testing;
+  return exchange(port_of(url), std::string("GET ") + path + " HTTP/1.0\r\n\r\n");
 }
 
 harrier::application make_app(const char* answer) {

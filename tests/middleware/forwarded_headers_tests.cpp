@@ -5,17 +5,13 @@
 #include <harrier/middleware/context.hpp>
 #include <harrier/middleware/forwarded_headers.hpp>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <unistd.h>
 #include <catch2/catch.hpp>
 
 #include <stdexcept>
 #include <string>
 
 #include "app_harness.hpp"
+#include "loopback_client.hpp"
 
 using harrier::app_pipeline;
 using harrier::forwarded_headers_options;
@@ -347,27 +343,11 @@ TEST_CASE("ip_network contains exactly its prefix", "[forwarded]") {
 
 namespace {
 
-// One HTTP/1.0 GET with extra header lines over IPv4 loopback, with a receive timeout.
+// One HTTP/1.0 GET /who with extra header lines over IPv4 loopback: the response body.
 std::string get_over_loopback(const std::string& url, const std::string& headers) {
-  const int port = std::stoi(url.substr(url.rfind(':') + 1));
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  timeval timeout{10, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<std::uint16_t>(port));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  std::string response;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0) {
-    const std::string request = "GET /who HTTP/1.0\r\nHost: svc\r\n" + headers + "\r\n";
-    if (::write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size())) {
-      char buffer[4096];
-      ssize_t n;
-      while ((n = ::read(fd, buffer, sizeof buffer)) > 0)
-        response.append(buffer, static_cast<std::size_t>(n));
-    }
-  }
-  ::close(fd);
+  using namespace harrier::testing;
+  const std::string response =
+      exchange(port_of(url), "GET /who HTTP/1.0\r\nHost: svc\r\n" + headers + "\r\n");
   const std::size_t end_of_head = response.find("\r\n\r\n");
   return end_of_head == std::string::npos ? response : response.substr(end_of_head + 4);
 }

@@ -5,10 +5,6 @@
 #include <harrier/core/sync_wait.hpp>
 #include <harrier/middleware/application.hpp>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -18,38 +14,17 @@
 #include <thread>
 #include <vector>
 
+#include "loopback_client.hpp"
+
 namespace {
 
-// Connects, sends one HTTP/1.1 request and reads its whole response; the connection stays open.
-// Returns -1 (and fails the caller's check) on any error; every read has a 10 s timeout.
-int request_and_keep(int port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  timeval timeout{10, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<std::uint16_t>(port));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  const std::string request = "GET /hello HTTP/1.1\r\nHost: test\r\n\r\n";
-  if (::write(fd, request.data(), request.size()) != static_cast<ssize_t>(request.size())) {
-    ::close(fd);
-    return -1;
-  }
+constexpr std::string_view k_request = "GET /hello HTTP/1.1\r\nHost: test\r\n\r\n";
+
+// Sends one request on `fd` and reads its whole response; the connection stays open.
+bool request_and_keep(int fd) {
   std::string response;
-  char buffer[4096];
-  while (response.find("\r\n\r\nhello") == std::string::npos) {
-    const ssize_t n = ::read(fd, buffer, sizeof buffer);
-    if (n <= 0) {
-      ::close(fd);
-      return -1;
-    }
-    response.append(buffer, static_cast<std::size_t>(n));
-  }
-  return fd;
+  return fd >= 0 && harrier::testing::send_all(fd, k_request) &&
+         harrier::testing::read_until(fd, response, "\r\n\r\nhello");
 }
 
 }  // namespace
@@ -62,16 +37,16 @@ TEST_CASE("idle keep-alive connections hold no receive buffer", "[application][i
   app.map_get("/hello", [] { return std::string("hello"); });
   harrier::sync_wait(app.start());
   const std::string url = app.urls().front();
-  const int port = std::stoi(url.substr(url.rfind(':') + 1));
+  const int port = harrier::testing::port_of(url);
 
   auto& pool = harrier::block_pool::shared();
   const std::size_t before = pool.stats().blocks_in_use();
   constexpr int k_connections = 64;
   std::vector<int> open;
-  for (int i = 0; i < k_connections; ++i)
-    open.push_back(request_and_keep(port));
-  for (int fd : open)
-    REQUIRE(fd >= 0);
+  for (int i = 0; i < k_connections; ++i) {
+    open.push_back(harrier::testing::connect_loopback(port));
+    REQUIRE(request_and_keep(open.back()));
+  }
   // Every connection has answered and waits for its next request. The last buffers come back as
   // each connection loops to its wait; give that a bounded moment.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
@@ -86,15 +61,7 @@ TEST_CASE("idle keep-alive connections hold no receive buffer", "[application][i
 
   // And they still work: a second request on each is answered.
   for (int fd : open) {
-    const std::string request = "GET /hello HTTP/1.1\r\nHost: test\r\n\r\n";
-    REQUIRE(::write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size()));
-    std::string response;
-    char buffer[4096];
-    while (response.find("\r\n\r\nhello") == std::string::npos) {
-      const ssize_t n = ::read(fd, buffer, sizeof buffer);
-      REQUIRE(n > 0);
-      response.append(buffer, static_cast<std::size_t>(n));
-    }
+    REQUIRE(request_and_keep(fd));
     ::close(fd);
   }
   harrier::sync_wait(app.stop());
