@@ -18,6 +18,10 @@
 //   its next arrival or its timeout, which only a peer sending MSG_OOB can cause to itself.)
 // - recv_provided takes a block from the block pool only once the socket is readable: an idle
 //   connection holds no receive buffer.
+// - Receives from other threads (pool dispatch) never hop to the I/O thread when they can help
+//   it: the receiving thread tries the call itself and, on a drained socket, parks the
+//   operation in the socket's receive_slot, where the next read edge finds it (receive_slot.hpp
+//   has the protocol). The I/O thread's own receives keep using maybe_readable and the lists.
 // - Timers: the wait's timeout is the earliest deadline, rounded up to whole milliseconds
 //   (epoll_wait's unit) so that a timer never fires early.
 
@@ -70,10 +74,17 @@ class epoll_reactor final : public reactor {
   }
 
   backend_kind kind() const noexcept override { return backend_kind::epoll; }
+  // Workers send and park their receives themselves, so nothing they do waits for this thread
+  // while it defers (reactor.hpp).
+  bool harvests_on_idle() const noexcept override { return true; }
 
   bool try_complete_inline(io_operation& op) noexcept override {
     int r;
-    if (op.kind == op_kind::send) {
+    if (op.kind == op_kind::recv || op.kind == op_kind::recv_provided) {
+      if (on_io_thread()) return false;
+      r = try_receive(op);
+      if (r == -EAGAIN) return false;  // try_park() parks it, or it is submitted
+    } else if (op.kind == op_kind::send) {
       r = attempt_send(op.socket->fd, op);
     } else if (op.kind == op_kind::sendv) {
       r = attempt_sendv(op.socket->fd, op);
@@ -87,7 +98,18 @@ class epoll_reactor final : public reactor {
     return true;
   }
 
+  bool try_park(io_operation& op) noexcept override {
+    if (op.kind != op_kind::recv && op.kind != op_kind::recv_provided) return false;
+    if (on_io_thread()) return false;
+    return op.socket->recv_slot.try_park(op);
+  }
+
  protected:
+  bool take_parked(io_operation* op) noexcept override {
+    if (op->socket == nullptr) return false;
+    return op->socket->recv_slot.take(op);
+  }
+
   void register_socket(socket_state* s) override {
     ::epoll_event ev{};
     ev.events = s->is_listener ? (EPOLLIN | EPOLLET) : (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET);
@@ -128,11 +150,18 @@ class epoll_reactor final : public reactor {
 
   void cancel_op(io_operation* op) noexcept override {
     socket_state* s = op->socket;
-    (is_recv_side(op->kind) ? s->recv_waiters : s->send_waiters).remove(op);
+    const bool was_parked = is_recv_side(op->kind) && s->recv_slot.take(op);
+    if (!was_parked) {
+      (is_recv_side(op->kind) ? s->recv_waiters : s->send_waiters).remove(op);
+    }
     complete(op, -ECANCELED);
   }
 
   void abort_socket(socket_state* s) noexcept override {
+    if (io_operation* op = s->recv_slot.close()) {
+      adopt_parked(op);
+      complete(op, -ECANCELED);
+    }
     while (io_operation* op = s->recv_waiters.pop_front())
       complete(op, -ECANCELED);
     while (io_operation* op = s->send_waiters.pop_front())
@@ -169,7 +198,12 @@ class epoll_reactor final : public reactor {
       }
       if (ev.events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
         s->maybe_readable = true;
-        if (ev.events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) s->read_side_final = true;
+        if (ev.events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+          s->read_side_final = true;
+          // ordering: release, before the edge below publishes readiness to receivers.
+          s->recv_slot.read_final.store(true, std::memory_order_release);
+        }
+        if (io_operation* op = s->recv_slot.take_on_edge()) serve_parked(s, op);
         retry(s, s->recv_waiters);
         if (s->is_listener && s->recv_waiters.empty()) accept_ahead(s);
       }
@@ -183,6 +217,49 @@ class epoll_reactor final : public reactor {
   }
 
  private:
+  // A receive from a thread other than the I/O thread (see receive_slot.hpp): tries the call
+  // while the socket may be readable. -EAGAIN: the socket is drained; park or submit.
+  int try_receive(io_operation& op) noexcept {
+    receive_slot& slot = op.socket->recv_slot;
+    for (int tries = 0;; ++tries) {
+      const std::uintptr_t w = slot.word.load(std::memory_order_acquire);
+      if (w == receive_slot::k_ready) {
+        if (!slot.consume_ready()) continue;
+      } else if (w == receive_slot::k_idle) {
+        if (tries > 0 || !slot.read_final.load(std::memory_order_acquire)) return -EAGAIN;
+      } else {
+        return -EAGAIN;  // closed (submit: refused there) or a receive parked already
+      }
+      const int r = attempt_receive_here(op);
+      if (r == -EAGAIN) continue;
+      if (r > 0 && static_cast<std::size_t>(r) == op.buffer.length) slot.note_not_drained();
+      return r;
+    }
+  }
+
+  // recv or recv_provided on the calling thread; recv_provided keeps a spare block per thread.
+  static int attempt_receive_here(io_operation& op) noexcept {
+    if (op.kind == op_kind::recv) return attempt_recv(op.socket->fd, op);
+    thread_local harrier::block t_spare;
+    if (!t_spare) t_spare = harrier::block_pool::shared().acquire();
+    op.buffer = {t_spare.data(), t_spare.size()};
+    const int r = attempt_recv(op.socket->fd, op);
+    if (r > 0) static_cast<recv_provided_op&>(op).provided_block = std::move(t_spare);
+    return r;
+  }
+
+  // A read edge found a receive parked by another thread: serve it as a parked one.
+  void serve_parked(socket_state* s, io_operation* op) noexcept {
+    adopt_parked(op);
+    const int r = attempt(s, *op);
+    if (r == -EAGAIN) {
+      if (!s->recv_slot.repark(op)) s->recv_waiters.push_back(op);
+      return;
+    }
+    if (r > 0 && static_cast<std::size_t>(r) < op->buffer.length) s->recv_slot.note_drained();
+    complete(op, r);
+  }
+
   int attempt(socket_state* s, io_operation& op) noexcept {
     switch (op.kind) {
       case op_kind::recv: {

@@ -20,6 +20,11 @@ thread_local reactor* t_current = nullptr;
 constexpr std::int64_t k_exit_grace_ns = 2'000'000'000;
 // While exiting, the thread polls at this period to notice that the last request came back.
 constexpr std::int64_t k_exit_poll_ns = 1'000'000;
+// While every worker of the dispatch pool is busy, the thread harvests at least this often
+// (otherwise when a worker runs out of work). It bounds how long a timer, an accept or a queued
+// submission can wait behind busy workers; what it harvests would wait in the pool's queue
+// anyway. 1 ms: well under the starvation gate's reaction (20-30 ms); not tuned further.
+constexpr std::int64_t k_saturated_poll_ns = 1'000'000;
 
 enum : std::uint8_t {
   k_phase_registering = 0,
@@ -79,7 +84,7 @@ bool suspend_operation(io_operation& op, std::coroutine_handle<> waiter) noexcep
       return false;
     }
   }
-  op.owner->submit(&op);
+  if (!op.owner->try_park(op)) op.owner->submit(&op);
   return true;
 }
 
@@ -223,6 +228,12 @@ void reactor::complete(io_operation* op, int result) noexcept {
   m_ready.push_back(op->waiter);
 }
 
+void reactor::adopt_parked(io_operation* op) noexcept {
+  op->started = true;
+  ++m_open_ops;
+  m_pending_published.store(m_open_ops, std::memory_order_relaxed);
+}
+
 void reactor::start_or_refuse(io_operation* op) noexcept {
   op->started = true;
   ++m_open_ops;
@@ -243,7 +254,12 @@ void reactor::consume_cancel(io_operation* op) noexcept {
   if (op->completion_deferred) {
     m_ready.push_back(op->waiter);
   } else if (!op->started) {
-    op->cancel_before_start = true;  // its submit node is still behind in the queue
+    if (take_parked(op)) {
+      adopt_parked(op);
+      complete(op, -ECANCELED);
+    } else {
+      op->cancel_before_start = true;  // its submit node is still behind in the queue
+    }
   } else if (op->kind == op_kind::timer) {
     m_timers.remove(op);
     complete(op, -ECANCELED);
@@ -340,6 +356,17 @@ void reactor::run() noexcept {
         break;
       }
       if (timeout < 0 || timeout > k_exit_poll_ns) timeout = k_exit_poll_ns;
+    }
+    if (timeout != 0 && m_dispatch != nullptr && harvests_on_idle() && m_dispatch->saturated()) {
+      // Every worker is busy: what arrives now would only queue. Waiting in the kernel instead
+      // would wake this thread on every arrival, and on a CPU it shares with a worker each
+      // wake-up preempts that worker. Harvest when a worker parks, in one batch. Measured (epoll,
+      // one pinned CPU, one worker, wrk -c64 /plaintext): 0.30 -> 0.054 context switches and
+      // 8.4 -> 6.5 us of CPU per request.
+      const std::int64_t bound =
+          timeout < 0 || timeout > k_saturated_poll_ns ? k_saturated_poll_ns : timeout;
+      m_dispatch->wait_for_idle_thread(std::chrono::nanoseconds(bound));
+      timeout = 0;
     }
     if (timeout != 0) {
       // ordering: seq_cst; see the sleep protocol in the header.

@@ -8,6 +8,11 @@
 //   2. drain the cross-thread queue (submissions, cancellations, closes from other threads);
 //   3. fire due timers;
 //   4. hand all woken coroutines to dispatch->post_batch() at once (or resume them inline).
+// Backends that harvest on idle (epoll): while every worker of the dispatch pool is busy, step 1
+// does not wait in the kernel; the thread first waits for a worker to park (bounded by
+// k_saturated_poll_ns), then harvests without waiting. Arrivals then do not wake it one by one,
+// and on a CPU it shares with a worker, do not preempt that worker. io_uring measured better
+// without (its sends are submitted by this thread, which must stay prompt).
 // Operations started on the I/O thread itself (inline dispatch) go straight to the backend.
 //
 // Sleep protocol (no lost wake-up, no eventfd write while the thread is awake): the I/O thread
@@ -66,6 +71,11 @@ class reactor {
   // Called on the awaiting thread before submit(): a backend that can finish the operation at
   // once (epoll: a send that fits the socket buffer) does so and returns true.
   virtual bool try_complete_inline(io_operation&) noexcept { return false; }
+  // Called on the awaiting thread after the cancel phase is published, instead of submit(): a
+  // backend that can park the operation where the I/O thread finds it without a hop (epoll: a
+  // receive on a drained socket, receive_slot.hpp) does so and returns true. From then on the
+  // I/O thread owns the operation, as if it had been submitted.
+  virtual bool try_park(io_operation&) noexcept { return false; }
   // Makes a socket state for a descriptor (any thread). Throws std::system_error.
   socket_state* adopt(int fd, int family, bool listening);
   // Closes every socket still open (after the thread has exited).
@@ -81,13 +91,21 @@ class reactor {
   virtual void cancel_op(io_operation* op) noexcept = 0;    // started, not completed
   virtual void close_socket(socket_state* s) noexcept = 0;  // ends with finalize(s)
   virtual void abort_socket(socket_state* s) noexcept = 0;  // cancel its pending ops (stop)
+  // Takes back an operation that try_park parked and the I/O thread never started (it is being
+  // cancelled). False if it is not parked; the backend then makes sure it cannot park later.
+  virtual bool take_parked(io_operation*) noexcept { return false; }
   virtual void poll(std::int64_t timeout_ns) noexcept = 0;  // -1: no limit
   // Any thread.
   virtual void register_socket(socket_state*) {}
   virtual void wake() noexcept = 0;
+  // Whether to wait for an idle worker before harvesting while the pool is saturated (see the
+  // top). Constant per backend.
+  virtual bool harvests_on_idle() const noexcept { return false; }
 
   // Records the result and queues the waiter for dispatch (I/O thread only).
   void complete(io_operation* op, int result) noexcept;
+  // Counts a parked operation the I/O thread took over as started (I/O thread only).
+  void adopt_parked(io_operation* op) noexcept;
   // Closes the descriptor and frees the state (I/O thread, or after the thread has exited).
   void finalize(socket_state* s) noexcept;
   bool stopping() const noexcept { return m_stop_handled; }

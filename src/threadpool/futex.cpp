@@ -5,6 +5,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <climits>
+
 namespace harrier::detail {
 
 static_assert(sizeof(std::atomic<std::uint32_t>) == sizeof(std::uint32_t),
@@ -27,6 +29,11 @@ void futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected,
 
 void futex_wake_one(std::atomic<std::uint32_t>& word) noexcept {
   syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAKE_PRIVATE, 1, nullptr,
+          nullptr, 0);
+}
+
+void futex_wake_all(std::atomic<std::uint32_t>& word) noexcept {
+  syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAKE_PRIVATE, INT_MAX, nullptr,
           nullptr, 0);
 }
 

@@ -13,5 +13,6 @@ namespace harrier::detail {
 void futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected,
                 std::chrono::nanoseconds timeout) noexcept;
 void futex_wake_one(std::atomic<std::uint32_t>& word) noexcept;
+void futex_wake_all(std::atomic<std::uint32_t>& word) noexcept;
 
 }  // namespace harrier::detail

@@ -102,6 +102,9 @@ class pool_core final : public blocking_observer {
   void post_items(std::span<void* const> items);
 
   thread_pool_stats stats() const;
+  // executor::saturated / wait_for_idle_thread (worker.cpp).
+  bool saturated() const noexcept;
+  void wait_for_idle_thread(std::chrono::nanoseconds timeout) noexcept;
   void set_event_listener(std::function<void(const thread_pool_event&)> listener);
   const thread_pool_options& options() const noexcept { return m_options; }
   thread_pool& owner() noexcept { return m_owner; }
@@ -163,6 +166,10 @@ class pool_core final : public blocking_observer {
   std::atomic<std::uint32_t> m_sleeper_count{0};
   std::atomic<std::uint32_t> m_unparked{0};  // live threads not asleep (blocked ones included)
   std::atomic<std::uint64_t> m_parks{0};
+  // Threads blocked in wait_for_idle_thread, and the word they sleep on (bumped by a parking
+  // worker that sees a waiter).
+  std::atomic<std::uint32_t> m_idle_waiters{0};
+  std::atomic<std::uint32_t> m_idle_epoch{0};
 
   // Threads and goal.
   mutable std::mutex m_control_mutex;

@@ -41,6 +41,14 @@ void thread_pool::post_batch(std::span<const std::coroutine_handle<>> batch) {
   }
 }
 
+bool thread_pool::saturated() const noexcept {
+  return m_core->saturated();
+}
+
+void thread_pool::wait_for_idle_thread(std::chrono::nanoseconds timeout) noexcept {
+  m_core->wait_for_idle_thread(timeout);
+}
+
 void thread_pool::post_job(detail::pool_job* job) {
   m_core->post_item(detail::tag_job(job));
 }

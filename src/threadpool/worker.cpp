@@ -260,6 +260,12 @@ pool_core::park_result pool_core::park(worker_slot& slot) {
     m_unparked.fetch_sub(1, std::memory_order_relaxed);
   }
   m_parks.fetch_add(1, std::memory_order_relaxed);
+  // ordering: seq_cst; with wait_for_idle_thread's seq_cst increment of m_idle_waiters and load
+  // of m_sleeper_count, either the waiter sees this sleeper or this sees the waiter.
+  if (m_idle_waiters.load(std::memory_order_seq_cst) != 0) {
+    m_idle_epoch.fetch_add(1, std::memory_order_seq_cst);
+    futex_wake_all(m_idle_epoch);
+  }
   // ordering: seq_cst fence, the parker's half of the handshake: registered, then look. (Under
   // TSan the seq_cst fetch_add above is the handshake.)
   if constexpr (k_fences_modelled) std::atomic_thread_fence(std::memory_order_seq_cst);
@@ -310,6 +316,25 @@ pool_core::park_result pool_core::park(worker_slot& slot) {
   }
   emit_simple(thread_pool_event_kind::worker_unpark, slot.index);
   return park_result::woken;
+}
+
+bool pool_core::saturated() const noexcept {
+  // ordering: relaxed; a hint (a stale answer costs one early or late harvest), except in
+  // wait_for_idle_thread, which re-checks under the handshake.
+  return m_sleeper_count.load(std::memory_order_relaxed) == 0 &&
+         m_unparked.load(std::memory_order_relaxed) != 0 &&
+         !m_stopping.load(std::memory_order_relaxed);
+}
+
+void pool_core::wait_for_idle_thread(std::chrono::nanoseconds timeout) noexcept {
+  const std::uint32_t epoch = m_idle_epoch.load(std::memory_order_seq_cst);
+  // ordering: seq_cst, the waiter's half of the handshake with park(): registered, then look.
+  m_idle_waiters.fetch_add(1, std::memory_order_seq_cst);
+  if (m_sleeper_count.load(std::memory_order_seq_cst) == 0 &&
+      !m_stopping.load(std::memory_order_seq_cst)) {
+    futex_wait(m_idle_epoch, epoch, timeout);
+  }
+  m_idle_waiters.fetch_sub(1, std::memory_order_relaxed);
 }
 
 void pool_core::notify_work() {

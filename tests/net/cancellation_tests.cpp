@@ -241,3 +241,42 @@ TEST_CASE("stop() completes pending operations with operation_canceled", "[net][
   };
   CHECK(run(body(env.context)));
 }
+
+TEST_CASE("a receive cancelled while it parks completes with operation_canceled every time",
+          "[net][cancel]") {
+  // On epoll with pool dispatch the receiving thread parks a receive on a drained socket itself
+  // (receive_slot.hpp); a cancellation can land before, during or after that park.
+  const config c = any_config();
+  const bool provided = GENERATE(false, true);
+  INFO(c.name() << (provided ? " recv_provided" : " recv"));
+  environment env(c);
+  auto body = [](harrier::net::io_context& ctx, bool use_provided) -> task<bool> {
+    auto [server, client] = co_await connected_pair(ctx);
+    constexpr int k_rounds = 300;
+    int cancelled = 0;
+    for (int i = 0; i < k_rounds; ++i) {
+      cancellation_source source;
+      std::thread canceller([source]() mutable { source.request_cancellation(); });
+      std::error_code error;
+      if (use_provided) {
+        error = (co_await server.recv_provided(source.token())).error;
+      } else {
+        std::byte b[16];
+        error = (co_await server.recv(b, source.token())).error;
+      }
+      canceller.join();
+      if (error == harrier::net::operation_canceled_error()) ++cancelled;
+    }
+    // Nothing was sent, so every receive ended by its cancellation, and the stream still works.
+    co_await client.send(as_bytes("x"));
+    std::size_t got = 0;
+    if (use_provided) {
+      got = (co_await server.recv_provided()).buffer.size();
+    } else {
+      std::byte b[16];
+      got = (co_await server.recv(b)).bytes;
+    }
+    co_return cancelled == k_rounds&& got == 1;
+  };
+  CHECK(run(body(env.context, provided), 30s));
+}

@@ -5,6 +5,7 @@
 // hands the coroutines it wakes to an executor without knowing which kind. post() never resumes
 // the coroutine inline (inline_executor is the one documented exception, for "inline dispatch").
 
+#include <chrono>
 #include <coroutine>
 #include <span>
 
@@ -22,6 +23,13 @@ class executor {
     for (std::coroutine_handle<> h : batch)
       post(h);
   }
+
+  // Whether every thread of this executor is busy running work, so that a coroutine posted now
+  // would wait in a queue. A hint for an I/O thread deciding when to harvest. Default: false.
+  virtual bool saturated() const noexcept { return false; }
+  // Blocks the caller until a thread of this executor runs out of work, `timeout` passes, or
+  // spuriously. Default: returns at once.
+  virtual void wait_for_idle_thread(std::chrono::nanoseconds /*timeout*/) noexcept {}
 
   // co_await ex.schedule(): continue on one of this executor's threads.
   struct schedule_awaiter {
