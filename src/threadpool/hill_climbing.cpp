@@ -230,6 +230,9 @@ hill_climbing_decision hill_climbing::update(const hill_climbing_sample& sample)
   const double gain = o.max_change_per_second * seconds;
   move = std::pow(std::abs(move), o.gain_exponent) * (move >= 0 ? 1.0 : -1.0) * gain;
   move = std::min(move, o.max_change_per_sample);
+  // .NET: a positive move is refused while the CPU is above 95 % busy (more threads cannot
+  // run any faster).
+  if (sample.cpu_utilization > o.cpu_utilization_high) move = std::min(move, 0.0);
   if (!sample.work_waiting) move = std::min(move, 0.0);  // ours: no growth without work
 
   const double previous_control = m_control_setting;
@@ -242,7 +245,12 @@ hill_climbing_decision hill_climbing::update(const hill_climbing_sample& sample)
       std::min<double>(m_control_setting, static_cast<double>(o.max_threads) - magnitude);
   m_control_setting = std::max<double>(m_control_setting, o.min_threads);
 
-  const std::uint64_t phase = (m_total_samples / (o.wave_period / 2)) % 2;
+  // Ours: the wave rests while the CPU is above 95 % busy. It probes whether more threads raise
+  // throughput, and .NET's own rule above says they cannot then; probing anyway runs surplus
+  // threads that only take turns on the busy CPUs (one pinned CPU: ~14 % more CPU per request,
+  // bench/http). Once work blocks, utilisation drops and the wave resumes.
+  const bool cpu_full = sample.cpu_utilization > o.cpu_utilization_high;
+  const std::uint64_t phase = cpu_full ? 0 : (m_total_samples / (o.wave_period / 2)) % 2;
   long goal = static_cast<long>(m_control_setting + static_cast<double>(magnitude) * phase);
   goal = std::clamp<long>(goal, o.min_threads, o.max_threads);
   if (!sample.work_waiting) goal = std::min<long>(goal, current);  // ours

@@ -134,6 +134,20 @@ TEST_CASE("hill climbing stays near the peak with 10 % throughput noise") {
   CHECK(std::abs(hc.control_setting() - 16.0) <= 3.0);
 }
 
+TEST_CASE("hill climbing neither probes nor climbs while the CPU is above 95 % busy") {
+  // One core, saturated: throughput cannot rise with threads, and the wave would only run
+  // surplus threads that take turns on it.
+  auto full = make(1);
+  const auto saturated =
+      simulate(full, cpu_bound(1), 1, 30.0, 0.05, 3, true, [](double) { return 0.99; });
+  CHECK(saturated.max_goal == 1);
+  // The same workload with CPU to spare (blocking work would look like this): the wave probes.
+  auto spare = make(1);
+  const auto probing =
+      simulate(spare, cpu_bound(1), 1, 30.0, 0.05, 3, true, [](double) { return 0.5; });
+  CHECK(probing.max_goal > 1);
+}
+
 TEST_CASE("hill climbing never grows the goal when no work is waiting") {
   auto hc = make(2);
   // Throughput would rise with threads, but workers ran out of work each sample.

@@ -30,6 +30,10 @@
 //   more than `change_point_ratio`, the history restarts from that wave (reason change_point), so
 //   the controller follows a shifted peak within a few waves rather than a whole history.
 //   Only samples taken at the same goal are compared, so the wave itself is not a change.
+// - The wave rests while the CPU is above `cpu_utilization_high` (95 %): .NET already refuses a
+//   positive move then, because more threads cannot run faster, yet keeps probing with the wave,
+//   which runs surplus threads that only take turns on the busy CPUs (one pinned CPU serving
+//   HTTP: ~14 % more CPU per request). Blocking work lowers the utilisation and the wave resumes.
 // - Slow start (for .NET's known 1-2 threads/s ramp under blocking): while work is waiting and
 //   the sample says the machine's CPU is used below `slow_start_target_utilization`, the goal
 //   jumps toward goal * target / utilization (at most doubling per sample), as TCP's slow start
@@ -64,8 +68,9 @@ struct hill_climbing_options {
   double gain_exponent = 2.0;                           // .NET: 2.0
   double error_smoothing = 0.01;                        // .NET's ThroughputErrorSmoothingFactor
   double max_sample_error = 0.15;                       // .NET: 15 %
-  double change_point_ratio = 0.5;              // ours: 50 % level shift restarts the history
-  bool slow_start = true;                       // ours, see above
+  double cpu_utilization_high = 0.95;  // .NET's CpuUtilizationHigh: no upward move above it
+  double change_point_ratio = 0.5;     // ours: 50 % level shift restarts the history
+  bool slow_start = true;              // ours, see above
   double slow_start_target_utilization = 0.95;  // ours: close to full, measured on bench/
   std::uint64_t random_seed = 0x9e3779b97f4a7c15ULL;
 };
