@@ -118,7 +118,14 @@ task<connection_core::head_result> connection_core::read_head() {
       release_idle_buffer();
       r = co_await m_transport.wait_readable(m_recv_cancel.token());
       reacquire_buffer();
-      if (!r.error && r.bytes != 0) r = co_await m_transport.recv(free_space(), {});
+      if (!r.error && r.bytes != 0) {
+        const std::size_t n = m_transport.take_ready(free_space());
+        if (n != 0) {
+          r = io_result{{}, n};
+        } else {
+          r = co_await m_transport.recv(free_space(), {});
+        }
+      }
     } else {
       reacquire_buffer();  // a transport that cannot wait without a buffer
       r = co_await m_transport.recv(free_space(), m_recv_cancel.token());

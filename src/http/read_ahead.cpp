@@ -50,7 +50,13 @@ task<io_result> connection_core::join_read_ahead() {
     // The bytes wait in the transport: take them now (no waiting, so no token).
     if (!r.error && r.bytes != 0) {
       reacquire_buffer();
-      r = co_await m_transport.recv(free_space(), {});
+      // Copied without a recv when the transport can (no coroutine frames per request).
+      const std::size_t n = m_transport.take_ready(free_space());
+      if (n != 0) {
+        r = io_result{{}, n};
+      } else {
+        r = co_await m_transport.recv(free_space(), {});
+      }
     }
     co_return r;
   }

@@ -44,6 +44,10 @@ class tcp_transport {
     }
     co_return net::io_result{{}, m_leftover.size() - m_offset};
   }
+  // What wait_readable kept, copied without waiting; 0 when nothing waits.
+  std::size_t take_ready(std::span<std::byte> buffer) noexcept {
+    return m_leftover.empty() ? 0 : take(buffer);
+  }
   auto send(std::span<const std::byte> data, cancellation_token token) {
     return m_stream->send(data, std::move(token));
   }

@@ -19,7 +19,10 @@
 // when it does not, the connection reads the file and writes the bytes as any body. And it may
 // offer `wait_readable(token)`: wait for input without a buffer, keeping what arrives for the next
 // recv (result bytes: how much is there, 0 at EOF). An idle keep-alive connection then gives its
-// receive buffer back while it waits.
+// receive buffer back while it waits. With wait_readable it may offer `take_ready(buffer)`
+// (noexcept, synchronous): copy what wait_readable kept into the buffer and return how many
+// bytes, 0 when nothing waits; the connection then takes the bytes without a recv (and its
+// coroutine frames) after every wait.
 //
 // Inside, the connection talks to a `transport_base` (virtual calls, one coroutine frame per I/O
 // operation from the recycling frame allocator): the protocol code then lives in .cpp files, once,
@@ -69,6 +72,9 @@ class transport_base {
   // Whether wait_readable() is supported (else it fails with operation_not_supported).
   virtual bool can_wait_readable() const noexcept = 0;
   virtual task<io_result> wait_readable(cancellation_token token) = 0;
+  // Copies bytes that wait_readable kept, without waiting; 0 when none (or not supported: then
+  // recv() takes them).
+  virtual std::size_t take_ready(std::span<std::byte> buffer) noexcept = 0;
   // Sends every byte of every buffer, or fails.
   virtual task<io_result> sendv(std::span<const ::iovec> buffers, cancellation_token token) = 0;
   // Whether send_file() is supported (else it fails with operation_not_supported).
@@ -104,6 +110,13 @@ class transport_adapter final : public transport_base {
       co_return io_result{r.error, r.bytes};
     } else {
       co_return io_result{std::make_error_code(std::errc::operation_not_supported), 0};
+    }
+  }
+  std::size_t take_ready(std::span<std::byte> buffer) noexcept override {
+    if constexpr (requires { m_inner.take_ready(buffer); }) {
+      return m_inner.take_ready(buffer);
+    } else {
+      return 0;
     }
   }
   task<io_result> sendv(std::span<const ::iovec> buffers, cancellation_token token) override {
