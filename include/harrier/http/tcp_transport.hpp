@@ -28,21 +28,23 @@ class tcp_transport {
   tcp_transport(net::tcp_stream& stream, net::io_context& context) noexcept
       : m_stream(&stream), m_context(&context) {}
 
-  task<net::io_result> recv(std::span<std::byte> buffer, cancellation_token token) {
+  // recv and wait_readable return the connection's own io_result, so that its transport adapter
+  // hands their tasks on without a coroutine frame of its own.
+  task<io_result> recv(std::span<std::byte> buffer, cancellation_token token) {
     if (m_leftover.empty()) {
       net::recv_buffer_result got = co_await m_stream->recv_provided(std::move(token));
-      const net::io_result r = keep(std::move(got));
+      const io_result r = keep(std::move(got));
       if (r.error || r.bytes == 0) co_return r;
     }
-    co_return net::io_result{{}, take(buffer)};
+    co_return io_result{{}, take(buffer)};
   }
   // Waits for input and keeps it for recv(); bytes: how many are waiting (0: EOF).
-  task<net::io_result> wait_readable(cancellation_token token) {
+  task<io_result> wait_readable(cancellation_token token) {
     if (m_leftover.empty()) {
       net::recv_buffer_result got = co_await m_stream->recv_provided(std::move(token));
       co_return keep(std::move(got));
     }
-    co_return net::io_result{{}, m_leftover.size() - m_offset};
+    co_return io_result{{}, m_leftover.size() - m_offset};
   }
   // What wait_readable kept, copied without waiting; 0 when nothing waits.
   std::size_t take_ready(std::span<std::byte> buffer) noexcept {
@@ -69,7 +71,7 @@ class tcp_transport {
 
  private:
   // Keeps a received buffer as the leftover; the result as recv reports it (bytes 0: EOF).
-  net::io_result keep(net::recv_buffer_result r) noexcept {
+  io_result keep(net::recv_buffer_result r) noexcept {
     if (r.error) return {r.error, 0};
     m_leftover = std::move(r.buffer);
     m_offset = 0;

@@ -39,6 +39,7 @@
 #include <cstdint>
 #include <span>
 #include <system_error>
+#include <type_traits>
 
 namespace harrier::http {
 
@@ -95,9 +96,14 @@ class transport_adapter final : public transport_base {
  public:
   explicit transport_adapter(T& inner) noexcept : m_inner(inner) {}
 
+  // A transport whose recv/wait_readable already return task<io_result> gets its task handed
+  // on as it is; others are converted in a coroutine of the adapter's (one more frame).
   task<io_result> recv(std::span<std::byte> buffer, cancellation_token token) override {
-    auto r = co_await m_inner.recv(buffer, std::move(token));
-    co_return io_result{r.error, r.bytes};
+    if constexpr (std::is_same_v<decltype(m_inner.recv(buffer, token)), task<io_result>>) {
+      return m_inner.recv(buffer, std::move(token));
+    } else {
+      return convert_recv(buffer, std::move(token));
+    }
   }
   bool can_wait_readable() const noexcept override {
     return requires(T & t, cancellation_token c) {
@@ -106,10 +112,13 @@ class transport_adapter final : public transport_base {
   }
   task<io_result> wait_readable(cancellation_token token) override {
     if constexpr (requires { m_inner.wait_readable(token); }) {
-      auto r = co_await m_inner.wait_readable(std::move(token));
-      co_return io_result{r.error, r.bytes};
+      if constexpr (std::is_same_v<decltype(m_inner.wait_readable(token)), task<io_result>>) {
+        return m_inner.wait_readable(std::move(token));
+      } else {
+        return convert_wait_readable(std::move(token));
+      }
     } else {
-      co_return io_result{std::make_error_code(std::errc::operation_not_supported), 0};
+      return not_supported();
     }
   }
   std::size_t take_ready(std::span<std::byte> buffer) noexcept override {
@@ -153,6 +162,18 @@ class transport_adapter final : public transport_base {
   transport_clock::time_point now() override { return m_inner.now(); }
 
  private:
+  task<io_result> convert_recv(std::span<std::byte> buffer, cancellation_token token) {
+    auto r = co_await m_inner.recv(buffer, std::move(token));
+    co_return io_result{r.error, r.bytes};
+  }
+  task<io_result> convert_wait_readable(cancellation_token token) {
+    auto r = co_await m_inner.wait_readable(std::move(token));
+    co_return io_result{r.error, r.bytes};
+  }
+  static task<io_result> not_supported() {
+    co_return io_result{std::make_error_code(std::errc::operation_not_supported), 0};
+  }
+
   T& m_inner;
 };
 
