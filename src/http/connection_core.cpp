@@ -148,6 +148,37 @@ task<connection_core::head_result> connection_core::read_head() {
   }
 }
 
+// The four forms of request-target (RFC 9112 §3.2): origin-form "/path?query"; absolute-form
+// "http://host/path?query", which a server MUST accept (clients talking to a proxy send it), whose
+// path and query are then routed as usual; asterisk-form "*" for OPTIONS; authority-form
+// "host:port" for CONNECT. Anything else, and a fragment ('#', which clients never send), is
+// refused. `rest` is what routing sees: the target from its path on.
+bool connection_core::split_target(std::string_view method, std::string_view target,
+                                   std::string_view& rest) noexcept {
+  if (target.find('#') != std::string_view::npos) return false;
+  if (!target.empty() && target.front() == '/') {
+    rest = target;
+    return true;
+  }
+  if (target == "*") {
+    rest = target;
+    return method == "OPTIONS";
+  }
+  if (method == "CONNECT") {
+    rest = target;
+    return target.find('/') == std::string_view::npos;
+  }
+  const std::size_t scheme_end = target.find("://");
+  if (scheme_end == std::string_view::npos || scheme_end == 0) return false;
+  const std::string_view scheme = target.substr(0, scheme_end);
+  if (!iequals(scheme, "http") && !iequals(scheme, "https")) return false;
+  const std::string_view after = target.substr(scheme_end + 3);
+  const std::size_t path_start = after.find_first_of("/?");
+  if (path_start == 0) return false;  // no authority
+  rest = path_start == std::string_view::npos ? std::string_view() : after.substr(path_start);
+  return true;
+}
+
 bool connection_core::begin_request() {
   request_parser& p = m_parser;
   const bool has_body = p.chunked() || (p.has_content_length() && p.content_length() > 0);
@@ -197,10 +228,16 @@ bool connection_core::begin_request() {
   request& req = m_request;
   req.m_method = p.method();
   req.m_target = std::string_view(base + p.target_offset(), p.target_length());
-  const std::size_t question = req.m_target.find('?');
-  req.m_path = req.m_target.substr(0, question);
+  std::string_view path_and_query;
+  if (!split_target(req.m_method, req.m_target, path_and_query)) {
+    reject(rejection_reason::invalid_target);
+    return false;
+  }
+  const std::size_t question = path_and_query.find('?');
+  req.m_path = path_and_query.substr(0, question);
+  if (req.m_path.empty()) req.m_path = "/";  // absolute-form without a path (RFC 9112 §3.2.2)
   req.m_query =
-      question == std::string_view::npos ? std::string_view() : req.m_target.substr(question + 1);
+      question == std::string_view::npos ? std::string_view() : path_and_query.substr(question + 1);
   req.m_version_major = major;
   req.m_version_minor = p.version_minor();
   req.m_headers = header_list(m_header_views);

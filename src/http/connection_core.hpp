@@ -107,6 +107,8 @@ class connection_core {
   // read_ahead.cpp: the receive kept pending while a handler runs, to notice a client that leaves
   void start_read_ahead();
   task<void> read_ahead(std::span<std::byte> into);
+  static bool split_target(std::string_view method, std::string_view target,
+                           std::string_view& rest) noexcept;
   task<io_result> join_read_ahead();
 
   // input_buffer.cpp: the receive buffer
