@@ -179,6 +179,33 @@ bool connection_core::split_target(std::string_view method, std::string_view tar
   return true;
 }
 
+// Transfer-Encoding of a request (RFC 9112 §6): chunked must be the final coding (else the
+// length is unknowable: 400), applied once (400); any other coding is one this server does not
+// implement (501, "SHOULD" in §6.1). Returns malformed when the codings are acceptable.
+rejection_reason connection_core::check_transfer_codings(bool chunked_last) const noexcept {
+  if (!chunked_last) return rejection_reason::invalid_transfer_encoding;
+  int chunked = 0;
+  bool other = false;
+  for (const header_field& f : m_header_views) {
+    if (!iequals(f.name, "transfer-encoding")) continue;
+    std::string_view list = f.value;
+    while (!list.empty()) {
+      const std::size_t comma = list.find(',');
+      const std::string_view coding = trim(list.substr(0, comma));
+      list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+      if (coding.empty()) continue;  // empty list elements are allowed (RFC 9110 §5.6.1)
+      if (iequals(coding, "chunked")) {
+        ++chunked;
+      } else {
+        other = true;
+      }
+    }
+  }
+  if (chunked != 1) return rejection_reason::invalid_transfer_encoding;
+  if (other) return rejection_reason::unsupported_transfer_coding;
+  return rejection_reason::malformed;
+}
+
 bool connection_core::begin_request() {
   request_parser& p = m_parser;
   const bool has_body = p.chunked() || (p.has_content_length() && p.content_length() > 0);
@@ -211,9 +238,12 @@ bool connection_core::begin_request() {
     reject(rejection_reason::missing_host);
     return false;
   }
-  if (p.has_transfer_encoding() && !p.chunked()) {
-    reject(rejection_reason::invalid_transfer_encoding);
-    return false;
+  if (p.has_transfer_encoding()) {
+    const rejection_reason te = check_transfer_codings(p.chunked());
+    if (te != rejection_reason::malformed) {
+      reject(te);
+      return false;
+    }
   }
   m_declared_length.reset();
   if (p.has_content_length()) {

@@ -17,6 +17,8 @@ int rejection_status(rejection_reason reason) noexcept {
       return 413;
     case rejection_reason::unsupported_version:
       return 505;
+    case rejection_reason::unsupported_transfer_coding:
+      return 501;
     case rejection_reason::headers_timeout:
     case rejection_reason::body_rate_timeout:
       return 408;
@@ -49,6 +51,8 @@ std::string_view rejection_name(rejection_reason reason) noexcept {
       return "invalid_content_length";
     case rejection_reason::invalid_transfer_encoding:
       return "invalid_transfer_encoding";
+    case rejection_reason::unsupported_transfer_coding:
+      return "unsupported_transfer_coding";
     case rejection_reason::invalid_chunk:
       return "invalid_chunk";
     case rejection_reason::obs_fold:

@@ -26,7 +26,8 @@ enum class rejection_reason : unsigned char {
   content_length_with_transfer_encoding,  // 400
   duplicate_content_length,               // 400
   invalid_content_length,                 // 400
-  invalid_transfer_encoding,              // 400
+  invalid_transfer_encoding,              // 400: chunked not last, or applied twice
+  unsupported_transfer_coding,            // 501: a coding other than chunked (gzip, chunked)
   invalid_chunk,                          // 400
   obs_fold,                               // 400
   invalid_line_ending,                    // 400: bare CR, bare LF
