@@ -50,6 +50,19 @@ class BadRequests(harness.ServerTestCase):
         self.reject(b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
                     b"zz\r\nhello\r\n0\r\n\r\n", 400)
 
+    def test_a_transfer_coding_other_than_chunked_is_501(self):
+        self.reject(b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n"
+                    b"\r\n0\r\n\r\n", 501)
+
+    def test_chunked_not_last_is_400(self):
+        self.reject(b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n"
+                    b"\r\n0\r\n\r\n", 400)
+
+    def test_a_fragment_or_formless_target_is_400(self):
+        for target in (b"/plaintext#top", b"example.com/plaintext", b"*"):
+            with self.subTest(target=target):
+                self.reject(b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n\r\n", 400)
+
     def test_obs_fold_is_400(self):
         self.reject(b"GET /plaintext HTTP/1.1\r\nHost: x\r\nX-A: a\r\n  folded\r\n\r\n", 400)
 

@@ -76,6 +76,13 @@ class Routes(harness.ServerTestCase):
         self.assertEqual(res.status, 200)
         self.assertEqual(body, b"Healthy")
 
+    def test_an_absolute_form_target_is_routed_by_its_path(self):
+        # RFC 9112 3.2.2: a server MUST accept the absolute-form (what clients send to proxies).
+        port = self.server.port
+        res, body = self.request("GET", f"http://127.0.0.1:{port}/plaintext")
+        self.assertEqual(res.status, 200)
+        self.assertEqual(body, b"Hello, World!")
+
     def test_an_unknown_path_is_404(self):
         res, _ = self.request("GET", "/no/such/path")
         self.assertEqual(res.status, 404)
