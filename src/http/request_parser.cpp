@@ -6,6 +6,7 @@
 
 #include "http/request_parser.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 namespace harrier::http::detail {
@@ -45,6 +46,13 @@ struct parser_callbacks {
 
   static int on_url(llhttp_t* p, const char* at, std::size_t n) {
     request_parser& r = self(p);
+    // RFC 9112 §3.2: no whitespace or control characters in the request-target. llhttp 8.1 (not
+    // built in strict mode) passes some through (form feed, for one); a proxy that splits the
+    // request line on them would see another target and version.
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto c = static_cast<unsigned char>(at[i]);
+      if (c <= ' ' || c == 0x7f) return r.fail(rejection_reason::invalid_target);
+    }
     if (r.m_url_length == 0) r.m_url_offset = offset(r, at);
     r.m_url_length += n;
     if (r.m_method_length + r.m_url_length + k_request_line_overhead_bytes >
@@ -76,29 +84,62 @@ struct parser_callbacks {
     for (std::size_t i = 0; i < n; ++i) {
       if (at[i] == ' ' || at[i] == '\t') return r.fail(rejection_reason::invalid_header);
     }
+    if (r.m_last != request_parser::last_token::field) r.m_field_name_bytes = 0;
+    r.m_field_name_bytes += n;
     if (r.m_last != request_parser::last_token::field) {
       if (++r.m_header_count > r.m_limits.max_request_header_count) {
         return r.fail(rejection_reason::too_many_headers);
       }
-      header_offsets h;
-      h.name_offset = static_cast<std::uint32_t>(offset(r, at));
-      h.name_length = static_cast<std::uint32_t>(n);
       if (r.m_in_trailers) {
-        r.m_trailer = h;
+        r.m_trailer = {};
       } else {
+        header_offsets h;
+        h.name_offset = static_cast<std::uint32_t>(offset(r, at));
+        h.name_length = static_cast<std::uint32_t>(n);
         r.m_headers.push_back(h);
       }
       r.m_last = request_parser::last_token::field;
+      if (r.m_in_trailers) r.m_trailer.name_end = r.stream_position(at) + n;
       return add_header_bytes(r, n + k_header_line_overhead_bytes);
     }
-    header_offsets& h = r.m_in_trailers ? r.m_trailer : r.m_headers.back();
-    h.name_length += static_cast<std::uint32_t>(n);
+    if (r.m_in_trailers) {
+      r.m_trailer.name_end = r.stream_position(at) + n;
+    } else {
+      r.m_headers.back().name_length += static_cast<std::uint32_t>(n);
+    }
     return add_header_bytes(r, n);
+  }
+
+  // Trailers are parsed while the connection compacts body bytes away between reads, so their
+  // obs-fold checks use stream positions, and a line break in the gap between name and value
+  // that lay in an earlier window is remembered (request_parser::note_window_end).
+  static int on_trailer_value(request_parser& r, const char* at, std::size_t n) {
+    request_parser::trailer_state& t = r.m_trailer;
+    const std::uint64_t at_position = r.stream_position(at);
+    if (r.m_last == request_parser::last_token::field) {
+      if (t.line_break_in_gap || r.line_break_in_window(t.name_end, at_position)) {
+        return r.fail(rejection_reason::obs_fold);
+      }
+    } else if (at_position != t.value_end) {
+      return r.fail(rejection_reason::obs_fold);
+    }
+    t.value_end = at_position + n;
+    r.m_last = request_parser::last_token::value;
+    return add_header_bytes(r, n);
+  }
+
+  // RFC 9112 §5.1: a field name is a token, at least one character. llhttp 8.1 (not built in
+  // strict mode) takes ": value" as a field with an empty name.
+  static bool empty_field_name(const request_parser& r) noexcept {
+    return r.m_last == request_parser::last_token::none ||
+           (r.m_last == request_parser::last_token::field && r.m_field_name_bytes == 0);
   }
 
   static int on_header_value(llhttp_t* p, const char* at, std::size_t n) {
     request_parser& r = self(p);
-    header_offsets& h = r.m_in_trailers ? r.m_trailer : r.m_headers.back();
+    if (empty_field_name(r)) return r.fail(rejection_reason::invalid_header);
+    if (r.m_in_trailers) return on_trailer_value(r, at, n);
+    header_offsets& h = r.m_headers.back();
     const std::size_t at_offset = offset(r, at);
     if (r.m_last == request_parser::last_token::field) {
       // Between the name and the first value byte only ':' and whitespace may stand; a line break
@@ -124,6 +165,9 @@ struct parser_callbacks {
 
   static int on_headers_complete(llhttp_t* p) {
     request_parser& r = self(p);
+    if (r.m_last == request_parser::last_token::field && r.m_field_name_bytes == 0) {
+      return r.fail(rejection_reason::invalid_header);
+    }
     r.m_head_done = true;
     r.m_in_trailers = true;
     r.m_last = request_parser::last_token::none;
@@ -144,6 +188,12 @@ struct parser_callbacks {
       return r.fail(rejection_reason::malformed);
     }
     return 0;
+  }
+
+  // Paused so that execute() can check the CRLF that ended the chunk-size line.
+  static int on_chunk_header(llhttp_t* p) {
+    self(p).m_pause = request_parser::pause_reason::chunk_header;
+    return HPE_PAUSED;
   }
 
   static int on_chunk_complete(llhttp_t* p) {
@@ -168,6 +218,7 @@ struct parser_callbacks {
       v.on_header_value = on_header_value;
       v.on_headers_complete = on_headers_complete;
       v.on_body = on_body;
+      v.on_chunk_header = on_chunk_header;
       v.on_chunk_complete = on_chunk_complete;
       v.on_message_complete = on_message_complete;
       return v;
@@ -192,6 +243,43 @@ int request_parser::fail(rejection_reason reason) noexcept {
   return HPE_USER;
 }
 
+parse_step request_parser::fail_step(rejection_reason reason, std::size_t begin) noexcept {
+  m_error = reason;
+  m_failed = true;
+  parse_step step;
+  step.event = parse_event::error;
+  step.position = begin;
+  return step;
+}
+
+bool request_parser::crlf_before(const char* base, std::size_t begin,
+                                 std::size_t position) const noexcept {
+  if (position < 2 || position - 1 < begin) return false;
+  const char cr = position - 2 >= begin ? base[position - 2] : m_previous_byte;
+  return cr == '\r' && base[position - 1] == '\n';
+}
+
+std::uint64_t request_parser::stream_position(const char* at) const noexcept {
+  return m_stream_begin + static_cast<std::uint64_t>(at - (m_base + m_window_begin));
+}
+
+bool request_parser::line_break_in_window(std::uint64_t from, std::uint64_t to) const noexcept {
+  from = std::max(from, m_stream_begin);  // earlier bytes may be gone: see line_break_in_gap
+  for (std::uint64_t i = from; i < to; ++i) {
+    const char c = m_base[m_window_begin + static_cast<std::size_t>(i - m_stream_begin)];
+    if (c == '\r' || c == '\n') return true;
+  }
+  return false;
+}
+
+void request_parser::note_window_end(std::size_t position) noexcept {
+  const std::uint64_t end = m_stream_begin + (position - m_window_begin);
+  if (m_in_trailers && m_last == last_token::field && !m_trailer.line_break_in_gap) {
+    m_trailer.line_break_in_gap = line_break_in_window(m_trailer.name_end, end);
+  }
+  m_stream_begin = end;
+}
+
 void request_parser::next_message() noexcept {
   m_pause = pause_reason::none;
   m_head_done = false;
@@ -203,6 +291,18 @@ const char* request_parser::llhttp_reason() const noexcept {
 }
 
 namespace {
+// Whether a CR or LF of the head [head, head + n) stands outside a CRLF pair (see the header).
+bool has_bare_line_break(const char* head, std::size_t n) noexcept {
+  const char* const end = head + n;
+  for (const char* p = head; (p = static_cast<const char*>(std::memchr(p, '\r', end - p))); ++p) {
+    if (p + 1 == end || p[1] != '\n') return true;
+  }
+  for (const char* p = head; (p = static_cast<const char*>(std::memchr(p, '\n', end - p))); ++p) {
+    if (p == head || p[-1] != '\r') return true;
+  }
+  return false;
+}
+
 rejection_reason classify(llhttp_errno_t error, const char* reason, std::string_view version) {
   switch (error) {
     case HPE_INVALID_METHOD:
@@ -238,17 +338,30 @@ rejection_reason classify(llhttp_errno_t error, const char* reason, std::string_
 }  // namespace
 
 parse_step request_parser::execute(const char* base, std::size_t begin, std::size_t end) {
+  if (m_failed) return fail_step(m_error, begin);
   m_base = base;
+  m_window_begin = begin;
   m_body_offset.reset();
   m_body_length = 0;
-  m_pause = pause_reason::none;
-  const llhttp_errno_t error = llhttp_execute(&m_llhttp, base + begin, end - begin);
-
   parse_step step;
-  if (error == HPE_OK) {
-    step.event = parse_event::need_more;
-    step.position = end;
-  } else if (error == HPE_PAUSED || error == HPE_PAUSED_UPGRADE) {
+  std::size_t from = begin;
+  for (;;) {
+    m_pause = pause_reason::none;
+    const llhttp_errno_t error = llhttp_execute(&m_llhttp, base + from, end - from);
+    if (error == HPE_OK) {
+      step.event = parse_event::need_more;
+      step.position = end;
+      break;
+    }
+    if (error != HPE_PAUSED && error != HPE_PAUSED_UPGRADE) {
+      if (error != HPE_USER) {
+        const std::string_view version =
+            m_version_length != 0 ? std::string_view(base + m_version_offset, m_version_length)
+                                  : std::string_view();
+        m_error = classify(error, llhttp_reason(), version);
+      }
+      return fail_step(m_error, begin);
+    }
     step.position = static_cast<std::size_t>(llhttp_get_error_pos(&m_llhttp) - base);
     if (error == HPE_PAUSED) {
       llhttp_resume(&m_llhttp);
@@ -257,31 +370,46 @@ parse_step request_parser::execute(const char* base, std::size_t begin, std::siz
       llhttp_resume_after_upgrade(&m_llhttp);
       m_pause = pause_reason::message;
     }
+    if (m_pause == pause_reason::chunk_header) {
+      // The chunk-size line must end in CRLF; then parsing goes on in this window.
+      if (!crlf_before(base, begin, step.position)) {
+        return fail_step(rejection_reason::invalid_chunk, begin);
+      }
+      from = step.position;
+      continue;
+    }
     switch (m_pause) {
       case pause_reason::head:
+        if (has_bare_line_break(base, step.position)) {
+          return fail_step(rejection_reason::invalid_line_ending, begin);
+        }
         step.event = parse_event::head_complete;
         break;
       case pause_reason::chunk:
+        // Chunk data ends in CRLF (llhttp skips any two bytes there).
+        if (!crlf_before(base, begin, step.position)) {
+          return fail_step(rejection_reason::invalid_chunk, begin);
+        }
         step.event = parse_event::chunk_end;
         break;
       case pause_reason::message:
+        // A chunked message ends with the CRLF after the trailers. At `begin` (the message ends
+        // where the last chunk did) that CRLF was checked at the chunk's end.
+        if (chunked() && error == HPE_PAUSED && step.position > begin &&
+            !crlf_before(base, begin, step.position)) {
+          return fail_step(rejection_reason::invalid_chunk, begin);
+        }
         step.event = parse_event::message_complete;
         break;
       case pause_reason::none:
+      case pause_reason::chunk_header:
         step.event = parse_event::need_more;
         break;
     }
-  } else {
-    step.event = parse_event::error;
-    step.position = begin;
-    if (error != HPE_USER) {
-      const std::string_view version =
-          m_version_length != 0 ? std::string_view(base + m_version_offset, m_version_length)
-                                : std::string_view();
-      m_error = classify(error, llhttp_reason(), version);
-    }
-    return step;
+    break;
   }
+  if (step.position > begin) m_previous_byte = base[step.position - 1];
+  note_window_end(step.position);
   if (m_body_offset) {
     step.body_offset = *m_body_offset;
     step.body_length = m_body_length;

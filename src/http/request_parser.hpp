@@ -17,6 +17,16 @@
 // the callbacks, so an oversized head is refused as soon as it passes the limit), whitespace in a
 // field name, obs-fold, and the version token kept so that "HTTP/3.0" can become 505 rather
 // than 400. Host, framing and body-size rules are checked by the connection at head_complete.
+//
+// Line endings: llhttp 8.1 built without LLHTTP_STRICT_MODE (Debian's sources, as we build them)
+// takes any byte after the CR that ends the head, the chunk-size line or the trailers, any two
+// bytes for the CRLF after chunk data, and a bare LF in the head. Each is a request-smuggling
+// shape (a proxy that frames the bytes differently sees other requests), so the parser checks
+// them itself: at head_complete no CR or LF of the head stands outside a CRLF pair; at the end of
+// a chunk-size line (a pause on on_chunk_header), of chunk data (chunk_end) and of the trailers
+// (message_complete of a chunked body) the two bytes before the position are CRLF. The byte
+// before a window may have been compacted away by the connection, so the last byte of the
+// previous window is remembered. After any error the parser refuses to go on.
 
 #include <harrier/http/rejection.hpp>
 #include <harrier/http/server_limits.hpp>
@@ -91,6 +101,16 @@ class request_parser {
   friend struct parser_callbacks;
 
   int fail(rejection_reason reason) noexcept;
+  parse_step fail_step(rejection_reason reason, std::size_t begin) noexcept;
+  std::uint64_t stream_position(const char* at) const noexcept;
+  // Whether a CR or LF lies at stream positions [from, to) within the current window.
+  bool line_break_in_window(std::uint64_t from, std::uint64_t to) const noexcept;
+  // Advances the stream position past the window's parsed bytes, remembering a line break in a
+  // trailer's name-value gap.
+  void note_window_end(std::size_t position) noexcept;
+  // Whether the two bytes before `position` (relative to the base of execute(base, begin, ..))
+  // are CRLF; position - 1 must be >= begin.
+  bool crlf_before(const char* base, std::size_t begin, std::size_t position) const noexcept;
 
   const server_limits& m_limits;
   llhttp_t m_llhttp;
@@ -105,15 +125,27 @@ class request_parser {
   std::size_t m_method_length = 0;
   std::size_t m_header_bytes = 0;
   std::size_t m_header_count = 0;
+  std::size_t m_field_name_bytes = 0;  // of the current field (head or trailer)
   std::size_t m_version_offset = 0;
   std::size_t m_version_length = 0;
-  // Trailer fields are checked but not kept; this tracks the current one for obs-fold checks.
-  header_offsets m_trailer;
+  // Trailer fields are checked but not kept; this tracks the current one for obs-fold checks,
+  // in stream positions (bytes since the parser was made), which survive the connection's
+  // compaction of body bytes between reads, unlike offsets from the base.
+  struct trailer_state {
+    std::uint64_t name_end = 0;
+    std::uint64_t value_end = 0;
+    bool line_break_in_gap = false;  // a CR or LF between name and value, in an earlier window
+  } m_trailer;
+  std::uint64_t m_stream_begin = 0;  // stream position of `begin` in the current execute()
+  std::size_t m_window_begin = 0;    // `begin` of the current execute()
   std::optional<std::size_t> m_body_offset;
   std::size_t m_body_length = 0;
+  char m_previous_byte = 0;  // the last byte parsed by the previous execute()
+  bool m_failed = false;     // an error was reported: nothing more is parsed
   enum class pause_reason : unsigned char {
     none,
     head,
+    chunk_header,
     chunk,
     message
   } m_pause = pause_reason::none;
