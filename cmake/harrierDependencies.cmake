@@ -60,6 +60,10 @@ else()
   set_target_properties(harrier_llhttp PROPERTIES
     POSITION_INDEPENDENT_CODE ON C_STANDARD 99 EXPORT_NAME llhttp)
   target_compile_options(harrier_llhttp PRIVATE -w)
+  # Strict mode: no bytes other than LF after a CR, CRLF after chunk data, no lenient spaces.
+  # Debian's build is lenient; src/http/request_parser.cpp checks the same things itself (so an
+  # installed, lenient llhttp is safe too), and this is the second line of defence.
+  target_compile_definitions(harrier_llhttp PRIVATE LLHTTP_STRICT_MODE=1)
   add_library(harrier::llhttp ALIAS harrier_llhttp)
   set(HARRIER_BUNDLED_LLHTTP ON)
 endif()
