@@ -116,10 +116,10 @@ hill_climbing_decision hill_climbing::update(const hill_climbing_sample& sample)
           m_jump_from_throughput > 0 ? throughput / m_jump_from_throughput - 1.0 : 0;
       if (gained < 0.5 * promised) {
         // The jump did not pay: settle halfway back, as a binary search would, and hand over
-        // to the wave.
+        // to the wave. Rounded down, toward the goal that did as well: rounded up, a jump from
+        // 1 to 2 that gained nothing never went back (one pinned CPU then ran two workers).
         m_slow_start = false;
-        const long halfway =
-            (static_cast<long>(m_jump_from_goal) + static_cast<long>(current) + 1) / 2;
+        const long halfway = (static_cast<long>(m_jump_from_goal) + static_cast<long>(current)) / 2;
         m_control_setting = static_cast<double>(halfway);
         m_history_start = 0;
         m_average_noise = 0;

@@ -104,6 +104,7 @@ class pool_core final : public blocking_observer {
   thread_pool_stats stats() const;
   // executor::saturated / wait_for_idle_thread (worker.cpp).
   bool saturated() const noexcept;
+  bool saturated_as_of(std::memory_order order) const noexcept;
   void wait_for_idle_thread(std::chrono::nanoseconds timeout) noexcept;
   void set_event_listener(std::function<void(const thread_pool_event&)> listener);
   const thread_pool_options& options() const noexcept { return m_options; }

@@ -321,19 +321,24 @@ pool_core::park_result pool_core::park(worker_slot& slot) {
 bool pool_core::saturated() const noexcept {
   // ordering: relaxed; a hint (a stale answer costs one early or late harvest), except in
   // wait_for_idle_thread, which re-checks under the handshake.
-  return m_sleeper_count.load(std::memory_order_relaxed) == 0 &&
-         m_unparked.load(std::memory_order_relaxed) != 0 &&
-         !m_stopping.load(std::memory_order_relaxed);
+  return saturated_as_of(std::memory_order_relaxed);
+}
+
+bool pool_core::saturated_as_of(std::memory_order order) const noexcept {
+  const std::uint32_t unparked = m_unparked.load(order);
+  if (unparked == 0 || m_stopping.load(order)) return false;  // a post starts or wakes a worker
+  if (m_searching.load(order) != 0) return false;             // one is looking for work now
+  // A sleeper counts only if a post may wake it: at the goal, posted work waits for the awake.
+  return m_sleeper_count.load(order) == 0 || unparked >= m_goal.load(order);
 }
 
 void pool_core::wait_for_idle_thread(std::chrono::nanoseconds timeout) noexcept {
   const std::uint32_t epoch = m_idle_epoch.load(std::memory_order_seq_cst);
-  // ordering: seq_cst, the waiter's half of the handshake with park(): registered, then look.
+  // ordering: seq_cst, the waiter's half of the handshake with park(): registered, then look. A
+  // wake-up this misses (park() updates the counts it reads in several steps) costs at most
+  // `timeout`, which the caller bounds.
   m_idle_waiters.fetch_add(1, std::memory_order_seq_cst);
-  if (m_sleeper_count.load(std::memory_order_seq_cst) == 0 &&
-      !m_stopping.load(std::memory_order_seq_cst)) {
-    futex_wait(m_idle_epoch, epoch, timeout);
-  }
+  if (saturated_as_of(std::memory_order_seq_cst)) futex_wait(m_idle_epoch, epoch, timeout);
   m_idle_waiters.fetch_sub(1, std::memory_order_relaxed);
 }
 

@@ -213,6 +213,22 @@ TEST_CASE("slow start goes back halfway when a jump does not pay") {
   CHECK(std::abs(hc.control_setting() - 4.0) <= 2.0);
 }
 
+TEST_CASE("a slow-start jump from one thread that does not pay goes back to one") {
+  // One core shared with another process: CPU looks spare, but a second thread gains nothing.
+  auto hc = make(1);
+  harrier::hill_climbing_sample s;
+  s.elapsed_seconds = 0.1;
+  s.completions = 1000;
+  s.current_goal = 1;
+  s.cpu_utilization = 0.5;
+  const auto jump = hc.update(s);
+  REQUIRE(jump.new_goal == 2);
+  s.current_goal = 2;
+  const auto back = hc.update(s);
+  CHECK(back.new_goal == 1);
+  CHECK(hc.control_setting() == 1.0);
+}
+
 TEST_CASE("slow start never grows the goal when no work is waiting") {
   auto hc = make(2);
   const auto r =

@@ -83,3 +83,38 @@ TEST_CASE("a worker that parks and wakes reports park and unpark events") {
   REQUIRE(events.wait_for(
       [](const auto& e) { return e.kind == harrier::thread_pool_event_kind::worker_unpark; }, 5s));
 }
+
+TEST_CASE(
+    "a pool is saturated while its only worker is busy and wait_for_idle_thread returns "
+    "when it parks") {
+  harrier::thread_pool pool(fixed(1));
+  REQUIRE(wait_all_parked(pool, 5s));
+  CHECK_FALSE(pool.saturated());  // the parked worker would take posted work at once
+
+  harrier::test::flag started;
+  harrier::test::flag release;
+  harrier::test::flag finished;
+  pool.post([&] {
+    started.set();
+    REQUIRE(release.wait_for(10s));
+    finished.set();
+  });
+  REQUIRE(started.wait_for(5s));
+  CHECK(pool.saturated());
+
+  // The waiter sleeps while the worker is busy, and wakes once it parks (not at the 30 s bound).
+  std::atomic<bool> returned{false};
+  std::thread waiter([&] {
+    pool.wait_for_idle_thread(30s);
+    returned = true;
+  });
+  release.set();
+  REQUIRE(finished.wait_for(5s));
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (!returned && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::yield();
+  CHECK(returned);
+  waiter.join();
+  CHECK(wait_all_parked(pool, 5s));
+  CHECK_FALSE(pool.saturated());
+}

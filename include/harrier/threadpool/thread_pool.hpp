@@ -152,7 +152,8 @@ class thread_pool final : public executor {
   // From a worker the batch goes to the worker's ring (stealable at once, no LIFO slot); from
   // outside to the global queue under one lock. Either way one wake-up, which fans out.
   void post_batch(std::span<const std::coroutine_handle<>> batch) override;
-  // Every awake worker is running work (none is parked); see executor.
+  // Work posted now would wait: every awake worker is busy, none is searching, and no parked
+  // worker may be woken (none parked, or the awake ones already meet the goal); see executor.
   bool saturated() const noexcept override;
   // Returns when a worker parks (runs out of work), after `timeout`, or spuriously.
   void wait_for_idle_thread(std::chrono::nanoseconds timeout) noexcept override;
