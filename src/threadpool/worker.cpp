@@ -260,12 +260,13 @@ pool_core::park_result pool_core::park(worker_slot& slot) {
     m_unparked.fetch_sub(1, std::memory_order_relaxed);
   }
   m_parks.fetch_add(1, std::memory_order_relaxed);
-  // ordering: seq_cst; with wait_for_idle_thread's seq_cst increment of m_idle_waiters and load
-  // of m_sleeper_count, either the waiter sees this sleeper or this sees the waiter.
-  if (m_idle_waiters.load(std::memory_order_seq_cst) != 0) {
-    m_idle_epoch.fetch_add(1, std::memory_order_seq_cst);
-    futex_wake_all(m_idle_epoch);
-  }
+  // ordering: the epoch moves on every park, after this worker registered as a sleeper (seq_cst
+  // RMW, so a waiter that reads the new epoch also sees the registration). A waiter read the
+  // epoch before it looked at the counts: either it saw this park (not saturated), or its
+  // futex_wait finds the epoch changed, or it registered in m_idle_waiters early enough for the
+  // load below to see it and wake it.
+  m_idle_epoch.fetch_add(1, std::memory_order_seq_cst);
+  if (m_idle_waiters.load(std::memory_order_seq_cst) != 0) futex_wake_all(m_idle_epoch);
   // ordering: seq_cst fence, the parker's half of the handshake: registered, then look. (Under
   // TSan the seq_cst fetch_add above is the handshake.)
   if constexpr (k_fences_modelled) std::atomic_thread_fence(std::memory_order_seq_cst);
@@ -334,9 +335,8 @@ bool pool_core::saturated_as_of(std::memory_order order) const noexcept {
 
 void pool_core::wait_for_idle_thread(std::chrono::nanoseconds timeout) noexcept {
   const std::uint32_t epoch = m_idle_epoch.load(std::memory_order_seq_cst);
-  // ordering: seq_cst, the waiter's half of the handshake with park(): registered, then look. A
-  // wake-up this misses (park() updates the counts it reads in several steps) costs at most
-  // `timeout`, which the caller bounds.
+  // ordering: seq_cst, the waiter's half of the handshake with park() (see there): epoch first,
+  // then registered, then look.
   m_idle_waiters.fetch_add(1, std::memory_order_seq_cst);
   if (saturated_as_of(std::memory_order_seq_cst)) futex_wait(m_idle_epoch, epoch, timeout);
   m_idle_waiters.fetch_sub(1, std::memory_order_relaxed);
