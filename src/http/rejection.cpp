@@ -18,6 +18,7 @@ int rejection_status(rejection_reason reason) noexcept {
     case rejection_reason::unsupported_version:
       return 505;
     case rejection_reason::unsupported_transfer_coding:
+    case rejection_reason::unsupported_method:
       return 501;
     case rejection_reason::headers_timeout:
     case rejection_reason::body_rate_timeout:
@@ -63,6 +64,8 @@ std::string_view rejection_name(rejection_reason reason) noexcept {
       return "invalid_header";
     case rejection_reason::invalid_method:
       return "invalid_method";
+    case rejection_reason::unsupported_method:
+      return "unsupported_method";
     case rejection_reason::invalid_target:
       return "invalid_target";
     case rejection_reason::invalid_version:

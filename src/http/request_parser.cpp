@@ -303,6 +303,25 @@ bool has_bare_line_break(const char* head, std::size_t n) noexcept {
   return false;
 }
 
+// RFC 9110 §5.6.2 tchar.
+bool is_tchar(char c) noexcept {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
+  return std::strchr("!#$%&'*+-.^_`|~", c) != nullptr && c != '\0';
+}
+
+// Whether the request so far starts with a well-formed method llhttp does not know ("BREW /",
+// or "get /": methods are case-sensitive): a token, then SP or the end of what arrived. Such a
+// request is not malformed; the server just does not implement the method (RFC 9110 §9.1: 501).
+bool is_token_method(const char* request, std::size_t length) noexcept {
+  std::size_t i = 0;
+  while (i < length && (request[i] == '\r' || request[i] == '\n'))
+    ++i;  // empty lines before a request line are ignored (RFC 9112 §2.2)
+  const std::size_t start = i;
+  while (i < length && is_tchar(request[i]))
+    ++i;
+  return i > start && (i == length || request[i] == ' ');
+}
+
 rejection_reason classify(llhttp_errno_t error, const char* reason, std::string_view version) {
   switch (error) {
     case HPE_INVALID_METHOD:
@@ -359,6 +378,9 @@ parse_step request_parser::execute(const char* base, std::size_t begin, std::siz
             m_version_length != 0 ? std::string_view(base + m_version_offset, m_version_length)
                                   : std::string_view();
         m_error = classify(error, llhttp_reason(), version);
+        if (m_error == rejection_reason::invalid_method && is_token_method(base, end)) {
+          m_error = rejection_reason::unsupported_method;
+        }
       }
       return fail_step(m_error, begin);
     }

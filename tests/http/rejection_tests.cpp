@@ -190,8 +190,22 @@ TEST_CASE("whitespace between a header name and the colon gets 400", "[http][smu
 }
 
 TEST_CASE("an invalid method gets 400", "[http][limits]") {
-  check_rejected(run_bad("GEX / HTTP/1.1\r\nHost: test\r\n\r\n", rejection_reason::invalid_method),
+  check_rejected(run_bad("G(T / HTTP/1.1\r\nHost: test\r\n\r\n", rejection_reason::invalid_method),
                  400);
+}
+
+TEST_CASE("a well-formed method the server does not know gets 501", "[http][limits]") {
+  // RFC 9110 §9.1; methods are case-sensitive, so "get" is one of them.
+  for (const char* line : {"BREW / HTTP/1.1", "get / HTTP/1.1", "\r\nPURGE-ALL / HTTP/1.1"}) {
+    INFO(line);
+    check_rejected(
+        run_bad(std::string(line) + "\r\nHost: test\r\n\r\n", rejection_reason::unsupported_method),
+        501);
+  }
+  // Also when the method arrives a byte at a time.
+  check_rejected(
+      run_bad("BREW / HTTP/1.1\r\nHost: test\r\n\r\n", rejection_reason::unsupported_method, 1),
+      501);
 }
 
 TEST_CASE("an invalid version gets 400", "[http][limits]") {

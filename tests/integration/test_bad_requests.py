@@ -81,6 +81,11 @@ class BadRequests(harness.ServerTestCase):
     def test_an_invalid_method_is_400(self):
         self.reject(b"G(T /plaintext HTTP/1.1\r\nHost: x\r\n\r\n", 400)
 
+    def test_an_unknown_method_is_501(self):
+        for method in (b"BREW", b"get"):
+            with self.subTest(method=method):
+                self.reject(method + b" /plaintext HTTP/1.1\r\nHost: x\r\n\r\n", 501)
+
     def test_an_invalid_version_is_400(self):
         self.reject(b"GET /plaintext HTTP/1.x\r\nHost: x\r\n\r\n", 400)
 

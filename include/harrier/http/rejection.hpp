@@ -32,7 +32,8 @@ enum class rejection_reason : unsigned char {
   obs_fold,                               // 400
   invalid_line_ending,                    // 400: bare CR, bare LF
   invalid_header,                         // 400: control characters, bad token, space before colon
-  invalid_method,                         // 400
+  invalid_method,                         // 400: not a token
+  unsupported_method,                     // 501: a token method this server does not know
   invalid_target,                         // 400
   invalid_version,                        // 400
   unsupported_version,                    // 505
