@@ -18,16 +18,6 @@
 
 namespace harrier::http::detail {
 
-namespace {
-std::string_view trim(std::string_view s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-    s.remove_suffix(1);
-  return s;
-}
-}  // namespace
-
 connection_core::connection_core(transport_base& transport, const http1_options& options,
                                  request_handler handler, connection_info info)
     : m_transport(transport),
@@ -191,7 +181,7 @@ rejection_reason connection_core::check_transfer_codings(bool chunked_last) cons
     std::string_view list = f.value;
     while (!list.empty()) {
       const std::size_t comma = list.find(',');
-      const std::string_view coding = trim(list.substr(0, comma));
+      const std::string_view coding = trim_ows(list.substr(0, comma));
       list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
       if (coding.empty()) continue;  // empty list elements are allowed (RFC 9110 §5.6.1)
       if (iequals(coding, "chunked")) {
@@ -224,7 +214,7 @@ bool connection_core::begin_request() {
   std::optional<std::string_view> expect;
   for (const header_offsets& h : p.headers()) {
     header_field f{std::string_view(base + h.name_offset, h.name_length),
-                   trim(std::string_view(base + h.value_offset, h.value_length))};
+                   trim_ows(std::string_view(base + h.value_offset, h.value_length))};
     if (iequals(f.name, "host")) ++hosts;
     if (iequals(f.name, "expect")) expect = f.value;
     m_header_views.push_back(f);

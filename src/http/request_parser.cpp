@@ -6,6 +6,8 @@
 
 #include "http/request_parser.hpp"
 
+#include <harrier/http/headers.hpp>
+
 #include <algorithm>
 #include <cstring>
 
@@ -303,12 +305,6 @@ bool has_bare_line_break(const char* head, std::size_t n) noexcept {
   return false;
 }
 
-// RFC 9110 §5.6.2 tchar.
-bool is_tchar(char c) noexcept {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
-  return std::strchr("!#$%&'*+-.^_`|~", c) != nullptr && c != '\0';
-}
-
 // Whether the request so far starts with a well-formed method llhttp does not know ("BREW /",
 // or "get /": methods are case-sensitive): a token, then SP or the end of what arrived. Such a
 // request is not malformed; the server just does not implement the method (RFC 9110 §9.1: 501).
@@ -317,7 +313,7 @@ bool is_token_method(const char* request, std::size_t length) noexcept {
   while (i < length && (request[i] == '\r' || request[i] == '\n'))
     ++i;  // empty lines before a request line are ignored (RFC 9112 §2.2)
   const std::size_t start = i;
-  while (i < length && is_tchar(request[i]))
+  while (i < length && is_token_char(request[i]))
     ++i;
   return i > start && (i == length || request[i] == ' ');
 }

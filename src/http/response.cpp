@@ -12,30 +12,6 @@
 namespace harrier::http {
 
 namespace {
-bool is_token_char(char c) noexcept {
-  if (c >= '0' && c <= '9') return true;
-  if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') return true;
-  switch (c) {
-    case '!':
-    case '#':
-    case '$':
-    case '%':
-    case '&':
-    case '\'':
-    case '*':
-    case '+':
-    case '-':
-    case '.':
-    case '^':
-    case '_':
-    case '`':
-    case '|':
-    case '~':
-      return true;
-    default:
-      return false;
-  }
-}
 void append_header_line(std::string& out, std::string_view name, std::string_view value) {
   const std::size_t at = out.size();
   out.resize(at + name.size() + value.size() + 4);

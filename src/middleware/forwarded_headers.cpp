@@ -29,13 +29,6 @@ constexpr std::size_t k_max_scheme_bytes = 32;
 bool is_space(char c) noexcept {
   return c == ' ' || c == '\t';
 }
-std::string_view trim(std::string_view s) noexcept {
-  while (!s.empty() && is_space(s.front()))
-    s.remove_prefix(1);
-  while (!s.empty() && is_space(s.back()))
-    s.remove_suffix(1);
-  return s;
-}
 bool is_alpha(char c) noexcept {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
@@ -60,7 +53,7 @@ struct node {
 
 // A for= / X-Forwarded-For entry: "1.2.3.4", "1.2.3.4:80", "::1", "[::1]", "[::1]:80".
 std::optional<node> parse_node(std::string_view text) noexcept {
-  text = trim(text);
+  text = http::trim_ows(text);
   node n;
   if (!text.empty() && text.front() == '[') {
     const std::size_t close = text.find(']');
@@ -139,7 +132,7 @@ class entries_from_right {
       }
       const std::size_t comma = m_rest.rfind(',');
       const std::string_view entry =
-          trim(comma == std::string_view::npos ? m_rest : m_rest.substr(comma + 1));
+          http::trim_ows(comma == std::string_view::npos ? m_rest : m_rest.substr(comma + 1));
       m_rest = comma == std::string_view::npos ? std::string_view{} : m_rest.substr(0, comma);
       if (!entry.empty()) return entry;
     }

@@ -1,5 +1,7 @@
 #include "middleware/gzip_encoder.hpp"
 
+#include <harrier/http/headers.hpp>
+
 #include <zlib.h>
 
 #include <algorithm>
@@ -80,20 +82,6 @@ std::string_view coding_name(content_coding coding) noexcept {
 
 namespace {
 
-std::string_view trim(std::string_view s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-    s.remove_suffix(1);
-  return s;
-}
-
-bool iequal(std::string_view a, std::string_view b) noexcept {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return (x | 0x20) == (y | 0x20);
-         });
-}
-
 // RFC 9110 12.4.2: qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ), in thousandths.
 // -1 when malformed.
 int parse_qvalue(std::string_view v) noexcept {
@@ -115,11 +103,12 @@ int element_weight(std::string_view params) noexcept {
   int q = 1000;
   while (!params.empty()) {
     const std::size_t semi = params.find(';');
-    const std::string_view param = trim(params.substr(0, semi));
+    const std::string_view param = http::trim_ows(params.substr(0, semi));
     params = semi == std::string_view::npos ? std::string_view{} : params.substr(semi + 1);
     const std::size_t eq = param.find('=');
     if (eq == std::string_view::npos) continue;
-    if (iequal(trim(param.substr(0, eq)), "q")) q = parse_qvalue(trim(param.substr(eq + 1)));
+    if (http::iequals(http::trim_ows(param.substr(0, eq)), "q"))
+      q = parse_qvalue(http::trim_ows(param.substr(eq + 1)));
   }
   return q;
 }
@@ -138,15 +127,15 @@ content_coding choose_coding(std::optional<std::string_view> header,
     const std::string_view element = rest.substr(0, comma);
     rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
     const std::size_t semi = element.find(';');
-    const std::string_view coding = trim(element.substr(0, semi));
+    const std::string_view coding = http::trim_ows(element.substr(0, semi));
     const int q = element_weight(semi == std::string_view::npos ? std::string_view{}
                                                                 : element.substr(semi + 1));
     if (coding.empty() || q < 0) continue;
-    if (iequal(coding, "gzip") || iequal(coding, "x-gzip")) {
+    if (http::iequals(coding, "gzip") || http::iequals(coding, "x-gzip")) {
       listed[static_cast<std::size_t>(content_coding::gzip)] = q;
-    } else if (iequal(coding, "br")) {
+    } else if (http::iequals(coding, "br")) {
       listed[static_cast<std::size_t>(content_coding::br)] = q;
-    } else if (iequal(coding, "identity")) {
+    } else if (http::iequals(coding, "identity")) {
       identity = q;
     } else if (coding == "*") {
       star = q;

@@ -1,6 +1,7 @@
 #include "middleware/http_preconditions.hpp"
 
 #include <harrier/http/date_cache.hpp>
+#include <harrier/http/headers.hpp>
 
 #include <fmt/format.h>
 
@@ -13,14 +14,6 @@ namespace {
 
 constexpr std::array<std::string_view, 12> k_months{"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                                     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-    s.remove_suffix(1);
-  return s;
-}
 
 bool parse_number(std::string_view s, int& out) {
   auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
@@ -43,7 +36,7 @@ bool parse_clock(std::string_view s, std::tm& tm) {
 
 // Strips W/ and returns the opaque tag with its quotes.
 std::string_view opaque(std::string_view tag, bool& weak) {
-  tag = trim(tag);
+  tag = http::trim_ows(tag);
   weak = tag.substr(0, 2) == "W/";
   if (weak) tag.remove_prefix(2);
   return tag;
@@ -53,7 +46,7 @@ template <typename F>
 bool any_tag(std::string_view list, F&& match) {
   while (!list.empty()) {
     const std::size_t comma = list.find(',');
-    if (match(trim(list.substr(0, comma)))) return true;
+    if (match(http::trim_ows(list.substr(0, comma)))) return true;
     if (comma == std::string_view::npos) break;
     list.remove_prefix(comma + 1);
   }
@@ -70,7 +63,7 @@ std::string format_http_date(std::int64_t unix_seconds) {
 }
 
 std::optional<std::int64_t> parse_http_date(std::string_view text) {
-  text = trim(text);
+  text = http::trim_ows(text);
   std::tm tm{};
   int year = 0;
   if (text.size() == 29 && text[3] == ',') {  // IMF-fixdate
@@ -97,7 +90,7 @@ std::optional<std::int64_t> parse_http_date(std::string_view text) {
     year += year < 70 ? 2000 : 1900;  // RFC 9110: a two-digit year more than 50 years ahead is past
   } else if (text.size() == 24) {     // asctime: "Sun Nov  6 08:49:37 1994"
     tm.tm_mon = month_index(text.substr(4, 3));
-    std::string_view day = trim(text.substr(8, 2));
+    std::string_view day = http::trim_ows(text.substr(8, 2));
     if (!parse_number(day, tm.tm_mday) || !parse_clock(text.substr(11, 8), tm) ||
         !parse_number(text.substr(20, 4), year)) {
       return std::nullopt;
@@ -115,7 +108,7 @@ std::string make_etag(std::uint64_t size, std::int64_t mtime_ns) {
 }
 
 bool none_match_hits(std::string_view header, std::string_view etag) {
-  if (trim(header) == "*") return true;
+  if (http::trim_ows(header) == "*") return true;
   bool etag_weak = false;
   const std::string_view ours = opaque(etag, etag_weak);
   return any_tag(header, [&](std::string_view tag) {
@@ -125,7 +118,7 @@ bool none_match_hits(std::string_view header, std::string_view etag) {
 }
 
 bool strong_match(std::string_view header, std::string_view etag) {
-  if (trim(header) == "*") return true;
+  if (http::trim_ows(header) == "*") return true;
   bool etag_weak = false;
   const std::string_view ours = opaque(etag, etag_weak);
   if (etag_weak) return false;
@@ -157,14 +150,14 @@ precondition evaluate_preconditions(const conditional_headers& h, const validato
 }
 
 range_outcome parse_range(std::string_view header, std::uint64_t size, byte_range& out) {
-  header = trim(header);
+  header = http::trim_ows(header);
   if (header.substr(0, 6) != "bytes=") return range_outcome::full;
-  std::string_view spec = trim(header.substr(6));
+  std::string_view spec = http::trim_ows(header.substr(6));
   if (spec.empty() || spec.find(',') != std::string_view::npos) return range_outcome::full;
   const std::size_t dash = spec.find('-');
   if (dash == std::string_view::npos) return range_outcome::full;
-  const std::string_view first_text = trim(spec.substr(0, dash));
-  const std::string_view last_text = trim(spec.substr(dash + 1));
+  const std::string_view first_text = http::trim_ows(spec.substr(0, dash));
+  const std::string_view last_text = http::trim_ows(spec.substr(dash + 1));
   auto number = [](std::string_view s, std::uint64_t& n) {
     auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
     return ec == std::errc{} && end == s.data() + s.size() && !s.empty();

@@ -51,14 +51,6 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-std::string_view trim(std::string_view s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-    s.remove_suffix(1);
-  return s;
-}
-
 // A media type pattern: "type/subtype", "type/*" or "type/*+suffix", lower case.
 struct media_pattern {
   std::string type;
@@ -66,7 +58,7 @@ struct media_pattern {
   std::string suffix;   // "+json" for "*+json"
 
   static media_pattern parse(std::string_view text) {
-    const std::string s = lower(trim(text));
+    const std::string s = lower(http::trim_ows(text));
     const std::size_t slash = s.find('/');
     if (slash == std::string::npos || slash == 0 || slash + 1 == s.size() ||
         s.find_first_of(" ;,") != std::string::npos) {
@@ -105,7 +97,7 @@ struct settings {
   std::vector<media_pattern> excluded;
 
   bool compressible(std::string_view content_type) const {
-    const std::string media = lower(trim(content_type.substr(0, content_type.find(';'))));
+    const std::string media = lower(http::trim_ows(content_type.substr(0, content_type.find(';'))));
     const std::size_t slash = media.find('/');
     if (slash == std::string::npos) return false;
     const std::string_view type = std::string_view(media).substr(0, slash);
@@ -158,7 +150,7 @@ settings validate(const compression_options& options) {
 bool vary_covers_accept_encoding(std::string_view vary) noexcept {
   while (!vary.empty()) {
     const std::size_t comma = vary.find(',');
-    const std::string_view item = trim(vary.substr(0, comma));
+    const std::string_view item = http::trim_ows(vary.substr(0, comma));
     vary = comma == std::string_view::npos ? std::string_view{} : vary.substr(comma + 1);
     if (item == "*" || http::iequals(item, "accept-encoding")) return true;
   }

@@ -1,3 +1,4 @@
+#include <harrier/http/headers.hpp>
 #include <harrier/middleware/route_pattern.hpp>
 
 #include <fmt/format.h>
@@ -35,17 +36,6 @@ bool is_guid(std::string_view v) {
   if (v[8] != '-' || v[13] != '-' || v[18] != '-' || v[23] != '-') return false;
   return is_hex(v.substr(0, 8)) && is_hex(v.substr(9, 4)) && is_hex(v.substr(14, 4)) &&
          is_hex(v.substr(19, 4)) && is_hex(v.substr(24, 12));
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
 }
 
 // Splits "name(args)" into name and args; args is empty when there are no parentheses.
@@ -176,7 +166,7 @@ bool route_constraint::matches(std::string_view value) const {
     case kind::long_integer:
       return parse_integer(value, n);
     case kind::boolean:
-      return iequals(value, "true") || iequals(value, "false");
+      return http::iequals(value, "true") || http::iequals(value, "false");
     case kind::alpha:
       if (value.empty()) return false;
       for (char ch : value) {

@@ -16,6 +16,42 @@ namespace harrier::http {
 // ASCII case-insensitive equality, as HTTP field names compare.
 bool iequals(std::string_view a, std::string_view b) noexcept;
 
+// Without the optional whitespace (SP, HTAB) around it, as field values and list elements are
+// read (RFC 9110 §5.6.3).
+inline std::string_view trim_ows(std::string_view s) noexcept {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+    s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
+    s.remove_suffix(1);
+  return s;
+}
+
+// tchar (RFC 9110 §5.6.2): what field names, methods and other tokens are made of.
+inline bool is_token_char(char c) noexcept {
+  if (c >= '0' && c <= '9') return true;
+  if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') return true;
+  switch (c) {
+    case '!':
+    case '#':
+    case '$':
+    case '%':
+    case '&':
+    case '\'':
+    case '*':
+    case '+':
+    case '-':
+    case '.':
+    case '^':
+    case '_':
+    case '`':
+    case '|':
+    case '~':
+      return true;
+    default:
+      return false;
+  }
+}
+
 struct header_field {
   std::string_view name;
   std::string_view value;  // without leading or trailing whitespace
