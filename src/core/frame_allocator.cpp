@@ -3,22 +3,7 @@
 #include <cstdint>
 #include <new>
 
-// GCC says -fsanitize=address with __SANITIZE_ADDRESS__, clang with __has_feature.
-#if defined(__SANITIZE_ADDRESS__)
-#define HARRIER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define HARRIER_ASAN 1
-#endif
-#endif
-#if defined(HARRIER_ASAN)
-#include <sanitizer/asan_interface.h>
-#define HARRIER_POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
-#define HARRIER_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
-#else
-#define HARRIER_POISON(p, n) ((void)(p), (void)(n))
-#define HARRIER_UNPOISON(p, n) ((void)(p), (void)(n))
-#endif
+#include "core/asan_poison.hpp"
 
 namespace harrier {
 namespace {
@@ -115,20 +100,23 @@ void activate(frame_cache& c) {
   return ::operator new(heap_bytes(bytes));
 }
 
+// Keeps the frame in its class's list if the class may keep one more.
+inline bool keep(frame_cache& c, void* frame, std::size_t index) noexcept {
+  if (c.budget[index] == 0) return false;
+  auto* node = static_cast<free_node*>(frame);
+  node->next = c.heads[index];
+  c.heads[index] = node;
+  --c.budget[index];
+  ++c.stats.cached_frees;
+  HARRIER_POISON(node, class_bytes(index));
+  return true;
+}
+
 [[gnu::noinline]] void deallocate_slow(void* frame, std::size_t bytes) noexcept {
   frame_cache& c = t_cache;
-  if (recycled_size(bytes)) {
-    const std::size_t index = class_index(bytes);
-    if (c.state == cache_state::unused) activate(c);
-    if (c.budget[index] != 0) {
-      auto* node = static_cast<free_node*>(frame);
-      node->next = c.heads[index];
-      c.heads[index] = node;
-      --c.budget[index];
-      ++c.stats.cached_frees;
-      HARRIER_POISON(node, class_bytes(index));
-      return;
-    }
+  if (recycled_size(bytes) && c.state == cache_state::unused) {
+    activate(c);
+    if (keep(c, frame, class_index(bytes))) return;
   }
   ++c.stats.heap_frees;
   ::operator delete(frame, heap_bytes(bytes));
@@ -153,18 +141,8 @@ void* frame_allocator::allocate(std::size_t bytes) {
 
 void frame_allocator::deallocate(void* frame, std::size_t bytes) noexcept {
   if (frame == nullptr) return;
-  if (recycled_size(bytes)) [[likely]] {
-    frame_cache& c = t_cache;
-    const std::size_t index = class_index(bytes);
-    if (c.budget[index] != 0) [[likely]] {
-      auto* node = static_cast<free_node*>(frame);
-      node->next = c.heads[index];
-      c.heads[index] = node;
-      --c.budget[index];
-      ++c.stats.cached_frees;
-      HARRIER_POISON(node, class_bytes(index));
-      return;
-    }
+  if (recycled_size(bytes) && keep(t_cache, frame, class_index(bytes))) [[likely]] {
+    return;
   }
   deallocate_slow(frame, bytes);
 }
