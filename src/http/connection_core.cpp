@@ -108,13 +108,8 @@ task<connection_core::head_result> connection_core::read_head() {
       release_idle_buffer();
       r = co_await m_transport.wait_readable(m_recv_cancel.token());
       reacquire_buffer();
-      if (!r.error && r.bytes != 0) {
-        const std::size_t n = m_transport.take_ready(free_space());
-        if (n != 0) {
-          r = io_result{{}, n};
-        } else {
-          r = co_await m_transport.recv(free_space(), {});
-        }
+      if (!r.error && r.bytes != 0 && !take_kept_input(r)) {
+        r = co_await m_transport.recv(free_space(), {});
       }
     } else {
       reacquire_buffer();  // a transport that cannot wait without a buffer
@@ -171,8 +166,9 @@ bool connection_core::split_target(std::string_view method, std::string_view tar
 
 // Transfer-Encoding of a request (RFC 9112 §6): chunked must be the final coding (else the
 // length is unknowable: 400), applied once (400); any other coding is one this server does not
-// implement (501, "SHOULD" in §6.1). Returns malformed when the codings are acceptable.
-rejection_reason connection_core::check_transfer_codings(bool chunked_last) const noexcept {
+// implement (501, "SHOULD" in §6.1). Returns the reason to refuse the request, if any.
+std::optional<rejection_reason> connection_core::check_transfer_codings(
+    bool chunked_last) const noexcept {
   if (!chunked_last) return rejection_reason::invalid_transfer_encoding;
   int chunked = 0;
   bool other = false;
@@ -193,7 +189,7 @@ rejection_reason connection_core::check_transfer_codings(bool chunked_last) cons
   }
   if (chunked != 1) return rejection_reason::invalid_transfer_encoding;
   if (other) return rejection_reason::unsupported_transfer_coding;
-  return rejection_reason::malformed;
+  return std::nullopt;
 }
 
 bool connection_core::begin_request() {
@@ -229,9 +225,8 @@ bool connection_core::begin_request() {
     return false;
   }
   if (p.has_transfer_encoding()) {
-    const rejection_reason te = check_transfer_codings(p.chunked());
-    if (te != rejection_reason::malformed) {
-      reject(te);
+    if (const auto refused = check_transfer_codings(p.chunked())) {
+      reject(*refused);
       return false;
     }
   }

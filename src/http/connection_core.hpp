@@ -107,7 +107,10 @@ class connection_core {
   // read_ahead.cpp: the receive kept pending while a handler runs, to notice a client that leaves
   void start_read_ahead();
   task<void> read_ahead(std::span<std::byte> into);
-  rejection_reason check_transfer_codings(bool chunked_last) const noexcept;
+  std::optional<rejection_reason> check_transfer_codings(bool chunked_last) const noexcept;
+  // After wait_readable: copies the bytes the transport kept without a recv (and its coroutine
+  // frames) when it can; false when the transport cannot, and recv() must take them.
+  bool take_kept_input(io_result& r) noexcept;
   static bool split_target(std::string_view method, std::string_view target,
                            std::string_view& rest) noexcept;
   task<io_result> join_read_ahead();

@@ -42,6 +42,13 @@ task<void> connection_core::read_ahead(std::span<std::byte> into) {
   m_read_ahead_done.set();  // may resume run() inline; nothing of *this is touched after it
 }
 
+bool connection_core::take_kept_input(io_result& r) noexcept {
+  const std::size_t n = m_transport.take_ready(free_space());
+  if (n == 0) return false;
+  r = io_result{{}, n};
+  return true;
+}
+
 task<io_result> connection_core::join_read_ahead() {
   co_await m_read_ahead_done;
   m_read_ahead_active = false;
@@ -50,13 +57,7 @@ task<io_result> connection_core::join_read_ahead() {
     // The bytes wait in the transport: take them now (no waiting, so no token).
     if (!r.error && r.bytes != 0) {
       reacquire_buffer();
-      // Copied without a recv when the transport can (no coroutine frames per request).
-      const std::size_t n = m_transport.take_ready(free_space());
-      if (n != 0) {
-        r = io_result{{}, n};
-      } else {
-        r = co_await m_transport.recv(free_space(), {});
-      }
+      if (!take_kept_input(r)) r = co_await m_transport.recv(free_space(), {});
     }
     co_return r;
   }

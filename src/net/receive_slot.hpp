@@ -23,7 +23,8 @@
 //   readiness, then tries the call), idle -> ready (its call did not drain the socket),
 //   idle -> op (park; from then on the operation belongs to the I/O thread);
 // - the I/O thread: anything but closed -> ready on a read edge (serving a parked operation it
-//   took), op -> ready (cancellation), idle -> ready (see race 2), anything -> closed (abort).
+//   took, after which ready -> idle if its call drained the socket, or ready -> op to park it
+//   again), op -> ready (cancellation), idle -> ready (see race 2), anything -> closed (abort).
 //
 // Races:
 // 1. A read edge between the receiver's EAGAIN and its park turns idle into ready; the park's
