@@ -8,11 +8,13 @@
 //   2. drain the cross-thread queue (submissions, cancellations, closes from other threads);
 //   3. fire due timers;
 //   4. hand all woken coroutines to dispatch->post_batch() at once (or resume them inline).
-// Backends that harvest on idle (epoll): while every worker of the dispatch pool is busy, step 1
+// Backends that harvest on idle (both): while every worker of the dispatch pool is busy, step 1
 // does not wait in the kernel; the thread first waits for a worker to park (bounded by
 // k_saturated_poll_ns), then harvests without waiting. Arrivals then do not wake it one by one,
-// and on a CPU it shares with a worker, do not preempt that worker. io_uring measured better
-// without (its sends are submitted by this thread, which must stay prompt).
+// and on a CPU it shares with a worker, do not preempt that worker. This needs workers that do
+// not wait for this thread meanwhile: their receives park in the socket (receive_slot.hpp), and
+// their sends go out directly (epoll) or with the next harvest (io_uring, like inline dispatch's
+// sends after its batch).
 // Operations started on the I/O thread itself (inline dispatch) go straight to the backend.
 //
 // Sleep protocol (no lost wake-up, no eventfd write while the thread is awake): the I/O thread

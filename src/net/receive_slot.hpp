@@ -36,6 +36,17 @@
 //    submitted, then refused with operation_canceled.
 // 3. Stop and close make the word closed: a receive started afterwards cannot park; it is
 //    submitted and refused.
+//
+// io_uring reads the same word with its own meaning of idle, since its multishot receive stays
+// armed and the kernel fills provided buffers without a system call from anyone:
+//   k_idle    the multishot receive is armed and nothing is queued on the socket: a receive may
+//             park, and the next multishot completion is handed to it (take_for_delivery).
+//   k_ready   anything else (completions queued; multishot not armed, paused or starved): a
+//             receive is submitted, and the I/O thread serves it from the queue or re-arms.
+// Only the I/O thread moves the word to idle (note_drained, when it finds that state) and back
+// to ready (take_for_delivery before it queues a completion; take_on_edge when the multishot
+// ends, moving a parked receive to its waiters); the receiver only parks (idle -> op). Races 2
+// and 3 are the same as above.
 
 #include <harrier/net/detail/io_operation.hpp>
 
@@ -80,6 +91,28 @@ struct receive_slot {
                                                         std::memory_order_acquire)) {
     }
     return is_operation(w) ? operation_of(w) : nullptr;
+  }
+
+  // I/O thread (io_uring), with a completion nobody waits for in its queue: returns the parked
+  // operation to hand it to (the word stays idle), or nullptr after making the word ready (the
+  // caller queues the completion; a receive that comes later is submitted and finds it).
+  io_operation* take_for_delivery() noexcept {
+    std::uintptr_t w = word.load(std::memory_order_acquire);
+    while (true) {
+      if (is_operation(w)) {
+        if (word.compare_exchange_weak(w, k_idle, std::memory_order_acq_rel,
+                                       std::memory_order_acquire)) {
+          return operation_of(w);
+        }
+      } else if (w == k_idle) {
+        if (word.compare_exchange_weak(w, k_ready, std::memory_order_acq_rel,
+                                       std::memory_order_acquire)) {
+          return nullptr;
+        }
+      } else {
+        return nullptr;  // ready or closed
+      }
+    }
   }
 
   // I/O thread: takes `op` back if it is parked here (cancellation). If not, makes sure it

@@ -132,7 +132,7 @@ struct socket_state : close_link {
   op_list recv_waiters;           // recv, recv_provided, accept
   op_list send_waiters;           // send, sendv, connect
   completion_queue pending;
-  receive_slot recv_slot;  // epoll: a receive parked by another thread (receive_slot.hpp)
+  receive_slot recv_slot;             // a receive parked by another thread (receive_slot.hpp)
   socket_state* live_prev = nullptr;  // the reactor's list of open sockets (for stop())
   socket_state* live_next = nullptr;
 };
