@@ -27,7 +27,7 @@ block_pool::~block_pool() {
 }
 
 block block_pool::acquire() {
-  std::unique_lock lock(m_mutex);
+  std::unique_lock lock(m_lock);
   if (m_free.empty()) {
     lock.unlock();
     // Allocate outside the lock; other threads keep acquiring and releasing meanwhile.
@@ -49,13 +49,13 @@ block block_pool::acquire() {
 
 void block_pool::release(std::byte* data) noexcept {
   HARRIER_POISON(data, k_block_bytes);
-  std::lock_guard lock(m_mutex);
+  std::lock_guard lock(m_lock);
   // Cannot throw: capacity was reserved for every block of every slab when the slab was added.
   m_free.push_back(data);
 }
 
 block_pool_stats block_pool::stats() const {
-  std::lock_guard lock(m_mutex);
+  std::lock_guard lock(m_lock);
   return {m_slabs.size(), m_slabs.size() * k_blocks_per_slab, m_free.size()};
 }
 

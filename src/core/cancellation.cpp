@@ -1,12 +1,15 @@
 #include <harrier/core/cancellation.hpp>
 
+#include <harrier/core/detail/spin_lock.hpp>
+
+#include <atomic>
 #include <mutex>
 #include <thread>
 
 namespace harrier {
 namespace detail {
 
-// Shared by a source and its tokens. One mutex guards the registration list; the cancelled flag is
+// Shared by a source and its tokens. One lock guards the registration list; the cancelled flag is
 // also atomic so that is_cancellation_requested() is a plain load on the hot path.
 //
 // The race this must survive: thread A cancels and runs callback C while thread B destroys C's
@@ -17,7 +20,7 @@ class cancellation_state {
   bool is_cancelled() const noexcept { return m_cancelled.load(std::memory_order_acquire); }
 
   bool request() {
-    std::unique_lock lock(m_mutex);
+    std::unique_lock lock(m_lock);
     if (m_cancelled.load(std::memory_order_relaxed)) return false;
     m_cancelled.store(true, std::memory_order_release);
     m_cancelling_thread = std::this_thread::get_id();
@@ -44,7 +47,7 @@ class cancellation_state {
 
   // Returns false if cancellation already happened (the caller then runs the callback itself).
   bool try_add(cancellation_registration* reg) {
-    std::lock_guard lock(m_mutex);
+    std::lock_guard lock(m_lock);
     if (m_cancelled.load(std::memory_order_relaxed)) return false;
     reg->m_next = m_head;
     reg->m_prev = nullptr;
@@ -55,7 +58,7 @@ class cancellation_state {
   }
 
   void remove(cancellation_registration* reg) {
-    std::unique_lock lock(m_mutex);
+    std::unique_lock lock(m_lock);
     if (reg->m_linked) {
       unlink(reg);
       return;
@@ -81,7 +84,7 @@ class cancellation_state {
     reg->m_linked = false;
   }
 
-  std::mutex m_mutex;
+  spin_lock m_lock;  // a few pointer writes per registration, several per request
   std::atomic<bool> m_cancelled{false};
   cancellation_registration* m_head = nullptr;
   cancellation_registration* m_running = nullptr;
