@@ -7,11 +7,11 @@
 #include <harrier/middleware/context.hpp>
 #include <harrier/middleware/diagnostics.hpp>
 
-#include <fmt/format.h>
-
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <chrono>
+#include <cstring>
 #include <string>
 #include <unordered_map>
 
@@ -44,22 +44,39 @@ struct series_key_hash {
   }
 };
 
+// Numbers the middleware instances: the per-thread caches below are keyed by it rather than by
+// the state's address, which a later application's state may reuse after this one is gone
+// (with handles into a destroyed registry still cached under it).
+std::atomic<std::uint64_t> g_next_state_id{1};
+
 struct request_metrics_state {
+  const std::uint64_t id = g_next_state_id.fetch_add(1, std::memory_order_relaxed);
   diagnostics::histogram_vec durations;
   diagnostics::up_down_counter_handle active;
 
   diagnostics::histogram_handle handle_for(const context& ctx, std::string_view method,
                                            int status) {
-    // One cache per thread and per state; a handful of entries per route in practice.
-    thread_local std::unordered_map<
-        const request_metrics_state*,
-        std::unordered_map<series_key, diagnostics::histogram_handle, series_key_hash>>
-        caches;
-    auto& cache = caches[this];
     const std::string_view route = ctx.route_template();
     const series_key key{route.data(), method_index(method), status};
+    // The last series this thread recorded: a run of requests to one route hits it, and then
+    // the two hash lookups below are skipped.
+    thread_local std::uint64_t last_state = 0;
+    thread_local series_key last_key{};
+    thread_local diagnostics::histogram_handle last_handle;
+    if (last_state == id && last_key == key) return last_handle;
+    // One cache per thread and per state; a handful of entries per route in practice.
+    thread_local std::unordered_map<
+        std::uint64_t,
+        std::unordered_map<series_key, diagnostics::histogram_handle, series_key_hash>>
+        caches;
+    auto& cache = caches[id];
     auto it = cache.find(key);
-    if (it != cache.end()) return it->second;
+    if (it != cache.end()) {
+      last_state = id;
+      last_key = key;
+      last_handle = it->second;
+      return it->second;
+    }
     const std::string status_text = std::to_string(status);
     const std::string_view method_label =
         key.method < k_known_methods.size() ? k_known_methods[key.method] : "_OTHER";
@@ -85,10 +102,14 @@ middleware_fn request_metrics(diagnostics::metric_registry& registry) {
     // Names the work item for the blocking detector: "GET /sync/sleep?ms=300" in its warning.
     {
       char what[diagnostics::k_max_item_description_bytes];
-      const auto out = fmt::format_to_n(what, sizeof what, "{} {}", ctx.request().method(),
-                                        ctx.request().target());
-      diagnostics::blocking_detector::describe_current_item(
-          std::string_view(what, std::min(out.size, sizeof what)));
+      std::size_t n = 0;
+      for (std::string_view part :
+           {ctx.request().method(), std::string_view(" "), ctx.request().target()}) {
+        const std::size_t take = std::min(part.size(), sizeof what - n);
+        std::memcpy(what + n, part.data(), take);
+        n += take;
+      }
+      diagnostics::blocking_detector::describe_current_item(std::string_view(what, n));
     }
     // The status is read after next() whether it returned or threw; a throw that escapes the
     // pipeline becomes a 500 in the HTTP layer, so it is recorded as one.

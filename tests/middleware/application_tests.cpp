@@ -54,6 +54,29 @@ TEST_CASE("two applications run side by side in one process, each with its own m
   harrier::sync_wait(first.stop());
 }
 
+TEST_CASE("request durations land in the series of each request's own route, in any order",
+          "[application]") {
+  // One worker serves every request, so its per-thread series cache sees the routes alternate.
+  harrier::configuration config;
+  config.set("urls", "http://127.0.0.1:0");
+  config.set("min_threads", "1");
+  config.set("max_threads", "1");
+  auto app = harrier::application::create(std::move(config));
+  app.map_get("/a", [] { return std::string("a"); });
+  app.map_get("/b", [] { return std::string("b"); });
+  app.map_diagnostics();
+  harrier::sync_wait(app.start());
+  const std::string url = app.urls().front();
+  for (const char* path : {"/a", "/b", "/b", "/a", "/a", "/b", "/a"})
+    CHECK_THAT(get(url, path), Catch::EndsWith(path + 1));
+  const std::string metrics = get(url, "/metrics");
+  CHECK_THAT(metrics, Catch::Contains("http_server_request_duration_seconds_count{method="
+                                      "\"GET\",route=\"/a\",status=\"200\"} 4"));
+  CHECK_THAT(metrics, Catch::Contains("http_server_request_duration_seconds_count{method="
+                                      "\"GET\",route=\"/b\",status=\"200\"} 3"));
+  harrier::sync_wait(app.stop());
+}
+
 // co_await app.start() / app.stop(): embedding applications in a larger program.
 
 namespace {
