@@ -38,6 +38,16 @@ TEST_CASE("a literal route matches its path, case-insensitively, with or without
   CHECK(t.match("GET", "/plain").status == route_match_status::not_found);
 }
 
+TEST_CASE("a literal segment matches its percent-encoded form, but not an encoded slash",
+          "[routing]") {
+  route_table t;
+  t.add({"GET"}, "/api/plaintext", root);
+  CHECK(t.match("GET", "/api/plain%74ext").status == route_match_status::matched);
+  CHECK(t.match("GET", "/%61pi/PLAIN%54EXT").status == route_match_status::matched);
+  CHECK(t.match("GET", "/api%2Fplaintext").status == route_match_status::not_found);
+  CHECK(t.match("GET", "/api/plain%zzext").status == route_match_status::not_found);
+}
+
 TEST_CASE("the root template matches only the root path", "[routing]") {
   route_table t;
   t.add({"GET"}, "/", root);
