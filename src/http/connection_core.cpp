@@ -100,7 +100,8 @@ task<connection_core::head_result> connection_core::read_head() {
     io_result r;
     if (m_read_ahead_active) {
       if (idle && m_end == 0 && !m_heap && m_read_ahead_waits_only) release_idle_buffer();
-      r = co_await join_read_ahead();
+      co_await m_read_ahead_done;
+      if (take_read_ahead(r)) r = co_await m_transport.recv(free_space(), {});
     } else if (idle && m_end == 0 && !m_heap && m_transport.can_wait_readable()) {
       // Idle between requests: the receive buffer goes back to the pool while we wait, so an
       // idle keep-alive connection holds none (as nginx frees its header buffer). It comes back
@@ -389,7 +390,9 @@ task<void> connection_core::close_connection() {
   if (m_read_ahead_active) {
     // Nothing more will be read; the pending receive must end before the connection does.
     m_recv_cancel.request_cancellation();
-    (void)co_await join_read_ahead();
+    co_await m_read_ahead_done;
+    io_result unread;
+    (void)take_read_ahead(unread);  // what it received is not wanted any more
   }
   if (!m_broken && !m_abort_now) {
     const bool sent = co_await flush_output();  // not in the condition: see body_reader.cpp

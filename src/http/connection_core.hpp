@@ -33,6 +33,7 @@
 
 #include <harrier/core/block_pool.hpp>
 #include <harrier/core/cancellation.hpp>
+#include <harrier/core/spawn.hpp>
 #include <harrier/core/task.hpp>
 #include <harrier/http/connection.hpp>
 #include <harrier/http/request.hpp>
@@ -106,14 +107,16 @@ class connection_core {
 
   // read_ahead.cpp: the receive kept pending while a handler runs, to notice a client that leaves
   void start_read_ahead();
-  task<void> read_ahead(std::span<std::byte> into);
+  harrier::detail::detached_task read_ahead(std::span<std::byte> into);
   std::optional<rejection_reason> check_transfer_codings(bool chunked_last) const noexcept;
   // After wait_readable: copies the bytes the transport kept without a recv (and its coroutine
   // frames) when it can; false when the transport cannot, and recv() must take them.
   bool take_kept_input(io_result& r) noexcept;
   static bool split_target(std::string_view method, std::string_view target,
                            std::string_view& rest) noexcept;
-  task<io_result> join_read_ahead();
+  // After m_read_ahead_done is set: takes the read-ahead's result into r. True when its bytes
+  // wait in the transport and must still be received with recv().
+  bool take_read_ahead(io_result& r);
 
   // input_buffer.cpp: the receive buffer
   bool make_room_for_head();

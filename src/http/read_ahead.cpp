@@ -10,13 +10,13 @@
 // only waits: bytes that arrive stay in the transport, and the receive buffer is free, so a
 // keep-alive connection that waits for its next request can give the buffer back (read_head).
 // Otherwise it receives into the free end of the receive buffer, which run() leaves alone until
-// it has joined, and join_read_ahead moves those bytes to where the buffer's end is by then.
+// it has joined, and take_read_ahead moves those bytes to where the buffer's end is by then.
 
 #include "http/connection_core.hpp"
 
-#include <harrier/core/spawn.hpp>
-
 #include <cstring>
+#include <new>
+#include <system_error>
 
 namespace harrier::http::detail {
 
@@ -25,16 +25,20 @@ void connection_core::start_read_ahead() {
   m_read_ahead_offset = m_end;
   m_read_ahead_done.reset();
   m_read_ahead_waits_only = m_transport.can_wait_readable();
-  spawn(read_ahead(m_read_ahead_waits_only ? std::span<std::byte>{} : free_space()),
-        "http read-ahead");
+  read_ahead(m_read_ahead_waits_only ? std::span<std::byte>{} : free_space());
 }
 
-task<void> connection_core::read_ahead(std::span<std::byte> into) {
+// A detached coroutine of its own (not spawn(task)): one frame per request instead of two.
+harrier::detail::detached_task connection_core::read_ahead(std::span<std::byte> into) {
   io_result r;
-  if (m_read_ahead_waits_only) {
-    r = co_await m_transport.wait_readable(m_recv_cancel.token());
-  } else {
-    r = co_await m_transport.recv(into, m_recv_cancel.token());
+  try {
+    if (m_read_ahead_waits_only) {
+      r = co_await m_transport.wait_readable(m_recv_cancel.token());
+    } else {
+      r = co_await m_transport.recv(into, m_recv_cancel.token());
+    }
+  } catch (const std::bad_alloc&) {  // no frame for the receive: run() must still join
+    r = io_result{std::make_error_code(std::errc::not_enough_memory), 0};
   }
   const bool cancelled = r.error == std::errc::operation_canceled;
   if ((r.error && !cancelled) || (!r.error && r.bytes == 0)) m_client_gone.request_cancellation();
@@ -49,23 +53,20 @@ bool connection_core::take_kept_input(io_result& r) noexcept {
   return true;
 }
 
-task<io_result> connection_core::join_read_ahead() {
-  co_await m_read_ahead_done;
+bool connection_core::take_read_ahead(io_result& r) {
   m_read_ahead_active = false;
-  io_result r = m_read_ahead_result;
+  r = m_read_ahead_result;
   if (m_read_ahead_waits_only) {
     // The bytes wait in the transport: take them now (no waiting, so no token).
-    if (!r.error && r.bytes != 0) {
-      reacquire_buffer();
-      if (!take_kept_input(r)) r = co_await m_transport.recv(free_space(), {});
-    }
-    co_return r;
+    if (r.error || r.bytes == 0) return false;
+    reacquire_buffer();
+    return !take_kept_input(r);
   }
   if (!r.error && r.bytes != 0 && m_end != m_read_ahead_offset) {
     // The buffer was reset to its start after the request (prepare_next_request).
     std::memmove(m_data + m_end, m_data + m_read_ahead_offset, r.bytes);
   }
-  co_return r;
+  return false;
 }
 
 }  // namespace harrier::http::detail
