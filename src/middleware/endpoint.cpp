@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include "middleware/json_text.hpp"
+
 #include <cctype>
 #include <typeinfo>
 
@@ -78,7 +80,7 @@ task<void> write_text(context& ctx, std::string_view text) {
 }
 
 task<void> write_json(context& ctx, const nlohmann::json& value) {
-  co_await ctx.response().send(200, "application/json; charset=utf-8", value.dump());
+  co_await ctx.response().send(200, "application/json; charset=utf-8", json_text(value));
 }
 
 task<void> write_status(context& ctx, int status) {

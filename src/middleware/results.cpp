@@ -8,6 +8,7 @@
 
 #include "middleware/file_resolver.hpp"
 #include "middleware/file_sender.hpp"
+#include "middleware/json_text.hpp"
 
 namespace harrier {
 
@@ -106,7 +107,7 @@ result ok(const nlohmann::json& value) {
 }
 
 result json(const nlohmann::json& value, int status) {
-  return results_access::make(status, "application/json; charset=utf-8", value.dump());
+  return results_access::make(status, "application/json; charset=utf-8", detail::json_text(value));
 }
 
 result text(std::string body, std::string content_type, int status) {

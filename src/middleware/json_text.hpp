@@ -1,0 +1,14 @@
+#pragma once
+// json_text(value): the compact text of a JSON document, the same bytes as value.dump()
+// (json_text.cpp says how it is faster and where it falls back to dump()). Throws what dump()
+// throws (nlohmann::json::type_error for a string that is not UTF-8).
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+namespace harrier::detail {
+
+std::string json_text(const nlohmann::json& value);
+
+}  // namespace harrier::detail
