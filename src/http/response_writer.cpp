@@ -24,9 +24,13 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <system_error>
 
 namespace harrier::http::detail {
+
+// String literals as string_views: append(const char*) measures them with strlen each time.
+using namespace std::string_view_literals;
 
 namespace {
 // Writes at least this large skip the output buffer (one copy saved, one sendv instead of two).
@@ -51,23 +55,23 @@ void append_number(std::string& out, std::uint64_t value, int base = 10) {
 }  // namespace
 
 void connection_core::append_head_prefix(int status) {
-  m_out.append("HTTP/1.1 ");
+  m_out.append("HTTP/1.1 "sv);
   append_number(m_out, static_cast<std::uint64_t>(status));
   m_out.push_back(' ');
   m_out.append(reason_phrase(status));
-  m_out.append("\r\nDate: ");
+  m_out.append("\r\nDate: "sv);
   const std::size_t at = m_out.size();
   m_out.resize(at + k_imf_fixdate_bytes);
   m_dates.copy_to(m_out.data() + at);
-  m_out.append("\r\n");
-  if (m_options.add_server_header) m_out.append("Server: harrier\r\n");
+  m_out.append("\r\n"sv);
+  if (m_options.add_server_header) m_out.append("Server: harrier\r\n"sv);
 }
 
 void connection_core::append_simple_response(int status, std::string_view body) {
   append_head_prefix(status);
-  m_out.append("Content-Type: text/plain\r\nContent-Length: ");
+  m_out.append("Content-Type: text/plain\r\nContent-Length: "sv);
   append_number(m_out, body.size());
-  m_out.append("\r\nConnection: close\r\n\r\n");
+  m_out.append("\r\nConnection: close\r\n\r\n"sv);
   if (!m_no_response_body) m_out.append(body);
 }
 
@@ -134,19 +138,19 @@ void connection_core::start_response(response& res, bool at_end) {
 
   append_head_prefix(status);
   if (length) {
-    m_out.append("Content-Length: ");
+    m_out.append("Content-Length: "sv);
     append_number(m_out, *length);
-    m_out.append("\r\n");
+    m_out.append("\r\n"sv);
   } else if (chunked) {
-    m_out.append("Transfer-Encoding: chunked\r\n");
+    m_out.append("Transfer-Encoding: chunked\r\n"sv);
   }
   if (!keep_alive) {
-    m_out.append("Connection: close\r\n");
+    m_out.append("Connection: close\r\n"sv);
   } else if (m_request.m_version_minor == 0) {
-    m_out.append("Connection: keep-alive\r\n");
+    m_out.append("Connection: keep-alive\r\n"sv);
   }
   m_out.append(res.m_headers);
-  m_out.append("\r\n");
+  m_out.append("\r\n"sv);
 
   res.m_started = true;
   res.m_discard_body = no_body || m_no_response_body;
@@ -163,10 +167,10 @@ void connection_core::start_response(response& res, bool at_end) {
 void connection_core::append_body(response& res, std::span<const std::byte> data) {
   if (res.m_chunked) {
     append_number(m_out, data.size(), 16);
-    m_out.append("\r\n");
+    m_out.append("\r\n"sv);
   }
   m_out.append(reinterpret_cast<const char*>(data.data()), data.size());
-  if (res.m_chunked) m_out.append("\r\n");
+  if (res.m_chunked) m_out.append("\r\n"sv);
 }
 
 task<bool> connection_core::flush_output(std::span<const std::byte> extra) {
@@ -229,11 +233,11 @@ task<void> connection_core::write_body(response& res, std::span<const std::byte>
     if (chunk.size() >= k_direct_write_bytes) {
       if (res.m_chunked) {
         append_number(m_out, chunk.size(), 16);
-        m_out.append("\r\n");
+        m_out.append("\r\n"sv);
       }
       const bool sent = co_await flush_output(chunk);  // not in the condition: see body_reader.cpp
       if (!sent) co_return;
-      if (res.m_chunked) m_out.append("\r\n");
+      if (res.m_chunked) m_out.append("\r\n"sv);
       continue;
     }
     append_body(res, chunk);
@@ -298,7 +302,7 @@ task<void> connection_core::write_file(response& res, int fd, std::uint64_t offs
   if (res.m_discard_body) co_return;
   if (res.m_chunked) {
     append_number(m_out, length, 16);
-    m_out.append("\r\n");
+    m_out.append("\r\n"sv);
   }
   const bool sent = co_await flush_output();  // the head and what was buffered go first
   if (!sent) co_return;
@@ -320,7 +324,7 @@ task<void> connection_core::write_file(response& res, int fd, std::uint64_t offs
                                          std::to_string(r.bytes) + " of " + std::to_string(length) +
                                          " bytes");
   }
-  if (res.m_chunked) m_out.append("\r\n");
+  if (res.m_chunked) m_out.append("\r\n"sv);
 }
 
 task<void> connection_core::flush_response(response& res) {
@@ -349,7 +353,7 @@ task<void> connection_core::end_response(response& res) {
                     std::as_bytes(std::span(res.m_filter_out.data(), res.m_filter_out.size())));
       }
     }
-    if (res.m_chunked) m_out.append("0\r\n\r\n");
+    if (res.m_chunked) m_out.append("0\r\n\r\n"sv);
   }
   res.m_ended = true;
   if (res.m_content_length && res.m_body_bytes < *res.m_content_length && !res.m_discard_body) {

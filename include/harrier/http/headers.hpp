@@ -6,6 +6,7 @@
 // until the handler returns. Lookup is case-insensitive (ASCII), linear: requests carry few
 // headers, and a scan of a contiguous array beats hashing them.
 
+#include <array>
 #include <cstddef>
 #include <optional>
 #include <span>
@@ -26,30 +27,26 @@ inline std::string_view trim_ows(std::string_view s) noexcept {
   return s;
 }
 
+namespace detail {
+// One byte per character: is it a tchar. A load instead of a chain of compares, since every
+// field name of every request and response is checked with it.
+inline constexpr std::array<bool, 256> k_token_chars = [] {
+  std::array<bool, 256> table{};
+  for (int c = '0'; c <= '9'; ++c)
+    table[static_cast<std::size_t>(c)] = true;
+  for (int c = 'a'; c <= 'z'; ++c) {
+    table[static_cast<std::size_t>(c)] = true;
+    table[static_cast<std::size_t>(c - 'a' + 'A')] = true;
+  }
+  for (const char c : std::string_view("!#$%&'*+-.^_`|~"))
+    table[static_cast<unsigned char>(c)] = true;
+  return table;
+}();
+}  // namespace detail
+
 // tchar (RFC 9110 §5.6.2): what field names, methods and other tokens are made of.
 inline bool is_token_char(char c) noexcept {
-  if (c >= '0' && c <= '9') return true;
-  if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') return true;
-  switch (c) {
-    case '!':
-    case '#':
-    case '$':
-    case '%':
-    case '&':
-    case '\'':
-    case '*':
-    case '+':
-    case '-':
-    case '.':
-    case '^':
-    case '_':
-    case '`':
-    case '|':
-    case '~':
-      return true;
-    default:
-      return false;
-  }
+  return detail::k_token_chars[static_cast<unsigned char>(c)];
 }
 
 struct header_field {
