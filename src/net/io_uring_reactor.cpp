@@ -238,9 +238,10 @@ class io_uring_reactor final : public reactor {
 
   void cancel_op(io_operation* op) noexcept override {
     if (op->kind == op_kind::recv_provided || op->kind == op_kind::accept) {
-      op->socket->recv_waiters.remove(op);
+      socket_state* s = op->socket;
+      s->recv_waiters.remove(op);
       complete(op, -ECANCELED);
-      note_idle(op->socket);
+      note_idle(s);
       return;
     }
     ::io_uring_sqe* sqe = get_sqe();
