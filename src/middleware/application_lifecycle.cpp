@@ -214,8 +214,12 @@ void release_runtime(application::impl& s) {
     s.pool->stop();
     s.pool->set_event_listener(nullptr);
     s.own_pool.store(nullptr);
-    s.pool.reset();  // its workers unregistered from the detector, which may go now
   }
+  // The I/O threads consult the pool until they are joined (io_context.hpp): join them before
+  // the pool goes. (The other order crashed one shutdown in a few hundred: the I/O thread asked
+  // the freed pool whether it was saturated.)
+  s.io.reset();
+  s.pool.reset();  // its workers unregistered from the detector, which may go now
   s.detector.reset();
 }
 

@@ -357,7 +357,8 @@ void reactor::run() noexcept {
       }
       if (timeout < 0 || timeout > k_exit_poll_ns) timeout = k_exit_poll_ns;
     }
-    if (timeout != 0 && m_dispatch != nullptr && harvests_on_idle() && m_dispatch->saturated()) {
+    if (timeout != 0 && m_dispatch != nullptr && !m_stop_handled && harvests_on_idle() &&
+        m_dispatch->saturated()) {
       // Every worker is busy: what arrives now would only queue. Waiting in the kernel instead
       // would wake this thread on every arrival, and on a CPU it shares with a worker each
       // wake-up preempts that worker. Harvest when a worker parks, in one batch. Measured (epoll,

@@ -10,7 +10,9 @@
 //   environment variable HARRIER_IO_URING_DISABLE=1, which simulates a refusal).
 // - Completions resume their coroutines through `dispatch->post_batch()` (one call per harvested
 //   batch), or inline on the I/O thread when dispatch is nullptr. Inline is cheapest, but a
-//   handler that blocks then stalls every connection of that I/O thread.
+//   handler that blocks then stalls every connection of that I/O thread. The dispatch executor
+//   must outlive the io_context: its I/O threads consult it (post_batch, saturated,
+//   wait_for_idle_thread) until the destructor has joined them, stop() or not.
 // - stop() (any thread, idempotent): pending operations complete with operation_canceled, then
 //   the I/O threads exit. The destructor calls stop() and joins.
 // - Sockets, listeners and operations must not outlive their io_context.
