@@ -198,7 +198,13 @@ class epoll_reactor final : public reactor {
       }
       if (ev.events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
         s->maybe_readable = true;
-        if (ev.events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+        // A hang-up is final for reading when it comes with the peer's FIN (RDHUP), an error,
+        // or input. A socket registered before its connect() reports OUT|HUP alone (it is not
+        // connected yet): taken as final, every later receive on that connection would try a
+        // recv() first and never park.
+        const bool final_read = (ev.events & (EPOLLRDHUP | EPOLLERR)) != 0 ||
+                                (ev.events & (EPOLLHUP | EPOLLIN)) == (EPOLLHUP | EPOLLIN);
+        if (final_read) {
           s->read_side_final = true;
           // ordering: release, before the edge below publishes readiness to receivers.
           s->recv_slot.read_final.store(true, std::memory_order_release);
