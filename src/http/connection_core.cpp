@@ -32,7 +32,9 @@ connection_core::connection_core(transport_base& transport, const http1_options&
   if (!m_handler) throw std::invalid_argument("http1_connection: the request handler is empty");
   m_request.m_connection = std::move(info);
   // No receive buffer yet: read_head takes one when the first bytes arrive (input_buffer.cpp).
-  m_header_views.reserve(32);
+  // Room for the headers of a typical browser request (10-16) without growing; one with more
+  // grows it once for the rest of the connection. 16, not 32: half a KiB less per connection.
+  m_header_views.reserve(16);
   m_request.m_aborted = m_client_gone.token();
 }
 

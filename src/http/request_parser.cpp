@@ -235,7 +235,7 @@ request_parser::request_parser(const server_limits& limits) : m_limits(limits) {
   // Every lenient flag off (they are off after init; this says so, and covers LENIENT_VERSION,
   // which 8.1 has no setter for).
   m_llhttp.lenient_flags = 0;
-  m_headers.reserve(32);
+  m_headers.reserve(16);  // as connection_core's header views (see there)
 }
 
 request_parser::~request_parser() = default;
