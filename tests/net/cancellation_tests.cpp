@@ -244,8 +244,8 @@ TEST_CASE("stop() completes pending operations with operation_canceled", "[net][
 
 TEST_CASE("a receive cancelled while it parks completes with operation_canceled every time",
           "[net][cancel]") {
-  // On epoll with pool dispatch the receiving thread parks a receive on a drained socket itself
-  // (receive_slot.hpp); a cancellation can land before, during or after that park.
+  // With pool dispatch the receiving thread parks a receive in the socket itself (both backends,
+  // receive_slot.hpp); a cancellation can land before, during or after that park.
   const config c = any_config();
   const bool provided = GENERATE(false, true);
   INFO(c.name() << (provided ? " recv_provided" : " recv"));
