@@ -26,14 +26,13 @@ bool plain_ascii(std::string_view s) noexcept {
   return true;
 }
 
-void append_key(std::string& out, const std::string& key) {
-  if (plain_ascii(key)) {
-    out += '"';
-    out += key;
-    out += '"';
-  } else {
-    out += nlohmann::json(key).dump();
-  }
+// Appends s between quotes when it needs no escaping; false when dump() must write it.
+bool append_plain_string(std::string& out, std::string_view s) {
+  if (!plain_ascii(s)) return false;
+  out += '"';
+  out += s;
+  out += '"';
+  return true;
 }
 
 template <typename Integer>
@@ -57,21 +56,16 @@ void append_value(std::string& out, const nlohmann::json& value) {
     case nlohmann::json::value_t::number_unsigned:
       append_integer(out, value.get_ref<const nlohmann::json::number_unsigned_t&>());
       return;
-    case nlohmann::json::value_t::string: {
-      const auto& s = value.get_ref<const nlohmann::json::string_t&>();
-      if (!plain_ascii(s)) break;
-      out += '"';
-      out += s;
-      out += '"';
-      return;
-    }
+    case nlohmann::json::value_t::string:
+      if (append_plain_string(out, value.get_ref<const nlohmann::json::string_t&>())) return;
+      break;
     case nlohmann::json::value_t::object: {
       out += '{';
       bool first = true;
-      for (const auto& [key, member] : value.items()) {
+      for (const auto& [key, member] : value.get_ref<const nlohmann::json::object_t&>()) {
         if (!first) out += ',';
         first = false;
-        append_key(out, key);
+        if (!append_plain_string(out, key)) out += nlohmann::json(key).dump();
         out += ':';
         append_value(out, member);
       }

@@ -178,16 +178,15 @@ struct route_table::matcher {
 
   static const node* lookup_literal(const node& n, std::string_view segment) {
     if (n.literals.empty()) return nullptr;
-    if (is_lower(segment) && segment.find('%') == std::string_view::npos) {
+    const bool encoded = segment.find('%') != std::string_view::npos;
+    if (!encoded && is_lower(segment)) {
       auto it = n.literals.find(segment);
       return it == n.literals.end() ? nullptr : it->second.get();
     }
     // Literals match the decoded segment, as ASP.NET Core routes on the decoded path:
     // /plain%74ext is /plaintext. An encoded '/' stays inside its segment, so it never matches.
     std::string lowered;
-    if (segment.find('%') == std::string_view::npos || !http::percent_decode(segment, lowered)) {
-      lowered.assign(segment);
-    }
+    if (!encoded || !http::percent_decode(segment, lowered)) lowered.assign(segment);
     for (char& c : lowered)
       c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     auto it = n.literals.find(std::string_view(lowered));
