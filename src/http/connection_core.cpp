@@ -202,11 +202,6 @@ bool connection_core::begin_request() {
     reject(rejection_reason::headers_too_large);
     return false;
   }
-  const int major = p.version_major();
-  if (major != 1) {
-    reject(rejection_reason::unsupported_version);
-    return false;
-  }
   const char* base = request_base();
   m_header_views.clear();
   std::size_t hosts = 0;
@@ -256,7 +251,7 @@ bool connection_core::begin_request() {
   if (req.m_path.empty()) req.m_path = "/";  // absolute-form without a path (RFC 9112 §3.2.2)
   req.m_query =
       question == std::string_view::npos ? std::string_view() : path_and_query.substr(question + 1);
-  req.m_version_major = major;
+  req.m_version_major = p.version_major();  // 1: the parser rejects others (505)
   req.m_version_minor = p.version_minor();
   req.m_headers = header_list(m_header_views);
   req.m_keep_alive = p.should_keep_alive() && !p.is_upgrade();

@@ -37,7 +37,6 @@ struct parser_callbacks {
     r.m_method_length = 0;
     r.m_header_bytes = 0;
     r.m_header_count = 0;
-    r.m_version_length = 0;
     return 0;
   }
 
@@ -64,10 +63,11 @@ struct parser_callbacks {
     return 0;
   }
 
-  static int on_version(llhttp_t* p, const char* at, std::size_t n) {
-    request_parser& r = self(p);
-    if (r.m_version_length == 0) r.m_version_offset = offset(r, at);
-    r.m_version_length += n;
+  // llhttp checked the syntax (HTTP/DIGIT.DIGIT); the number is ours to judge (the constructor
+  // explains). Any HTTP/1.x is served, a higher minor as HTTP/1.1 (version_minor()); another
+  // major gets 505, as Kestrel answers a version it does not implement.
+  static int on_version_complete(llhttp_t* p) {
+    if (p->http_major != 1) return self(p).fail(rejection_reason::unsupported_version);
     return 0;
   }
 
@@ -215,7 +215,7 @@ struct parser_callbacks {
       v.on_message_begin = on_message_begin;
       v.on_method = on_method;
       v.on_url = on_url;
-      v.on_version = on_version;
+      v.on_version_complete = on_version_complete;
       v.on_header_field = on_header_field;
       v.on_header_value = on_header_value;
       v.on_headers_complete = on_headers_complete;
@@ -232,9 +232,13 @@ struct parser_callbacks {
 request_parser::request_parser(const server_limits& limits) : m_limits(limits) {
   llhttp_init(&m_llhttp, HTTP_REQUEST, &parser_callbacks::settings());
   m_llhttp.data = this;
-  // Every lenient flag off (they are off after init; this says so, and covers LENIENT_VERSION,
-  // which 8.1 has no setter for).
-  m_llhttp.lenient_flags = 0;
+  // Every lenient flag off but LENIENT_VERSION (8.1 has no setters; this states them all).
+  // Strict llhttp knows only 0.9, 1.0, 1.1 and 2.0 and calls anything else invalid (400), but
+  // RFC 9112 section 2.3 says a server SHOULD process HTTP/1.2 and later minors as the highest
+  // minor it implements, as nginx and Go's net/http do. With LENIENT_VERSION llhttp still
+  // demands the syntax and stores the digits; on_version_complete decides (505 for a major
+  // other than 1). No other leniency: the flag changes nothing about framing.
+  m_llhttp.lenient_flags = LENIENT_VERSION;
   m_headers.reserve(16);  // as connection_core's header views (see there)
 }
 
@@ -242,6 +246,7 @@ request_parser::~request_parser() = default;
 
 int request_parser::fail(rejection_reason reason) noexcept {
   m_error = reason;
+  m_callback_failed = true;
   return HPE_USER;
 }
 
@@ -318,18 +323,13 @@ bool is_token_method(const char* request, std::size_t length) noexcept {
   return i > start && (i == length || request[i] == ' ');
 }
 
-rejection_reason classify(llhttp_errno_t error, const char* reason, std::string_view version) {
+rejection_reason classify(llhttp_errno_t error, const char* reason) {
   switch (error) {
     case HPE_INVALID_METHOD:
       return rejection_reason::invalid_method;
     case HPE_INVALID_URL:
       return rejection_reason::invalid_target;
     case HPE_INVALID_VERSION:
-      // "HTTP/d.d" with a major other than 1 is well formed but not ours: 505, as Kestrel.
-      if (version.size() == 3 && version[1] == '.' && version[0] >= '0' && version[0] <= '9' &&
-          version[2] >= '0' && version[2] <= '9' && version[0] != '1') {
-        return rejection_reason::unsupported_version;
-      }
       return rejection_reason::invalid_version;
     case HPE_CR_EXPECTED:
     case HPE_LF_EXPECTED:
@@ -369,11 +369,10 @@ parse_step request_parser::execute(const char* base, std::size_t begin, std::siz
       break;
     }
     if (error != HPE_PAUSED && error != HPE_PAUSED_UPGRADE) {
-      if (error != HPE_USER) {
-        const std::string_view version =
-            m_version_length != 0 ? std::string_view(base + m_version_offset, m_version_length)
-                                  : std::string_view();
-        m_error = classify(error, llhttp_reason(), version);
+      // A callback's own reason stands: llhttp reports HPE_USER from a data callback but its
+      // HPE_CB_* code from the others (on_version_complete, on_headers_complete).
+      if (!m_callback_failed) {
+        m_error = classify(error, llhttp_reason());
         if (m_error == rejection_reason::invalid_method && is_token_method(base, end)) {
           m_error = rejection_reason::unsupported_method;
         }
@@ -442,7 +441,8 @@ int request_parser::version_major() const noexcept {
   return m_llhttp.http_major;
 }
 int request_parser::version_minor() const noexcept {
-  return m_llhttp.http_minor;
+  // A later HTTP/1 minor is processed as HTTP/1.1 (see the constructor).
+  return m_llhttp.http_minor > 1 ? 1 : m_llhttp.http_minor;
 }
 bool request_parser::chunked() const noexcept {
   return (m_llhttp.flags & F_CHUNKED) != 0;

@@ -126,8 +126,6 @@ class request_parser {
   std::size_t m_header_bytes = 0;
   std::size_t m_header_count = 0;
   std::size_t m_field_name_bytes = 0;  // of the current field (head or trailer)
-  std::size_t m_version_offset = 0;
-  std::size_t m_version_length = 0;
   // Trailer fields are checked but not kept; this tracks the current one for obs-fold checks,
   // in stream positions (bytes since the parser was made), which survive the connection's
   // compaction of body bytes between reads, unlike offsets from the base.
@@ -140,8 +138,9 @@ class request_parser {
   std::size_t m_window_begin = 0;    // `begin` of the current execute()
   std::optional<std::size_t> m_body_offset;
   std::size_t m_body_length = 0;
-  char m_previous_byte = 0;  // the last byte parsed by the previous execute()
-  bool m_failed = false;     // an error was reported: nothing more is parsed
+  char m_previous_byte = 0;        // the last byte parsed by the previous execute()
+  bool m_failed = false;           // an error was reported: nothing more is parsed
+  bool m_callback_failed = false;  // a callback failed with m_error (fail())
   enum class pause_reason : unsigned char {
     none,
     head,

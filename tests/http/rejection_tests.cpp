@@ -208,16 +208,48 @@ TEST_CASE("a well-formed method the server does not know gets 501", "[http][limi
       501);
 }
 
-TEST_CASE("an invalid version gets 400", "[http][limits]") {
-  check_rejected(run_bad("GET / HTTP/1.7\r\nHost: test\r\n\r\n", rejection_reason::invalid_version),
-                 400);
+TEST_CASE("a malformed version gets 400", "[http][limits]") {
+  for (const char* version : {"HTTP/1.x", "HTTP/11", "HTTP/1.", "HTTP/1.1.1", "HTTP/ 1.1"}) {
+    INFO(version);
+    check_rejected(run_bad(std::string("GET / ") + version + "\r\nHost: test\r\n\r\n",
+                           rejection_reason::invalid_version),
+                   400);
+  }
 }
 
 TEST_CASE("an unsupported major version gets 505", "[http][limits]") {
-  check_rejected(
-      run_bad("GET / HTTP/3.0\r\nHost: test\r\n\r\n", rejection_reason::unsupported_version), 505);
-  check_rejected(
-      run_bad("GET / HTTP/2.0\r\nHost: test\r\n\r\n", rejection_reason::unsupported_version), 505);
+  for (const char* version : {"HTTP/3.0", "HTTP/2.0", "HTTP/0.9", "HTTP/9.1"}) {
+    INFO(version);
+    check_rejected(run_bad(std::string("GET / ") + version + "\r\nHost: test\r\n\r\n",
+                           rejection_reason::unsupported_version),
+                   505);
+    // Also when the version arrives a byte at a time.
+    check_rejected(run_bad(std::string("GET / ") + version + "\r\nHost: test\r\n\r\n",
+                           rejection_reason::unsupported_version, 1),
+                   505);
+  }
+}
+
+TEST_CASE("a later HTTP/1 minor version is served as HTTP/1.1", "[http][limits]") {
+  // RFC 9112 section 2.3: process it as the highest minor version implemented.
+  std::vector<std::string> seen;
+  auto handler = [&seen](request& req, response& res) -> harrier::task<void> {
+    seen.push_back(std::to_string(req.version_major()) + "." + std::to_string(req.version_minor()));
+    co_await res.send(200, "text/plain", "ok");
+  };
+  connection_harness h(handler);
+  h.start();
+  // Keep-alive by default, as HTTP/1.1: the second request on the connection is served too.
+  h.feed("GET /a HTTP/1.2\r\nHost: t\r\n\r\nGET /b HTTP/1.9\r\nHost: t\r\n\r\n");
+  const auto responses = parse_responses(h.transport.output);
+  REQUIRE(responses.size() == 2);
+  CHECK(responses[0].status == 200);
+  CHECK(responses[1].status == 200);
+  CHECK(responses[0].header("Connection") != "close");
+  CHECK(seen == std::vector<std::string>{"1.1", "1.1"});
+  CHECK_FALSE(h.transport.closed);
+  // And HTTP/1.1's rules hold: a Host header is required.
+  check_rejected(run_bad("GET / HTTP/1.2\r\n\r\n", rejection_reason::missing_host), 400);
 }
 
 TEST_CASE("a rejected request after a good one keeps the good response first", "[http][limits]") {

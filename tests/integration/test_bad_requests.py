@@ -90,7 +90,21 @@ class BadRequests(harness.ServerTestCase):
         self.reject(b"GET /plaintext HTTP/1.x\r\nHost: x\r\n\r\n", 400)
 
     def test_an_unsupported_major_version_is_505(self):
-        self.reject(b"GET /plaintext HTTP/2.0\r\nHost: x\r\n\r\n", 505)
+        for version in (b"2.0", b"0.9", b"3.1"):
+            with self.subTest(version=version):
+                self.reject(b"GET /plaintext HTTP/" + version + b"\r\nHost: x\r\n\r\n", 505)
+
+    def test_a_later_http1_minor_version_is_served_as_http11(self):
+        # RFC 9112 section 2.3: processed as HTTP/1.1, so keep-alive by default.
+        s = harness.connect(self.server)
+        try:
+            s.sendall(b"GET /plaintext HTTP/1.2\r\nHost: x\r\n\r\n"
+                      b"GET /plaintext HTTP/1.9\r\nHost: x\r\nConnection: close\r\n\r\n")
+            data = harness.recv_until_closed(s)
+        finally:
+            s.close()
+        self.assertEqual(data.count(b"HTTP/1.1 200 "), 2, data)
+        self.assertEqual(data.count(b"Hello, World!"), 2, data)
 
     def test_a_too_long_request_line_is_414(self):
         self.reject(b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414)
