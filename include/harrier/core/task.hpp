@@ -13,7 +13,12 @@
 //   -fsanitize=address even at -O1). So the awaiter starts the task with a nested resume() and a
 //   handshake decides who continues: if the task finished before the awaiter suspended, the
 //   awaiter simply does not suspend (the stack unwinds to it); otherwise the task's final suspend
-//   transfers to the awaiter. Cost: one uncontended atomic exchange on each side.
+//   transfers to the awaiter.
+// - Cost of the handshake: a task that finishes inside its own start() on the same thread (a
+//   thread-local marker says so) needs none. Otherwise whoever comes second sees the first
+//   side's mark with a plain acquire load; only the first side does an atomic exchange. Locked
+//   read-modify-writes on both sides were half the cost of an await (bench/core, a chain of 5
+//   synchronous tasks: 76 ns with two exchanges per await, 55 with one, 38 with none).
 // - Deep *recursion* (a task awaiting a task awaiting ...) uses stack per level while the levels
 //   are being entered, like ordinary recursion.
 // - A value or an exception reaches the awaiter; an exception is rethrown from co_await.
@@ -41,6 +46,13 @@ class task;
 
 namespace detail {
 
+class task_promise_base;
+
+// The promise whose start() runs on this thread (the innermost one). A task that reaches its end
+// while its own start() is on this thread's stack finished synchronously: no other thread can be
+// involved, so neither side needs an atomic read-modify-write.
+inline constinit thread_local task_promise_base* t_starting_promise = nullptr;
+
 class task_promise_base : public frame_allocated {
  public:
   struct final_awaiter {
@@ -48,9 +60,17 @@ class task_promise_base : public frame_allocated {
     template <typename Promise>
     std::coroutine_handle<> await_suspend(std::coroutine_handle<Promise> self) noexcept {
       task_promise_base& promise = self.promise();
-      // ordering: acq_rel. Release publishes the result to the awaiter; acquire pairs with the
-      // awaiter's release so that its suspension is complete before we resume it.
-      if (promise.m_other_side_done.exchange(true, std::memory_order_acq_rel)) {
+      if (t_starting_promise == &promise) {
+        promise.m_finished_in_start = true;  // read by start() on this thread, below us
+        return std::noop_coroutine();
+      }
+      // ordering: acquire pairs with the awaiter's release (its exchange in start()): it has
+      // committed to suspending, so we are second and transfer to it; nobody touches the flag
+      // again, so no read-modify-write is needed. The usual case when the task completed later.
+      if (promise.m_other_side_done.load(std::memory_order_acquire) ||
+          // ordering: acq_rel. Release publishes the result to an awaiter that comes second;
+          // acquire pairs with the awaiter's release when it came first meanwhile.
+          promise.m_other_side_done.exchange(true, std::memory_order_acq_rel)) {
         return promise.m_continuation;  // the awaiter is suspended: transfer to it
       }
       return std::noop_coroutine();  // the awaiter is still in await_suspend; it will go on
@@ -65,14 +85,24 @@ class task_promise_base : public frame_allocated {
   // must suspend (the task is still running elsewhere), false if the task already finished.
   bool start(std::coroutine_handle<> self, std::coroutine_handle<> continuation) noexcept {
     m_continuation = continuation;
+    task_promise_base* const outer = t_starting_promise;
+    t_starting_promise = this;
     self.resume();
-    // ordering: see final_awaiter; whoever comes second continues the awaiter.
+    t_starting_promise = outer;
+    // Set only by this thread, inside resume() above (final_awaiter); after a suspension the
+    // task finishes elsewhere or later, and the handshake below decides.
+    if (m_finished_in_start) return false;
+    // ordering: see final_awaiter; whoever comes second continues the awaiter. The acquire load
+    // pairs with the task's release when it finished first (the usual case when it completed
+    // synchronously): no read-modify-write then.
+    if (m_other_side_done.load(std::memory_order_acquire)) return false;
     return !m_other_side_done.exchange(true, std::memory_order_acq_rel);
   }
 
  private:
   std::coroutine_handle<> m_continuation;
   std::atomic<bool> m_other_side_done{false};
+  bool m_finished_in_start = false;
 };
 
 [[noreturn]] void throw_empty_task();
