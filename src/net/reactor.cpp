@@ -55,10 +55,10 @@ std::int64_t now_ns() noexcept {
       .count();
 }
 
-void io_operation::attach_cancellation(const cancellation_token& t) noexcept {
+void io_operation::attach_cancellation(cancellation_token&& t) noexcept {
   if (socket != nullptr) owner = socket->owner;
   if (owner == nullptr) return;  // a closed stream: the operation completes at once anyway
-  registration.emplace(t, &on_cancel, this);
+  registration.emplace(std::move(t), &on_cancel, this);
 }
 
 bool suspend_operation(io_operation& op, std::coroutine_handle<> waiter) noexcept {
@@ -216,7 +216,7 @@ void reactor::complete(io_operation* op, int result) noexcept {
   --m_open_ops;
   // ordering: relaxed; statistics read by scrapes, synchronising with nothing.
   m_pending_published.store(m_open_ops, std::memory_order_relaxed);
-  m_completions.fetch_add(1, std::memory_order_relaxed);
+  bump(m_completions);
   // Waits for a cancellation callback running on another thread; none can start afterwards.
   if (op->registration) op->registration.reset();
   // ordering: acquire pairs with on_cancel's release store.

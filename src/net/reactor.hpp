@@ -111,7 +111,7 @@ class reactor {
   // Closes the descriptor and frees the state (I/O thread, or after the thread has exited).
   void finalize(socket_state* s) noexcept;
   bool stopping() const noexcept { return m_stop_handled; }
-  void count_wait() noexcept { m_wait_calls.fetch_add(1, std::memory_order_relaxed); }
+  void count_wait() noexcept { bump(m_wait_calls); }
   // Wakes the I/O thread if it sleeps (any thread).
   void maybe_wake() noexcept;
   // Whether the I/O thread is (about to be) asleep in its wait; a hint, any thread.
@@ -149,6 +149,13 @@ class reactor {
   std::mutex m_live_mutex;  // adopt() runs on any thread; finalize() on the I/O thread
   socket_state* m_live = nullptr;
 
+  // Statistics the I/O thread alone writes (stats() reads them from any thread): bumped with a
+  // load and a store, not fetch_add, whose locked instruction this thread would pay on every
+  // completion for nothing.
+  static void bump(std::atomic<std::uint64_t>& counter) noexcept {
+    // ordering: relaxed; a single writer, readers want a recent value only.
+    counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
   std::atomic<std::uint64_t> m_completions{0};
   // m_open_ops published for stats(): written by the I/O thread only (a plain store each time).
   std::atomic<std::uint64_t> m_pending_published{0};

@@ -25,7 +25,7 @@ int negative_errno() noexcept {
 
 int attempt_recv(int fd, io_operation& op) noexcept {
   while (true) {
-    ssize_t n = ::recv(fd, op.buffer.data, op.buffer.length, 0);
+    const long n = raw_recv(fd, op.buffer.data, op.buffer.length);
     if (n >= 0) return static_cast<int>(n);
     if (errno != EINTR) return negative_errno();
   }
@@ -33,8 +33,8 @@ int attempt_recv(int fd, io_operation& op) noexcept {
 
 int attempt_send(int fd, io_operation& op) noexcept {
   while (op.transferred < op.buffer.length) {
-    ssize_t n = ::send(fd, op.buffer.data + op.transferred, op.buffer.length - op.transferred,
-                       MSG_NOSIGNAL);
+    const long n = raw_send(fd, op.buffer.data + op.transferred, op.buffer.length - op.transferred,
+                            MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EINTR) continue;
       return negative_errno();
@@ -131,7 +131,7 @@ int attempt_sendv(int fd, io_operation& op) noexcept {
     ::msghdr message{};
     message.msg_iov = local;
     message.msg_iovlen = n_iov;
-    ssize_t n = ::sendmsg(fd, &message, MSG_NOSIGNAL);
+    const long n = raw_sendmsg(fd, &message, MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EINTR) continue;
       return negative_errno();
@@ -143,7 +143,8 @@ int attempt_sendv(int fd, io_operation& op) noexcept {
 
 int attempt_accept(int fd) noexcept {
   while (true) {
-    int accepted = ::accept4(fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    const auto accepted = static_cast<int>(
+        ::syscall(SYS_accept4, fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
     if (accepted >= 0) return accepted;
     if (errno != EINTR) return negative_errno();
   }
