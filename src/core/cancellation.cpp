@@ -119,13 +119,19 @@ void cancellation_token::throw_if_cancellation_requested() const {
 cancellation_registration::cancellation_registration(const cancellation_token& token,
                                                      callback_fn callback, void* context)
     : m_callback(callback), m_context(context) {
-  attach(token);
+  attach(token.m_state);
 }
 
-void cancellation_registration::attach(const cancellation_token& token) {
-  if (token.m_state == nullptr) return;
-  if (token.m_state->try_add(this)) {
-    m_state = token.m_state;
+cancellation_registration::cancellation_registration(cancellation_token&& token,
+                                                     callback_fn callback, void* context)
+    : m_callback(callback), m_context(context) {
+  attach(std::move(token.m_state));
+}
+
+void cancellation_registration::attach(std::shared_ptr<detail::cancellation_state> state) {
+  if (state == nullptr) return;
+  if (state->try_add(this)) {
+    m_state = std::move(state);
   } else {
     m_callback(m_context);
   }

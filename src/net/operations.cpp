@@ -46,8 +46,8 @@ accept_result accept_op::await_resume() noexcept {
   }
 }
 
-connect_op::connect_op(reactor* r, const endpoint& to, const cancellation_token& t) noexcept
-    : io_operation(op_kind::connect, r, nullptr, t), m_to(to) {
+connect_op::connect_op(reactor* r, const endpoint& to, cancellation_token t) noexcept
+    : io_operation(op_kind::connect, r, nullptr, std::move(t)), m_to(to) {
   connect = {m_to.data(), m_to.size()};
   const int fd = make_socket(to.family());
   if (fd < 0) {

@@ -72,6 +72,20 @@ TEST_CASE("a function-pointer registration passes its context", "[cancellation]"
   CHECK(hits == 1);
 }
 
+TEST_CASE("a registration that takes over its token's reference outlives every source",
+          "[cancellation]") {
+  int hits = 0;
+  std::optional<cancellation_source> source(std::in_place);
+  cancellation_token token = source->token();
+  cancellation_registration reg(
+      std::move(token), [](void* ctx) noexcept { ++*static_cast<int*>(ctx); }, &hits);
+  CHECK_FALSE(token.can_be_cancelled());  // NOLINT(bugprone-use-after-move): taken over
+  source->request_cancellation();
+  CHECK(hits == 1);
+  source.reset();  // the registration alone keeps the state now (ASan: no use after free)
+  CHECK(hits == 1);
+}
+
 TEST_CASE("a callback may destroy its own registration", "[cancellation]") {
   cancellation_source source;
   std::optional<cancellation_registration> reg;

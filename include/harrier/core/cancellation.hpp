@@ -79,6 +79,9 @@ class cancellation_registration {
 
   // Registers callback(context) on token. Runs it at once if cancellation was already requested.
   cancellation_registration(const cancellation_token& token, callback_fn callback, void* context);
+  // The same, taking over the token's reference to the shared state (no reference-count
+  // increment: a token made for one operation and handed in costs one atomic less per side).
+  cancellation_registration(cancellation_token&& token, callback_fn callback, void* context);
 
   // Convenience: any noexcept callable, stored inside the registration.
   template <typename F>
@@ -99,7 +102,7 @@ class cancellation_registration {
       : m_holder(std::make_unique<holder<std::decay_t<F>>>(std::forward<F>(callable))) {
     m_callback = [](void* context) noexcept { static_cast<holder_base*>(context)->invoke(); };
     m_context = m_holder.get();
-    attach(token);
+    attach(token.m_state);
   }
 
   struct holder_base {
@@ -113,7 +116,7 @@ class cancellation_registration {
     F fn;
   };
 
-  void attach(const cancellation_token& token);
+  void attach(std::shared_ptr<detail::cancellation_state> state);
 
   callback_fn m_callback = nullptr;
   void* m_context = nullptr;

@@ -37,6 +37,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <utility>
 
 namespace harrier::net::detail {
 
@@ -68,10 +69,11 @@ enum class op_kind : std::uint8_t {
 class io_operation : public submit_link, public cancel_link {
  public:
   // Registers on the token at once: the awaitable is constructed in place in the coroutine
-  // frame (it is not movable), so its address is final, and the token need not be kept.
-  io_operation(op_kind k, reactor* r, socket_state* s, const cancellation_token& t) noexcept
+  // frame (it is not movable), so its address is final, and the token need not be kept (the
+  // registration takes over its reference).
+  io_operation(op_kind k, reactor* r, socket_state* s, cancellation_token&& t) noexcept
       : kind(k), owner(r), socket(s) {
-    if (t.can_be_cancelled()) attach_cancellation(t);
+    if (t.can_be_cancelled()) attach_cancellation(std::move(t));
   }
   io_operation(const io_operation&) = delete;
   io_operation& operator=(const io_operation&) = delete;
@@ -129,7 +131,7 @@ class io_operation : public submit_link, public cancel_link {
   std::optional<cancellation_registration> registration;
 
  private:
-  void attach_cancellation(const cancellation_token& t) noexcept;
+  void attach_cancellation(cancellation_token&& t) noexcept;
 };
 
 // The await_suspend shared by all operations: registers on the token, submits to the owner.

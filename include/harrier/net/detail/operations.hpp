@@ -13,6 +13,7 @@
 #include <coroutine>
 #include <span>
 #include <system_error>
+#include <utility>
 
 namespace harrier::net {
 class tcp_stream;
@@ -30,8 +31,8 @@ std::error_code to_error(int negative_errno) noexcept;
 template <typename Derived>
 class socket_awaitable : public io_operation {
  public:
-  socket_awaitable(op_kind k, socket_state* s, const cancellation_token& t) noexcept
-      : io_operation(k, nullptr, s, t) {
+  socket_awaitable(op_kind k, socket_state* s, cancellation_token&& t) noexcept
+      : io_operation(k, nullptr, s, std::move(t)) {
     if (s == nullptr) result = -EBADF;
   }
   bool await_ready() const noexcept { return socket == nullptr; }
@@ -41,7 +42,7 @@ class socket_awaitable : public io_operation {
 class recv_op : public socket_awaitable<recv_op> {
  public:
   recv_op(socket_state* s, std::span<std::byte> into, cancellation_token t) noexcept
-      : socket_awaitable(op_kind::recv, s, t) {
+      : socket_awaitable(op_kind::recv, s, std::move(t)) {
     buffer = {into.data(), into.size()};
   }
   io_result await_resume() noexcept {
@@ -53,7 +54,7 @@ class recv_op : public socket_awaitable<recv_op> {
 class recv_provided_op : public socket_awaitable<recv_provided_op> {
  public:
   recv_provided_op(socket_state* s, cancellation_token t) noexcept
-      : socket_awaitable(op_kind::recv_provided, s, t) {}
+      : socket_awaitable(op_kind::recv_provided, s, std::move(t)) {}
   recv_buffer_result await_resume() noexcept;
 
   // The result, filled by the backend: a ring buffer (io_uring) or a pool block (epoll).
@@ -65,7 +66,7 @@ class recv_provided_op : public socket_awaitable<recv_provided_op> {
 class send_op : public socket_awaitable<send_op> {
  public:
   send_op(socket_state* s, std::span<const std::byte> data, cancellation_token t) noexcept
-      : socket_awaitable(op_kind::send, s, t) {
+      : socket_awaitable(op_kind::send, s, std::move(t)) {
     buffer = {const_cast<std::byte*>(data.data()), data.size()};
   }
   io_result await_resume() noexcept {
@@ -77,7 +78,7 @@ class send_op : public socket_awaitable<send_op> {
 class sendv_op : public socket_awaitable<sendv_op> {
  public:
   sendv_op(socket_state* s, std::span<const ::iovec> buffers, cancellation_token t) noexcept
-      : socket_awaitable(op_kind::sendv, s, t) {
+      : socket_awaitable(op_kind::sendv, s, std::move(t)) {
     vector = {buffers.data(), static_cast<std::uint32_t>(buffers.size()), 0, 0, &m_message};
   }
   io_result await_resume() noexcept {
@@ -93,7 +94,7 @@ class send_file_op : public socket_awaitable<send_file_op> {
  public:
   send_file_op(socket_state* s, int file_fd, std::uint64_t offset, std::size_t length,
                cancellation_token t) noexcept
-      : socket_awaitable(op_kind::send_file, s, t) {
+      : socket_awaitable(op_kind::send_file, s, std::move(t)) {
     file = {file_fd, offset, length};
   }
   io_result await_resume() noexcept {
@@ -105,13 +106,13 @@ class send_file_op : public socket_awaitable<send_file_op> {
 class accept_op : public socket_awaitable<accept_op> {
  public:
   accept_op(socket_state* s, cancellation_token t) noexcept
-      : socket_awaitable(op_kind::accept, s, t) {}
+      : socket_awaitable(op_kind::accept, s, std::move(t)) {}
   accept_result await_resume() noexcept;
 };
 
 class connect_op : public io_operation {
  public:
-  connect_op(reactor* r, const endpoint& to, const cancellation_token& t) noexcept;
+  connect_op(reactor* r, const endpoint& to, cancellation_token t) noexcept;
   ~connect_op();  // closes the socket if the result was never taken
   bool await_ready() const noexcept { return socket == nullptr; }
   bool await_suspend(std::coroutine_handle<> h) noexcept { return suspend_operation(*this, h); }
@@ -124,7 +125,7 @@ class connect_op : public io_operation {
 class timer_op : public io_operation {
  public:
   timer_op(reactor* r, std::int64_t deadline_ns, cancellation_token t) noexcept
-      : io_operation(op_kind::timer, r, nullptr, t) {
+      : io_operation(op_kind::timer, r, nullptr, std::move(t)) {
     timer = {deadline_ns, 0, 0};
   }
   bool await_ready() const noexcept { return false; }
