@@ -44,9 +44,22 @@ task<void> app_pipeline::dispatch(context& ctx) const {
       co_await m_endpoints[match->endpoint]->run(ctx);
       co_return;
     case route_match_status::method_not_allowed:
+      if (ctx.request().method() == "OPTIONS") {
+        // RFC 9110 section 9.3.7: OPTIONS on a resource with no OPTIONS endpoint of its own is
+        // answered here, with the methods it allows (a CORS preflight is answered before us).
+        co_await results::no_content()
+            .with_header("Allow", match->allow + ", OPTIONS")
+            .execute(ctx);
+        co_return;
+      }
       co_await results::problem(405).with_header("Allow", match->allow).execute(ctx);
       co_return;
     case route_match_status::not_found:
+      if (ctx.request().method() == "OPTIONS" && ctx.request().path() == "*") {
+        // OPTIONS * asks about the server as a whole, in effect a ping (section 9.3.7).
+        co_await results::no_content().execute(ctx);
+        co_return;
+      }
       co_await results::not_found().execute(ctx);
       co_return;
   }

@@ -134,6 +134,22 @@ TEST_CASE("unknown paths are 404 and wrong methods 405 with Allow, as problem do
   CHECK(wrong.header("Allow") == "GET, HEAD, PUT");
 }
 
+TEST_CASE("OPTIONS is answered with Allow where no endpoint takes it, and OPTIONS * with 204",
+          "[pipeline]") {
+  app_pipeline app;
+  app.add_endpoint({"GET"}, "/a", make_endpoint([] { return "a"; }));
+  app.add_endpoint({"POST"}, "/a", make_endpoint([] { return "a"; }));
+  app.add_endpoint({"OPTIONS"}, "/own", make_endpoint([] { return "own"; }));
+  auto options = roundtrip(app, request("OPTIONS", "/a"));
+  CHECK(options.status == 204);
+  CHECK(options.header("Allow") == "GET, HEAD, POST, OPTIONS");
+  CHECK(options.body.empty());
+  auto server = roundtrip(app, request("OPTIONS", "*"));
+  CHECK(server.status == 204);
+  CHECK(roundtrip(app, request("OPTIONS", "/own")).body == "own");  // an endpoint of its own
+  CHECK(roundtrip(app, request("OPTIONS", "/nope")).status == 404);
+}
+
 TEST_CASE("group middleware runs only for the group's endpoints, after the app's", "[pipeline]") {
   std::vector<std::string> log;
   app_pipeline app;
