@@ -9,6 +9,7 @@
 #include <harrier/diagnostics/trace_recorder.hpp>
 
 #include "core/logger.hpp"
+#include "http/authority.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -142,7 +143,8 @@ task<connection_core::head_result> connection_core::read_head() {
 // "host:port" for CONNECT. Anything else, and a fragment ('#', which clients never send), is
 // refused. `rest` is what routing sees: the target from its path on.
 bool connection_core::split_target(std::string_view method, std::string_view target,
-                                   std::string_view& rest) noexcept {
+                                   std::string_view& rest, std::string_view& authority) noexcept {
+  authority = {};
   if (target.find('#') != std::string_view::npos) return false;
   if (!target.empty() && target.front() == '/') {
     rest = target;
@@ -164,6 +166,7 @@ bool connection_core::split_target(std::string_view method, std::string_view tar
   const std::size_t path_start = after.find_first_of("/?");
   if (path_start == 0) return false;  // no authority
   rest = path_start == std::string_view::npos ? std::string_view() : after.substr(path_start);
+  authority = after.substr(0, path_start);
   return true;
 }
 
@@ -205,11 +208,15 @@ bool connection_core::begin_request() {
   const char* base = request_base();
   m_header_views.clear();
   std::size_t hosts = 0;
+  std::size_t host_index = 0;
   std::optional<std::string_view> expect;
   for (const header_offsets& h : p.headers()) {
     header_field f{std::string_view(base + h.name_offset, h.name_length),
                    trim_ows(std::string_view(base + h.value_offset, h.value_length))};
-    if (iequals(f.name, "host")) ++hosts;
+    if (iequals(f.name, "host")) {
+      ++hosts;
+      host_index = m_header_views.size();
+    }
     if (iequals(f.name, "expect")) expect = f.value;
     m_header_views.push_back(f);
   }
@@ -220,6 +227,16 @@ bool connection_core::begin_request() {
   }
   if (hosts == 0 && http11) {
     reject(rejection_reason::missing_host);
+    return false;
+  }
+  if (hosts == 1 && !valid_authority(m_header_views[host_index].value)) {
+    reject(rejection_reason::invalid_host);  // RFC 9112 section 3.2: MUST answer 400
+    return false;
+  }
+  if (p.has_transfer_encoding() && !http11) {
+    // RFC 9112 section 6.1: Transfer-Encoding in an HTTP/1.0 message means faulty framing
+    // (an HTTP/1.0 hop in between may not know chunked); refused as nginx does.
+    reject(rejection_reason::invalid_transfer_encoding);
     return false;
   }
   if (p.has_transfer_encoding()) {
@@ -240,11 +257,31 @@ bool connection_core::begin_request() {
 
   request& req = m_request;
   req.m_method = p.method();
+  if (req.m_method == "CONNECT") {
+    // An origin server, not a tunnel: 501 (llhttp would take what follows as the tunnel's
+    // bytes; the connection closes after the answer, as for every rejection).
+    reject(rejection_reason::unsupported_method);
+    return false;
+  }
   req.m_target = std::string_view(base + p.target_offset(), p.target_length());
   std::string_view path_and_query;
-  if (!split_target(req.m_method, req.m_target, path_and_query)) {
+  std::string_view authority;
+  if (!split_target(req.m_method, req.m_target, path_and_query, authority)) {
     reject(rejection_reason::invalid_target);
     return false;
+  }
+  if (!authority.empty()) {
+    // RFC 9112 section 3.2.2: the absolute-form's authority replaces the Host header (which
+    // HTTP/1.1 still requires, checked above), for everything that reads the host.
+    if (!valid_authority(authority)) {
+      reject(rejection_reason::invalid_host);
+      return false;
+    }
+    if (hosts == 1) {
+      m_header_views[host_index].value = authority;
+    } else {
+      m_header_views.push_back(header_field{"Host", authority});  // HTTP/1.0 without Host
+    }
   }
   const std::size_t question = path_and_query.find('?');
   req.m_path = path_and_query.substr(0, question);
@@ -310,6 +347,23 @@ task<void> connection_core::invoke_handler() {
     }
     reject(e.reason());
     co_return;
+  } catch (const operation_cancelled& e) {
+    if (m_client_gone.is_cancellation_requested()) {
+      // The client left, or half-closed its side, and the handler stopped on request::aborted():
+      // not a failure of the handler. 499 (nginx's and ASP.NET Core's "client closed request")
+      // reaches a client that half-closed and still reads; then the connection closes.
+      harrier::detail::harrier_logger()->debug(
+          "http: handler for {} {} stopped: the client closed the request", m_request.method(),
+          m_request.path());
+      if (m_broken) co_return;
+      m_response.reset();
+      m_response.m_status = 499;
+      m_response.m_body_bytes = 0;
+      m_close_after_response = true;
+      co_return;
+    }
+    harrier::detail::harrier_logger()->error("http: handler for {} {} threw: {}",
+                                             m_request.method(), m_request.path(), e.what());
   } catch (const std::exception& e) {
     harrier::detail::harrier_logger()->error("http: handler for {} {} threw: {}",
                                              m_request.method(), m_request.path(), e.what());

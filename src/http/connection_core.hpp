@@ -112,8 +112,10 @@ class connection_core {
   // After wait_readable: copies the bytes the transport kept without a recv (and its coroutine
   // frames) when it can; false when the transport cannot, and recv() must take them.
   bool take_kept_input(io_result& r) noexcept;
-  static bool split_target(std::string_view method, std::string_view target,
-                           std::string_view& rest) noexcept;
+  // The origin-form part of the target (path and query) into `rest`, and for absolute-form the
+  // authority into `authority` (empty otherwise). False when the form does not fit the method.
+  static bool split_target(std::string_view method, std::string_view target, std::string_view& rest,
+                           std::string_view& authority) noexcept;
   // After m_read_ahead_done is set: takes the read-ahead's result into r. True when its bytes
   // wait in the transport and must still be received with recv().
   bool take_read_ahead(io_result& r);

@@ -44,6 +44,8 @@ std::string_view rejection_name(rejection_reason reason) noexcept {
       return "missing_host";
     case rejection_reason::duplicate_host:
       return "duplicate_host";
+    case rejection_reason::invalid_host:
+      return "invalid_host";
     case rejection_reason::content_length_with_transfer_encoding:
       return "content_length_with_transfer_encoding";
     case rejection_reason::duplicate_content_length:

@@ -119,7 +119,8 @@ struct parser_callbacks {
     request_parser::trailer_state& t = r.m_trailer;
     const std::uint64_t at_position = r.stream_position(at);
     if (r.m_last == request_parser::last_token::field) {
-      if (t.line_break_in_gap || r.line_break_in_window(t.name_end, at_position)) {
+      // n == 0: an empty value (see on_header_value), not a fold.
+      if (n != 0 && (t.line_break_in_gap || r.line_break_in_window(t.name_end, at_position))) {
         return r.fail(rejection_reason::obs_fold);
       }
     } else if (at_position != t.value_end) {
@@ -145,10 +146,16 @@ struct parser_callbacks {
     const std::size_t at_offset = offset(r, at);
     if (r.m_last == request_parser::last_token::field) {
       // Between the name and the first value byte only ':' and whitespace may stand; a line break
-      // there means the value began on a continuation line (obs-fold).
-      for (std::size_t i = h.name_offset + h.name_length; i < at_offset; ++i) {
-        if (r.m_base[i] == '\r' || r.m_base[i] == '\n') {
-          return r.fail(rejection_reason::obs_fold);
+      // there means the value began on a continuation line (obs-fold). An empty value (RFC 9110
+      // section 5.5 allows one: "X-Empty:") comes as a zero-length piece at the start of the
+      // next line, so its gap holds the line's own CRLF: no fold. A fold after an empty value
+      // comes as a later piece that is not adjacent to this one (checked below). A zero-length
+      // piece at the end of a read is the same: the value goes on where it stands.
+      if (n != 0) {
+        for (std::size_t i = h.name_offset + h.name_length; i < at_offset; ++i) {
+          if (r.m_base[i] == '\r' || r.m_base[i] == '\n') {
+            return r.fail(rejection_reason::obs_fold);
+          }
         }
       }
       h.value_offset = static_cast<std::uint32_t>(at_offset);

@@ -239,6 +239,8 @@ std::string_view reason_phrase(int status) noexcept {
       return "Too Many Requests";
     case 431:
       return "Request Header Fields Too Large";
+    case 499:
+      return "Client Closed Request";  // nginx's, not in RFC 9110
     case 500:
       return "Internal Server Error";
     case 501:

@@ -147,6 +147,28 @@ TEST_CASE("a client that disconnects while its handler runs cancels the request'
   CHECK(h.finished);
 }
 
+TEST_CASE("a handler that stops on the token of a client that left is answered 499, not 500",
+          "[http][shutdown]") {
+  // A client that half-closed after its request still reads: it gets 499 (client closed request,
+  // as nginx and ASP.NET Core say), and the connection closes after it.
+  connection_harness* harness = nullptr;
+  auto handler = [&](request& req, response& res) -> harrier::task<void> {
+    (void)co_await harness->transport.sleep_for(std::chrono::seconds(60), req.aborted());
+    req.aborted().throw_if_cancellation_requested();
+    co_await res.send(200, "text/plain", "too late");
+  };
+  connection_harness h(handler);
+  harness = &h;
+  h.start();
+  h.feed(get("/long"));
+  h.feed_eof();
+  CHECK(h.finished);
+  const auto responses = parse_responses(h.transport.output);
+  REQUIRE(responses.size() == 1);
+  CHECK(responses[0].status == 499);
+  CHECK(responses[0].header("Connection") == "close");
+}
+
 TEST_CASE("the next request arriving while a handler runs is kept", "[http][keep-alive]") {
   connection_harness* harness = nullptr;
   auto handler = [&](request& req, response& res) -> harrier::task<void> {

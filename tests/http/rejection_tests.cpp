@@ -160,6 +160,47 @@ TEST_CASE("an obs-fold that starts the value gets 400", "[http][smuggling]") {
       400);
 }
 
+TEST_CASE("an empty field value is a value, not an obs-fold", "[http][smuggling]") {
+  // RFC 9110 section 5.5: field-value = *field-content. curl -H 'X;', Python and Node send them.
+  for (std::size_t split : {std::size_t{0}, std::size_t{1}}) {
+    INFO("split " << split);
+    std::vector<std::string> seen;
+    auto handler = [&seen](request& req, response& res) -> harrier::task<void> {
+      const auto value = req.header("x-empty");
+      seen.push_back(value ? "[" + std::string(*value) + "]" : "none");
+      std::string body = co_await req.body().read_all(1 << 20);
+      co_await res.send(200, "text/plain", "ok");
+    };
+    connection_harness h(handler);
+    if (split > 0) h.transport.max_recv_bytes = split;
+    h.start();
+    h.feed(
+        "GET /a HTTP/1.1\r\nHost: t\r\nX-Empty:\r\nX-B: b\r\n\r\n"
+        "GET /b HTTP/1.1\r\nHost: t\r\nX-Empty: \t \r\n\r\n"
+        "POST /c HTTP/1.1\r\nHost: t\r\nX-Empty:\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "0\r\nX-Trailer:\r\n\r\n");
+    h.feed_eof();
+    const auto responses = parse_responses(h.transport.output);
+    REQUIRE(responses.size() == 3);
+    for (const auto& r : responses)
+      CHECK(r.status == 200);
+    CHECK(seen == std::vector<std::string>{"[]", "[]", "[]"});
+    CHECK(h.rejections.get(rejection_reason::obs_fold) == 0);
+  }
+  // A fold after an empty value is still a fold.
+  check_rejected(
+      run_bad("GET / HTTP/1.1\r\nHost: test\r\nX-A:\r\n c\r\n\r\n", rejection_reason::obs_fold, 1),
+      400);
+}
+
+TEST_CASE("Transfer-Encoding on an HTTP/1.0 request gets 400", "[http][smuggling]") {
+  // RFC 9112 section 6.1: faulty framing (a 1.0 hop may not know chunked), even with keep-alive.
+  check_rejected(run_bad("POST / HTTP/1.0\r\nHost: test\r\nConnection: keep-alive\r\n"
+                         "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+                         rejection_reason::invalid_transfer_encoding),
+                 400);
+}
+
 TEST_CASE("a bare CR in a header gets 400", "[http][smuggling]") {
   check_rejected(run_bad("GET / HTTP/1.1\r\nHost: test\r\nX-A: b\rc\r\n\r\n",
                          rejection_reason::invalid_line_ending),

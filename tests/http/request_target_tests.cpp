@@ -1,6 +1,7 @@
 // The four forms of request-target (RFC 9112 §3.2): origin-form is routed as it is; absolute-form
-// (which a server MUST accept) by its path and query; asterisk-form only with OPTIONS;
-// authority-form only with CONNECT. Anything else, and a fragment, gets 400.
+// (which a server MUST accept) by its path and query, its authority replacing Host; asterisk-form
+// only with OPTIONS; authority-form only with CONNECT, which this origin server refuses (501).
+// Anything else, and a fragment, gets 400. The Host header must be uri-host[:port] (400).
 
 #include "memory_transport.hpp"
 
@@ -14,15 +15,19 @@ namespace {
 struct seen {
   std::vector<parsed_response> responses;
   std::vector<std::string> routed;  // "path|query" per handler call
+  std::vector<std::string> hosts;   // the Host the handler saw, "-" for none
   bool closed = false;
   std::uint64_t invalid_targets = 0;
+  std::uint64_t invalid_hosts = 0;
 };
 
 seen run(const std::string& input) {
   seen s;
   auto* routed = &s.routed;
-  connection_harness h([routed](request& req, response& res) -> harrier::task<void> {
+  auto* hosts = &s.hosts;
+  connection_harness h([routed, hosts](request& req, response& res) -> harrier::task<void> {
     routed->push_back(std::string(req.path()) + "|" + std::string(req.query()));
+    hosts->push_back(std::string(req.header("host").value_or("-")));
     co_await res.send(200, "text/plain", "ok");
   });
   h.start();
@@ -31,6 +36,7 @@ seen run(const std::string& input) {
   s.responses = parse_responses(h.transport.output);
   s.closed = h.transport.closed;
   s.invalid_targets = h.rejections.get(rejection_reason::invalid_target);
+  s.invalid_hosts = h.rejections.get(rejection_reason::invalid_host);
   return s;
 }
 
@@ -78,4 +84,46 @@ TEST_CASE("a target in no request-target form gets 400", "[http][target]") {
   check_invalid_target("GET ftp://example.com/x HTTP/1.1");
   check_invalid_target("GET http:///x HTTP/1.1");
   check_invalid_target("GET example.com:443 HTTP/1.1");
+}
+
+TEST_CASE("an absolute-form target's authority replaces the Host header", "[http][target]") {
+  // RFC 9112 section 3.2.2: the server MUST ignore Host and use the target's authority.
+  const seen s =
+      run("GET http://example.com:8080/a HTTP/1.1\r\nHost: other.example\r\n\r\n"
+          "GET http://10.0.0.1/b HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+  REQUIRE(s.responses.size() == 2);
+  CHECK(s.hosts == std::vector<std::string>{"example.com:8080", "10.0.0.1"});
+}
+
+TEST_CASE("a Host that is not uri-host[:port] gets 400", "[http][target]") {
+  for (const char* host : {"", "a b", "a/b", "user@host", "a?b", "a#b", "a\\b", "[::1", "[]",
+                           "[zz::1]", "a:b", "a:80:90", "\xc3\xa4.example", "a%2", "[::1]x"}) {
+    INFO("Host: " << host);
+    const seen s = run(std::string("GET / HTTP/1.1\r\nHost: ") + host + "\r\n\r\n" + k_follow_up);
+    CHECK(s.routed.empty());
+    REQUIRE(s.responses.size() == 1);
+    CHECK(s.responses[0].status == 400);
+    CHECK(s.responses[0].header("Connection") == "close");
+    CHECK(s.invalid_hosts == 1);
+  }
+  // Userinfo in an absolute-form authority is refused the same way (RFC 9110 section 4.2.4).
+  const seen s = run("GET http://user@example.com/ HTTP/1.1\r\nHost: example.com\r\n\r\n");
+  REQUIRE(s.responses.size() == 1);
+  CHECK(s.responses[0].status == 400);
+  CHECK(s.invalid_hosts == 1);
+}
+
+TEST_CASE("every form of a valid Host is served", "[http][target]") {
+  std::string input;
+  const std::vector<std::string> hosts = {
+      "example.com",      "example.com:8080", "127.0.0.1:5000", "[::1]:8080",
+      "[::ffff:1.2.3.4]", "xn--bcher-kva.ch", "a-b_c~d.e",      "h:",
+      "%41.example",      "[v1.x:y]"};
+  for (const std::string& host : hosts)
+    input += "GET / HTTP/1.1\r\nHost: " + host + "\r\n\r\n";
+  const seen s = run(input);
+  REQUIRE(s.responses.size() == hosts.size());
+  for (const auto& r : s.responses)
+    CHECK(r.status == 200);
+  CHECK(s.hosts == hosts);
 }

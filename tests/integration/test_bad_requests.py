@@ -86,6 +86,20 @@ class BadRequests(harness.ServerTestCase):
             with self.subTest(method=method):
                 self.reject(method + b" /plaintext HTTP/1.1\r\nHost: x\r\n\r\n", 501)
 
+    def test_an_invalid_host_is_400(self):
+        # RFC 9112 3.2: a Host that is not uri-host[:port] MUST get 400.
+        for host in (b"a b", b"a/b", b"user@host", b"", b"[::1"):
+            with self.subTest(host=host):
+                self.reject(b"GET /plaintext HTTP/1.1\r\nHost: " + host + b"\r\n\r\n", 400)
+
+    def test_transfer_encoding_on_http10_is_400(self):
+        # RFC 9112 6.1: faulty framing, whatever Connection says.
+        self.reject(b"POST /echo HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\n"
+                    b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 400)
+
+    def test_connect_is_501(self):
+        self.reject(b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", 501)
+
     def test_an_invalid_version_is_400(self):
         self.reject(b"GET /plaintext HTTP/1.x\r\nHost: x\r\n\r\n", 400)
 

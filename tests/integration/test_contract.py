@@ -95,6 +95,22 @@ class Routes(harness.ServerTestCase):
         self.assertEqual(res.status, 405)
         self.assertEqual(res.getheader("Allow"), "POST")
 
+    def test_options_lists_the_allowed_methods(self):
+        # RFC 9110 9.3.7: answered for routes without an OPTIONS endpoint, and for the server (*).
+        res, body = self.request("OPTIONS", "/plaintext")
+        self.assertEqual(res.status, 204)
+        self.assertEqual(res.getheader("Allow"), "GET, HEAD, OPTIONS")
+        self.assertEqual(body, b"")
+        res, _ = self.request("OPTIONS", "*")
+        self.assertEqual(res.status, 204)
+
+    def test_empty_header_values_are_accepted(self):
+        # RFC 9110 5.5: a field value may be empty; Python, curl and Node send such headers.
+        res, body = self.request("POST", "/echo", body=b"hi",
+                                 headers={"X-Empty": "", "Content-Type": "text/plain"})
+        self.assertEqual(res.status, 200)
+        self.assertEqual(body, b"hi")
+
     def test_head_gets_the_get_headers_without_a_body(self):
         res, body = self.request("HEAD", "/plaintext")
         self.assertEqual(res.status, 200)

@@ -23,6 +23,7 @@ enum class rejection_reason : unsigned char {
   body_too_large,                         // 413
   missing_host,                           // 400
   duplicate_host,                         // 400
+  invalid_host,                           // 400: not uri-host[:port] (or userinfo)
   content_length_with_transfer_encoding,  // 400
   duplicate_content_length,               // 400
   invalid_content_length,                 // 400
