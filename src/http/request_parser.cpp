@@ -177,6 +177,11 @@ struct parser_callbacks {
     if (r.m_last == request_parser::last_token::field && r.m_field_name_bytes == 0) {
       return r.fail(rejection_reason::invalid_header);
     }
+    // harrier never switches protocols, so an Upgrade request is an ordinary one (RFC 9110
+    // section 7.8: a server MAY ignore Upgrade; the client then goes on in HTTP/1.1, as curl
+    // does after offering h2c). Cleared here, llhttp reads its body by its framing and parses
+    // what follows as the next request; only CONNECT ends at its head (and is refused).
+    if (p->method != HTTP_CONNECT) p->upgrade = 0;
     r.m_head_done = true;
     r.m_in_trailers = true;
     r.m_last = request_parser::last_token::none;
@@ -467,9 +472,7 @@ bool request_parser::should_keep_alive() const noexcept {
   return llhttp_should_keep_alive(&m_llhttp) != 0;
 }
 bool request_parser::is_upgrade() const noexcept {
-  const bool upgrade =
-      (m_llhttp.flags & F_UPGRADE) != 0 && (m_llhttp.flags & F_CONNECTION_UPGRADE) != 0;
-  return upgrade || m_llhttp.method == HTTP_CONNECT;
+  return m_llhttp.upgrade != 0;  // CONNECT only: Upgrade requests are ignored (on_headers_complete)
 }
 
 }  // namespace harrier::http::detail

@@ -57,18 +57,26 @@ TEST_CASE("a body behind a head that fills the buffer is read", "[http][buffer]"
   CHECK(responses[1].body == "/next 0 0");
 }
 
-TEST_CASE("an upgrade request is answered as a plain request and the connection closes",
+TEST_CASE("an upgrade request is answered as a plain request and the connection goes on",
           "[http][buffer]") {
+  // RFC 9110 section 7.8: the server may ignore Upgrade; the client then stays on HTTP/1.1. A
+  // body is read by its framing, and a pipelined request after it is served.
   int calls = 0;
   connection_harness h(hello_handler{&calls});
   h.start();
-  h.feed(get("/ws", "Connection: Upgrade\r\nUpgrade: websocket\r\n") + "\x16\x03 binary");
-  CHECK(h.finished);
+  h.feed(get("/ws", "Connection: Upgrade\r\nUpgrade: websocket\r\n") +
+         "POST /h2c HTTP/1.1\r\nHost: t\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+         "Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\nContent-Length: 5\r\n\r\n"
+         "hello" +
+         get("/after"));
+  CHECK_FALSE(h.finished);
   const auto responses = parse_responses(h.transport.output);
-  REQUIRE(responses.size() == 1);
-  CHECK(responses[0].status == 200);
-  CHECK(responses[0].header("Connection") == "close");
-  CHECK(calls == 1);
+  REQUIRE(responses.size() == 3);
+  for (const auto& r : responses) {
+    CHECK(r.status == 200);
+    CHECK(r.header("Connection") != "close");
+  }
+  CHECK(calls == 3);
 }
 
 TEST_CASE("percent-decoding and query parameters", "[http][target]") {

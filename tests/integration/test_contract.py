@@ -111,6 +111,18 @@ class Routes(harness.ServerTestCase):
         self.assertEqual(res.status, 200)
         self.assertEqual(body, b"hi")
 
+    def test_an_upgrade_offer_is_ignored_and_the_connection_stays(self):
+        # RFC 9110 7.8: a server MAY ignore Upgrade (curl --http2 offers h2c this way).
+        s = harness.connect(self.server)
+        try:
+            s.sendall(b"GET /plaintext HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+                      b"Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n\r\n"
+                      b"GET /plaintext HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            data = harness.recv_until_closed(s)
+        finally:
+            s.close()
+        self.assertEqual(data.count(b"HTTP/1.1 200 "), 2, data)
+
     def test_head_gets_the_get_headers_without_a_body(self):
         res, body = self.request("HEAD", "/plaintext")
         self.assertEqual(res.status, 200)
