@@ -10,6 +10,7 @@
 
 #include "core/logger.hpp"
 #include "http/authority.hpp"
+#include "http/request_path.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -286,6 +287,10 @@ bool connection_core::begin_request() {
   const std::size_t question = path_and_query.find('?');
   req.m_path = path_and_query.substr(0, question);
   if (req.m_path.empty()) req.m_path = "/";  // absolute-form without a path (RFC 9112 §3.2.2)
+  if (has_dot_segments(req.m_path)) {
+    remove_dot_segments(req.m_path, m_normalized_path);
+    req.m_path = m_normalized_path;
+  }
   req.m_query =
       question == std::string_view::npos ? std::string_view() : path_and_query.substr(question + 1);
   req.m_version_major = p.version_major();  // 1: the parser rejects others (505)

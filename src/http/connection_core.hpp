@@ -164,6 +164,7 @@ class connection_core {
   // The current request.
   request m_request;
   response m_response;
+  std::string m_normalized_path;  // request::path() when the target had dot segments
   std::vector<header_field> m_header_views;
   bool m_head_phase_started = false;
   std::optional<std::uint64_t> m_declared_length;

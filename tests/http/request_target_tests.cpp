@@ -127,3 +127,17 @@ TEST_CASE("every form of a valid Host is served", "[http][target]") {
     CHECK(r.status == 200);
   CHECK(s.hosts == hosts);
 }
+
+TEST_CASE("dot segments are removed from the path a handler sees", "[http][target]") {
+  // RFC 3986 section 5.2.4; request::target() keeps the raw form. ".." stops at the root.
+  const seen s =
+      run("GET /a/./b/../c?x=1 HTTP/1.1\r\nHost: t\r\n\r\n"
+          "GET /static/sub/../data.txt HTTP/1.1\r\nHost: t\r\n\r\n"
+          "GET /../../etc/passwd HTTP/1.1\r\nHost: t\r\n\r\n"
+          "GET /a/b/.. HTTP/1.1\r\nHost: t\r\n\r\n"
+          "GET http://t/x/./y HTTP/1.1\r\nHost: t\r\n\r\n"
+          "GET /a/.b/..c/... HTTP/1.1\r\nHost: t\r\n\r\n");
+  REQUIRE(s.responses.size() == 6);
+  CHECK(s.routed == std::vector<std::string>{"/a/c|x=1", "/static/data.txt|", "/etc/passwd|",
+                                             "/a/|", "/x/y|", "/a/.b/..c/...|"});
+}

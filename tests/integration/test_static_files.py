@@ -54,6 +54,16 @@ class StaticFilesBase:
         conn.close()
         return res, body
 
+    def test_dot_segments_are_resolved_and_never_climb_out_of_the_root(self):
+        # RFC 3986 5.2.4: /static/sub/../small.txt is /static/small.txt.
+        res, body = self.get("/static/sub/./../small.txt")
+        self.assertEqual(res.status, 200)
+        self.assertEqual(body, b"small file\n")
+        for path in ("/static/../../etc/passwd", "/static/%2e%2e/%2e%2e/etc/passwd"):
+            with self.subTest(path=path):
+                res, _ = self.get(path)
+                self.assertEqual(res.status, 404)
+
     def test_a_large_file_arrives_whole_with_its_length(self):
         res, body = self.get("/static/large.bin")
         self.assertEqual(res.status, 200)
