@@ -230,9 +230,15 @@ bool connection_core::begin_request() {
     reject(rejection_reason::missing_host);
     return false;
   }
-  if (hosts == 1 && !valid_authority(m_header_views[host_index].value)) {
-    reject(rejection_reason::invalid_host);  // RFC 9112 section 3.2: MUST answer 400
-    return false;
+  if (hosts == 1 &&
+      (m_last_valid_host.empty() || m_header_views[host_index].value != m_last_valid_host)) {
+    // A client sends the same Host on every request of a connection: checked once. (Empty
+    // is never valid, so an empty m_last_valid_host means "none yet".)
+    if (!valid_authority(m_header_views[host_index].value)) {
+      reject(rejection_reason::invalid_host);  // RFC 9112 section 3.2: MUST answer 400
+      return false;
+    }
+    m_last_valid_host = m_header_views[host_index].value;
   }
   if (p.has_transfer_encoding() && !http11) {
     // RFC 9112 section 6.1: Transfer-Encoding in an HTTP/1.0 message means faulty framing

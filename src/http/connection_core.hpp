@@ -165,6 +165,7 @@ class connection_core {
   request m_request;
   response m_response;
   std::string m_normalized_path;  // request::path() when the target had dot segments
+  std::string m_last_valid_host;  // the last Host value valid_authority() accepted
   std::vector<header_field> m_header_views;
   bool m_head_phase_started = false;
   std::optional<std::uint64_t> m_declared_length;
