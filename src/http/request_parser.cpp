@@ -174,6 +174,9 @@ struct parser_callbacks {
 
   static int on_headers_complete(llhttp_t* p) {
     request_parser& r = self(p);
+    // A request line without a version ("GET /x", HTTP/0.9's form): llhttp calls it 0.9 without
+    // a version to complete. Not HTTP/1.x: 400 (an explicit HTTP/0.9 got 505 above).
+    if (p->http_major != 1) return r.fail(rejection_reason::invalid_version);
     if (r.m_last == request_parser::last_token::field && r.m_field_name_bytes == 0) {
       return r.fail(rejection_reason::invalid_header);
     }

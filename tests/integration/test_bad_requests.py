@@ -103,6 +103,9 @@ class BadRequests(harness.ServerTestCase):
     def test_an_invalid_version_is_400(self):
         self.reject(b"GET /plaintext HTTP/1.x\r\nHost: x\r\n\r\n", 400)
 
+    def test_a_request_line_without_a_version_is_400(self):
+        self.reject(b"GET /plaintext\r\nHost: x\r\n\r\n", 400)
+
     def test_an_unsupported_major_version_is_505(self):
         for version in (b"2.0", b"0.9", b"3.1"):
             with self.subTest(version=version):
