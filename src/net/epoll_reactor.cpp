@@ -187,8 +187,7 @@ class epoll_reactor final : public reactor {
     if (timeout_ns >= 0) timeout_ms = static_cast<int>((timeout_ns + 999'999) / 1'000'000);
     count_wait();
     // Not glibc's epoll_wait, a cancellation point (see raw_recv in socket_io.hpp).
-    const auto n = static_cast<int>(
-        ::syscall(SYS_epoll_pwait, m_epoll, m_events.data(), k_max_events, timeout_ms, nullptr, 0));
+    const int n = raw_epoll_wait(m_epoll, m_events.data(), k_max_events, timeout_ms);
     for (int i = 0; i < n; ++i) {
       const ::epoll_event& ev = m_events[static_cast<std::size_t>(i)];
       auto* s = static_cast<socket_state*>(ev.data.ptr);

@@ -143,8 +143,7 @@ int attempt_sendv(int fd, io_operation& op) noexcept {
 
 int attempt_accept(int fd) noexcept {
   while (true) {
-    const auto accepted = static_cast<int>(
-        ::syscall(SYS_accept4, fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+    const int accepted = raw_accept4(fd, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (accepted >= 0) return accepted;
     if (errno != EINTR) return negative_errno();
   }

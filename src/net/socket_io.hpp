@@ -5,6 +5,7 @@
 
 #include <harrier/net/detail/io_operation.hpp>
 
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -19,14 +20,37 @@ namespace harrier::net::detail {
 // thread's descriptor (4.3 per request on the epoll path, callgrind with --dump-instr). harrier
 // never cancels threads (pthread_cancel on a thread running its I/O is unsupported), so nothing
 // is lost. Each returns -1 and sets errno like the wrapper.
+// Under ThreadSanitizer the wrappers stay: TSan intercepts them to learn the synchronisation the
+// kernel provides (epoll_ctl before epoll_wait hands the socket's state to the I/O thread), and
+// raw system calls would hide it and produce false reports.
+#if defined(__SANITIZE_THREAD__)
+inline constexpr bool k_raw_syscalls = false;
+#else
+inline constexpr bool k_raw_syscalls = true;
+#endif
 inline long raw_recv(int fd, void* data, std::size_t length) noexcept {
+  if constexpr (!k_raw_syscalls) return ::recv(fd, data, length, 0);
   return ::syscall(SYS_recvfrom, fd, data, length, 0, nullptr, nullptr);
 }
 inline long raw_send(int fd, const void* data, std::size_t length, int flags) noexcept {
+  if constexpr (!k_raw_syscalls) return ::send(fd, data, length, flags);
   return ::syscall(SYS_sendto, fd, data, length, flags, nullptr, 0);
 }
 inline long raw_sendmsg(int fd, const ::msghdr* message, int flags) noexcept {
+  if constexpr (!k_raw_syscalls) return ::sendmsg(fd, message, flags);
   return ::syscall(SYS_sendmsg, fd, message, flags);
+}
+inline int raw_accept4(int fd, int flags) noexcept {
+  if constexpr (!k_raw_syscalls) return ::accept4(fd, nullptr, nullptr, flags);
+  return static_cast<int>(::syscall(SYS_accept4, fd, nullptr, nullptr, flags));
+}
+inline int raw_epoll_wait(int epoll, void* events, int max_events, int timeout_ms) noexcept {
+  if constexpr (!k_raw_syscalls) {
+    return ::epoll_wait(epoll, static_cast<::epoll_event*>(events), max_events, timeout_ms);
+  }
+  // epoll_pwait with no mask: the architectures without epoll_wait have it too.
+  return static_cast<int>(
+      ::syscall(SYS_epoll_pwait, epoll, events, max_events, timeout_ms, nullptr, 0));
 }
 
 struct socket_state;
