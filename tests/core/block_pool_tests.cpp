@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <set>
@@ -87,4 +88,43 @@ TEST_CASE("concurrent acquire and release never share a block between holders", 
     th.join();
   CHECK(collisions == 0);
   CHECK(pool.stats().blocks_in_use() == 0);
+}
+
+TEST_CASE("the shared pool's thread caches count as free and never share a block", "[block_pool]") {
+  block_pool& pool = block_pool::shared();
+  const std::size_t in_use_before = pool.stats().blocks_in_use();
+  constexpr int k_threads = 4;
+  constexpr int k_rounds = 2000;
+  std::atomic<int> collisions{0};
+  std::vector<block> handed_over;  // released on this thread, acquired on others
+  std::mutex handed_mutex;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < k_threads; ++t) {
+    threads.emplace_back([&, t] {
+      std::vector<block> mine;
+      for (int r = 0; r < k_rounds; ++r) {
+        mine.push_back(pool.acquire());
+        *reinterpret_cast<int*>(mine.back().data()) = t;
+        if (mine.size() == block_pool::k_thread_cache_blocks + 3) {  // overflows the cache
+          for (block& b : mine) {
+            if (*reinterpret_cast<int*>(b.data()) != t) ++collisions;
+          }
+          std::lock_guard lock(handed_mutex);
+          handed_over.push_back(std::move(mine.back()));  // freed by another thread
+          mine.clear();
+        }
+      }
+    });
+  }
+  for (auto& th : threads)
+    th.join();
+  CHECK(collisions == 0);
+  handed_over.clear();
+  // The exited threads' caches went back to the pool; this thread's cache counts as free.
+  CHECK(pool.stats().blocks_in_use() == in_use_before);
+  {
+    block b = pool.acquire();
+    CHECK(pool.stats().blocks_in_use() == in_use_before + 1);
+  }
+  CHECK(pool.stats().blocks_in_use() == in_use_before);
 }
