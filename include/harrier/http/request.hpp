@@ -10,7 +10,9 @@
 //   Malformed, oversized or too slow bodies make read() throw http::bad_request.
 // - aborted() is cancelled when the client goes away (EOF or an error on the socket, seen by the
 //   receive the connection keeps pending while the handler runs, or a failed send) or when the
-//   server aborts the connection.
+//   server aborts the connection. A handler that then stops with operation_cancelled (say, from
+//   a timer on that token) is not an error: the client gets 499 if it still reads (it only
+//   half-closed), and the connection closes.
 // - A request object is reused for every request of its connection; the handler must not keep it.
 // - connection() describes the connection the request came on (addresses and ports as the server
 //   saw them at accept). It is filled once per connection: reading it costs nothing per request.
@@ -72,11 +74,17 @@ class request {
   std::string_view method() const noexcept { return m_method; }
   // The request-target as sent ("/a/b?x=1"), not decoded.
   std::string_view target() const noexcept { return m_target; }
-  // The target before '?', and after it (empty when absent). Neither is decoded.
+  // The target before '?', and after it (empty when absent). Neither is decoded. The path has
+  // no "." or ".." segments (RFC 3986 section 5.2.4: "/a/./b/../c" is "/a/c", ".." stops at the
+  // root); for an absolute-form target it is the target's path ("/" when it has none).
   std::string_view path() const noexcept { return m_path; }
   std::string_view query() const noexcept { return m_query; }
+  // 1.0 or 1.1; a later HTTP/1 minor is reported (and served) as 1.1 (RFC 9112 section 2.3).
   int version_major() const noexcept { return m_version_major; }
   int version_minor() const noexcept { return m_version_minor; }
+  // The header fields as received, except Host for an absolute-form target: the target's
+  // authority replaces it (RFC 9112 section 3.2.2). Host, when present, is a valid
+  // uri-host[:port] (HTTP/1.0 may omit it).
   const header_list& headers() const noexcept { return m_headers; }
   std::optional<std::string_view> header(std::string_view name) const noexcept {
     return m_headers.find(name);
