@@ -140,9 +140,9 @@ task<connection_core::head_result> connection_core::read_head() {
 
 // The four forms of request-target (RFC 9112 §3.2): origin-form "/path?query"; absolute-form
 // "http://host/path?query", which a server MUST accept (clients talking to a proxy send it), whose
-// path and query are then routed as usual; asterisk-form "*" for OPTIONS; authority-form
-// "host:port" for CONNECT. Anything else, and a fragment ('#', which clients never send), is
-// refused. `rest` is what routing sees: the target from its path on.
+// path and query are then routed as usual; asterisk-form "*" for OPTIONS. Authority-form is
+// CONNECT's, which begin_request refuses first (501). Anything else, and a fragment ('#', which
+// clients never send), is refused. `rest` is what routing sees: the target from its path on.
 bool connection_core::split_target(std::string_view method, std::string_view target,
                                    std::string_view& rest, std::string_view& authority) noexcept {
   authority = {};
@@ -154,10 +154,6 @@ bool connection_core::split_target(std::string_view method, std::string_view tar
   if (target == "*") {
     rest = target;
     return method == "OPTIONS";
-  }
-  if (method == "CONNECT") {
-    rest = target;
-    return target.find('/') == std::string_view::npos;
   }
   const std::size_t scheme_end = target.find("://");
   if (scheme_end == std::string_view::npos || scheme_end == 0) return false;
@@ -299,7 +295,7 @@ bool connection_core::begin_request() {
   }
   req.m_query =
       question == std::string_view::npos ? std::string_view() : path_and_query.substr(question + 1);
-  req.m_version_major = p.version_major();  // 1: the parser rejects others (505)
+  req.m_version_major = p.version_major();  // 1: the parser refuses others (505, or 400)
   req.m_version_minor = p.version_minor();
   req.m_headers = header_list(m_header_views);
   req.m_keep_alive = p.should_keep_alive() && !p.is_upgrade();
@@ -358,8 +354,9 @@ task<void> connection_core::invoke_handler() {
     }
     reject(e.reason());
     co_return;
-  } catch (const operation_cancelled& e) {
-    if (m_client_gone.is_cancellation_requested()) {
+  } catch (const std::exception& e) {
+    if (dynamic_cast<const operation_cancelled*>(&e) != nullptr &&
+        m_client_gone.is_cancellation_requested()) {
       // The client left, or half-closed its side, and the handler stopped on request::aborted():
       // not a failure of the handler. 499 (nginx's and ASP.NET Core's "client closed request")
       // reaches a client that half-closed and still reads; then the connection closes.
@@ -373,9 +370,6 @@ task<void> connection_core::invoke_handler() {
       m_close_after_response = true;
       co_return;
     }
-    harrier::detail::harrier_logger()->error("http: handler for {} {} threw: {}",
-                                             m_request.method(), m_request.path(), e.what());
-  } catch (const std::exception& e) {
     harrier::detail::harrier_logger()->error("http: handler for {} {} threw: {}",
                                              m_request.method(), m_request.path(), e.what());
   } catch (...) {
