@@ -57,6 +57,9 @@ std::optional<resolved_file> resolve_static_file(const std::filesystem::path& ro
   if (::stat(candidate.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
     return regular_file(root_text, candidate + "/index.html");
   }
+  // "/f.txt/" names a directory that is not there, not the file f.txt (as nginx answers 404);
+  // serving the file would also resolve its relative links against the wrong base.
+  if (!request_path.empty() && request_path.back() == '/') return std::nullopt;
   return regular_file(root_text, candidate);
 }
 

@@ -58,6 +58,8 @@ TEST_CASE("a request path resolves to a file inside the content root", "[static_
   REQUIRE(index);
   CHECK(index->path.filename() == "index.html");
   CHECK_FALSE(resolve_static_file(r.root, "/missing.txt"));
+  // A trailing slash names a directory: a file of that name is not served (as nginx: 404).
+  CHECK_FALSE(resolve_static_file(r.root, "/hello.txt/"));
 }
 
 TEST_CASE("every traversal attempt is refused", "[static_files]") {
