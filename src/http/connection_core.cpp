@@ -215,6 +215,12 @@ bool connection_core::begin_request() {
       host_index = m_header_views.size();
     }
     if (iequals(f.name, "expect")) expect = f.value;
+    if (f.value.empty() && iequals(f.name, "transfer-encoding")) {
+      // llhttp sets no flag for an empty Transfer-Encoding, so it would pass as absent; a hop
+      // that reads it otherwise (with a Content-Length, say) is a smuggling risk: 400.
+      reject(rejection_reason::invalid_transfer_encoding);
+      return false;
+    }
     m_header_views.push_back(f);
   }
   const bool http11 = p.version_minor() >= 1;

@@ -193,6 +193,19 @@ TEST_CASE("an empty field value is a value, not an obs-fold", "[http][smuggling]
       400);
 }
 
+TEST_CASE("an empty Transfer-Encoding gets 400, alone or with a Content-Length",
+          "[http][smuggling]") {
+  // Accepted as absent once empty field values stopped being taken for obs-fold (Http11Probe's
+  // SMUG-TE-EMPTY-VALUE); with a Content-Length it is the shape of a TE/CL desync.
+  check_rejected(run_bad("POST / HTTP/1.1\r\nHost: test\r\nTransfer-Encoding:\r\n\r\n",
+                         rejection_reason::invalid_transfer_encoding),
+                 400);
+  check_rejected(run_bad("POST / HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: \r\n"
+                         "Content-Length: 5\r\n\r\nhello",
+                         rejection_reason::invalid_transfer_encoding, 1),
+                 400);
+}
+
 TEST_CASE("Transfer-Encoding on an HTTP/1.0 request gets 400", "[http][smuggling]") {
   // RFC 9112 section 6.1: faulty framing (a 1.0 hop may not know chunked), even with keep-alive.
   check_rejected(run_bad("POST / HTTP/1.0\r\nHost: test\r\nConnection: keep-alive\r\n"

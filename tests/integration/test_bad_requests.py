@@ -92,6 +92,10 @@ class BadRequests(harness.ServerTestCase):
             with self.subTest(host=host):
                 self.reject(b"GET /plaintext HTTP/1.1\r\nHost: " + host + b"\r\n\r\n", 400)
 
+    def test_an_empty_transfer_encoding_is_400(self):
+        self.reject(b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding:\r\n"
+                    b"Content-Length: 5\r\n\r\nhello", 400)
+
     def test_transfer_encoding_on_http10_is_400(self):
         # RFC 9112 6.1: faulty framing, whatever Connection says.
         self.reject(b"POST /echo HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\n"
