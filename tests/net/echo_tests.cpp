@@ -197,16 +197,22 @@ TEST_CASE("accepted TCP sockets have TCP_NODELAY", "[net][echo]") {
 TEST_CASE("a handler blocking its worker does not stop other connections' I/O", "[net][echo]") {
   const auto backend =
       GENERATE(harrier::net::backend_kind::io_uring, harrier::net::backend_kind::epoll);
+  INFO(harrier::net::to_string(backend));
   environment env(config{backend, false});
   std::promise<void> other_done;
   auto done = other_done.get_future();
-  auto blocker = [](harrier::net::io_context& ctx, std::future<void>& wait_for) -> task<bool> {
+  auto blocker = [](harrier::net::io_context& ctx, harrier::executor& pool,
+                    std::future<void>& wait_for) -> task<bool> {
     auto [server, client] = co_await connected_pair(ctx);
     co_await client.send(as_bytes("x"));
     std::byte b[1];
     co_await server.recv(b);
-    // Now on a pool worker: block it until the other connection made progress through the I/O
-    // thread. If that I/O were stalled behind us, this wait would time out.
+    // Onto a pool worker for sure: every step above may complete at once on the calling thread
+    // (epoll does so when the peer is quick), and blocking that thread would keep when_all from
+    // even starting the other connection (seen as a 10 s timeout in about 1 run in 200).
+    co_await pool.schedule();
+    // Block this worker until the other connection made progress through the I/O thread. If that
+    // I/O were stalled behind us, this wait would time out.
     co_return wait_for.wait_for(10s) == std::future_status::ready;
   };
   auto other = [](harrier::net::io_context& ctx, std::promise<void>& signal) -> task<bool> {
@@ -215,7 +221,7 @@ TEST_CASE("a handler blocking its worker does not stop other connections' I/O", 
     co_return ok;
   };
   auto [blocked_ok, other_ok] =
-      run(harrier::when_all(blocker(env.context, done), other(env.context, other_done)));
+      run(harrier::when_all(blocker(env.context, *env.pool, done), other(env.context, other_done)));
   CHECK(blocked_ok);
   CHECK(other_ok);
 }
