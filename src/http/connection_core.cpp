@@ -141,7 +141,7 @@ task<connection_core::head_result> connection_core::read_head() {
 // The four forms of request-target (RFC 9112 §3.2): origin-form "/path?query"; absolute-form
 // "http://host/path?query", which a server MUST accept (clients talking to a proxy send it), whose
 // path and query are then routed as usual; asterisk-form "*" for OPTIONS. Authority-form is
-// CONNECT's, which begin_request refuses first (501). Anything else, and a fragment ('#', which
+// CONNECT's, which the parser refuses (501). Anything else, and a fragment ('#', which
 // clients never send), is refused. `rest` is what routing sees: the target from its path on.
 bool connection_core::split_target(std::string_view method, std::string_view target,
                                    std::string_view& rest, std::string_view& authority) noexcept {
@@ -266,12 +266,6 @@ bool connection_core::begin_request() {
 
   request& req = m_request;
   req.m_method = p.method();
-  if (req.m_method == "CONNECT") {
-    // An origin server, not a tunnel: 501 (llhttp would take what follows as the tunnel's
-    // bytes; the connection closes after the answer, as for every rejection).
-    reject(rejection_reason::unsupported_method);
-    return false;
-  }
   req.m_target = std::string_view(base + p.target_offset(), p.target_length());
   std::string_view path_and_query;
   std::string_view authority;
@@ -304,7 +298,7 @@ bool connection_core::begin_request() {
   req.m_version_major = p.version_major();  // 1: the parser refuses others (505, or 400)
   req.m_version_minor = p.version_minor();
   req.m_headers = header_list(m_header_views);
-  req.m_keep_alive = p.should_keep_alive() && !p.is_upgrade();
+  req.m_keep_alive = p.should_keep_alive();
   req.m_is_head = req.m_method == "HEAD";
 
   m_request_keep_alive = req.m_keep_alive;

@@ -180,11 +180,14 @@ struct parser_callbacks {
     if (r.m_last == request_parser::last_token::field && r.m_field_name_bytes == 0) {
       return r.fail(rejection_reason::invalid_header);
     }
+    // An origin server does not tunnel: CONNECT gets 501 (and llhttp would take what follows
+    // as the tunnel's bytes).
+    if (p->method == HTTP_CONNECT) return r.fail(rejection_reason::unsupported_method);
     // harrier never switches protocols, so an Upgrade request is an ordinary one (RFC 9110
     // section 7.8: a server MAY ignore Upgrade; the client then goes on in HTTP/1.1, as curl
     // does after offering h2c). Cleared here, llhttp reads its body by its framing and parses
-    // what follows as the next request; only CONNECT ends at its head (and is refused).
-    if (p->method != HTTP_CONNECT) p->upgrade = 0;
+    // what follows as the next request: it never pauses for an upgrade.
+    p->upgrade = 0;
     r.m_head_done = true;
     r.m_in_trailers = true;
     r.m_last = request_parser::last_token::none;
@@ -383,7 +386,7 @@ parse_step request_parser::execute(const char* base, std::size_t begin, std::siz
       step.position = end;
       break;
     }
-    if (error != HPE_PAUSED && error != HPE_PAUSED_UPGRADE) {
+    if (error != HPE_PAUSED) {
       // A callback's own reason stands: llhttp reports HPE_USER from a data callback but its
       // HPE_CB_* code from the others (on_version_complete, on_headers_complete).
       if (!m_callback_failed) {
@@ -395,13 +398,7 @@ parse_step request_parser::execute(const char* base, std::size_t begin, std::siz
       return fail_step(m_error, begin);
     }
     step.position = static_cast<std::size_t>(llhttp_get_error_pos(&m_llhttp) - base);
-    if (error == HPE_PAUSED) {
-      llhttp_resume(&m_llhttp);
-    } else {
-      // An Upgrade/CONNECT request: harrier answers it as a plain request and then closes.
-      llhttp_resume_after_upgrade(&m_llhttp);
-      m_pause = pause_reason::message;
-    }
+    llhttp_resume(&m_llhttp);
     if (m_pause == pause_reason::chunk_header) {
       // The chunk-size line must end in CRLF; then parsing goes on in this window.
       if (!crlf_before(base, begin, step.position)) {
@@ -427,8 +424,7 @@ parse_step request_parser::execute(const char* base, std::size_t begin, std::siz
       case pause_reason::message:
         // A chunked message ends with the CRLF after the trailers. At `begin` (the message ends
         // where the last chunk did) that CRLF was checked at the chunk's end.
-        if (chunked() && error == HPE_PAUSED && step.position > begin &&
-            !crlf_before(base, begin, step.position)) {
+        if (chunked() && step.position > begin && !crlf_before(base, begin, step.position)) {
           return fail_step(rejection_reason::invalid_chunk, begin);
         }
         step.event = parse_event::message_complete;
@@ -473,9 +469,6 @@ bool request_parser::has_transfer_encoding() const noexcept {
 }
 bool request_parser::should_keep_alive() const noexcept {
   return llhttp_should_keep_alive(&m_llhttp) != 0;
-}
-bool request_parser::is_upgrade() const noexcept {
-  return m_llhttp.upgrade != 0;  // CONNECT only: Upgrade requests are ignored (on_headers_complete)
 }
 
 }  // namespace harrier::http::detail

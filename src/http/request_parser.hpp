@@ -94,7 +94,6 @@ class request_parser {
   std::uint64_t content_length() const noexcept;  // when has_content_length()
   bool has_transfer_encoding() const noexcept;
   bool should_keep_alive() const noexcept;
-  bool is_upgrade() const noexcept;
   bool in_trailers() const noexcept { return m_in_trailers; }
 
  private:
