@@ -30,6 +30,9 @@
 //    sample; "work waiting" is false when workers parked during the sample with empty queues;
 //    CPU utilisation is the process's CPU time over the machine's capacity during the sample.
 // 5. Wake sleepers or start threads until the awake count reaches the goal.
+// Before them, each tick: an attached io_driver that no worker drove since the last tick (every
+// worker is inside an item) is driven once here, without waiting, so that what it wakes is
+// queued where rules 1-3 see it (worker.cpp, "Driving I/O").
 
 #include <algorithm>
 #include <cstdio>
@@ -85,6 +88,7 @@ void pool_core::monitor_main() {
   auto last_gate = start;
   std::uint64_t started_at_gate = total_started();
   std::int64_t cpu_at_gate = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
+  std::uint64_t driver_turns_seen = ~std::uint64_t{0};
 
   std::unique_lock monitor_lock(m_monitor_mutex);
   for (;;) {
@@ -93,6 +97,14 @@ void pool_core::monitor_main() {
       return;
     }
     const auto now = steady::now();
+    // ordering: relaxed; hints (drive_io takes the lock).
+    if (m_driver.load(std::memory_order_relaxed) != nullptr) {
+      const std::uint64_t turns = m_driver_turns.load(std::memory_order_relaxed);
+      if (turns == driver_turns_seen && drive_io(nullptr, std::chrono::nanoseconds(0)) > 0) {
+        notify_work();
+      }
+      driver_turns_seen = m_driver_turns.load(std::memory_order_relaxed);
+    }
     const std::size_t queued = queued_items();
     std::vector<void*> rescued;
     std::unique_lock control(m_control_mutex);

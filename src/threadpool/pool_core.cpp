@@ -141,10 +141,7 @@ void pool_core::post_items(std::span<void* const> items) {
   if (items.empty()) return;
   worker_slot* slot = current_slot();
   if (slot != nullptr && current_core() == this) {
-    for (void* item : items) {
-      slot->queue.push(item,
-                       [this](std::span<void* const> overflow) { m_global.push_batch(overflow); });
-    }
+    queue_on_ring(*slot, items);
   } else if (!m_global.push_batch(items)) {
     throw std::logic_error("thread_pool::post_batch() after stop()");
   }

@@ -20,6 +20,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <coroutine>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -58,6 +59,7 @@ struct alignas(64) worker_slot {
   local_queue<256> queue;
   alignas(64) std::atomic<void*> lifo{nullptr};
   alignas(64) std::atomic<std::uint32_t> park_word{0};  // 1: woken
+  std::atomic<bool> in_driver{false};  // parked in the io_driver: unpark() calls its wake()
   // Published for the monitor and stats (written by the owner).
   alignas(64) std::atomic<std::uint64_t> items_started{0};
   std::atomic<std::uint64_t> items_completed{0};
@@ -79,6 +81,7 @@ struct alignas(64) worker_slot {
   std::uint32_t tick = 0;
   std::uint32_t lifo_streak = 0;
   std::uint32_t rng = 0;
+  std::vector<std::coroutine_handle<>> harvested;  // io_driver::drive()'s output, reused
 
   // Monitor-private.
   std::uint64_t seen_items = ~std::uint64_t{0};
@@ -106,6 +109,9 @@ class pool_core final : public blocking_observer {
   bool saturated() const noexcept;
   bool saturated_as_of(std::memory_order order) const noexcept;
   void wait_for_idle_thread(std::chrono::nanoseconds timeout) noexcept;
+  // executor::attach_driver / detach_driver (worker.cpp).
+  bool attach_driver(io_driver& driver);
+  void detach_driver(io_driver& driver) noexcept;
   void set_event_listener(std::function<void(const thread_pool_event&)> listener);
   const thread_pool_options& options() const noexcept { return m_options; }
   thread_pool& owner() noexcept { return m_owner; }
@@ -138,6 +144,12 @@ class pool_core final : public blocking_observer {
   worker_slot* wake_one_locked();
   void unpark(worker_slot& slot);
   void wake_all_for_stop();
+  // Drives the attached io_driver if no other thread does (-1 otherwise) and queues what it woke
+  // on the slot's ring, or on the global queue for the monitor (slot == nullptr). A parking
+  // worker (a non-zero timeout) can be woken out of the driver by unpark(). Returns how many
+  // coroutines it queued.
+  std::ptrdiff_t drive_io(worker_slot* slot, std::chrono::nanoseconds timeout);
+  void queue_on_ring(worker_slot& slot, std::span<void* const> items);
 
   // pool_core.cpp: threads and goal.
   void ensure_workers(bool work_queued);
@@ -171,6 +183,15 @@ class pool_core final : public blocking_observer {
   // worker that sees a waiter).
   std::atomic<std::uint32_t> m_idle_waiters{0};
   std::atomic<std::uint32_t> m_idle_epoch{0};
+
+  // The attached io_driver (worker.cpp has the protocol). m_driver changes only while
+  // m_driver_held is set by the one changing it; holders read it under the same lock.
+  std::atomic<io_driver*> m_driver{nullptr};
+  std::atomic<bool> m_driver_held{false};
+  std::atomic<std::uint64_t> m_driver_turns{0};  // written by holders only
+  std::atomic<std::uint32_t> m_driver_wakers{
+      0};  // unpark() calls between reading m_driver and wake()
+  std::vector<std::coroutine_handle<>> m_monitor_harvest;  // the monitor's drive() output
 
   // Threads and goal.
   mutable std::mutex m_control_mutex;

@@ -49,6 +49,14 @@ void thread_pool::wait_for_idle_thread(std::chrono::nanoseconds timeout) noexcep
   m_core->wait_for_idle_thread(timeout);
 }
 
+bool thread_pool::attach_driver(io_driver& driver) {
+  return m_core->attach_driver(driver);
+}
+
+void thread_pool::detach_driver(io_driver& driver) noexcept {
+  m_core->detach_driver(driver);
+}
+
 void thread_pool::post_job(detail::pool_job* job) {
   m_core->post_item(detail::tag_job(job));
 }

@@ -38,6 +38,30 @@
 // line, too dear for the hot path of release builds).
 // The wake itself is a per-worker futex word: the waker stores 1 and wakes; the sleeper
 // exchanges it back to 0, so a wake that lands before the sleeper's futex_wait is not lost.
+//
+// Driving I/O (executor::attach_driver; Tokio's topology, Go's netpoller in its shape):
+// - A parking worker first tries to take the attached io_driver (a try-lock, m_driver_held) and
+//   waits in it, in the kernel's event wait, instead of on its futex word; the other parkers
+//   sleep on their futex. What drive() wakes goes onto the driving worker's own ring, and the
+//   worker leaves the sleepers as if woken and runs it; more than one item wakes a searcher,
+//   which may steal half (the usual fan-out). So with one worker a completion runs on the thread
+//   that harvested it, with no hop and no wake-up, as inline dispatch; with more, the rest are a
+//   steal away.
+// - Waking a worker that waits in the driver: unpark() stores the park word (seq_cst), then
+//   reads in_driver (seq_cst) and calls the driver's wake(); the parker stores in_driver, and the
+//   driver re-reads the park word (the drive() interrupt) after publishing that it is about to
+//   wait. Either the waker sees in_driver or the parker sees the word: no lost wake-up. A waker
+//   that saw in_driver false futex-wakes instead; a parker that enters the driver later sees the
+//   word first.
+// - A worker that waits in the driver does not exit on idle_timeout: it watches the I/O.
+// - Busy workers drive it too, without waiting, every 61st item (as Tokio's event_interval), so
+//   a pool that never runs dry still polls. And when nobody drove it during a whole
+//   monitor_interval (every worker inside a long or blocked item), the monitor drives it once,
+//   as Go's sysmon polls the network: what it wakes goes to the global queue, where the stall
+//   rules see it and add a thread if the workers are blocked. A blocked handler therefore holds
+//   up other connections' I/O for at most the monitor's reaction, not until it returns.
+// - detach_driver() takes the lock for good (waking a holder that waits) and clears m_driver;
+//   m_driver_wakers covers an unpark() that read m_driver before it was cleared.
 
 #include <harrier/core/blocking.hpp>
 
@@ -45,6 +69,7 @@
 #include <array>
 #include <cstdio>
 #include <string>
+#include <thread>
 
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -120,6 +145,11 @@ void pool_core::worker_main(worker_slot& slot) {
 
 void* pool_core::next_item(worker_slot& slot) {
   if (++slot.tick % k_global_check_interval == 0) {
+    // ordering: relaxed; a hint, re-read under the driver lock.
+    if (m_driver.load(std::memory_order_relaxed) != nullptr &&
+        drive_io(&slot, std::chrono::nanoseconds(0)) > 1) {
+      notify_work();
+    }
     if (void* item = take_global(slot)) return item;
     if (m_unparked.load(std::memory_order_relaxed) > m_goal.load(std::memory_order_relaxed) &&
         !m_stopping.load(std::memory_order_relaxed)) {
@@ -169,6 +199,10 @@ void* pool_core::find_elsewhere(worker_slot& slot) {
       return nullptr;
     }
     if (park(slot) == park_result::exit) return nullptr;
+    if (void* item = slot.queue.pop()) {  // harvested by this worker while it was parked
+      if (slot.searching) transition_from_searching(slot);
+      return item;
+    }
   }
 }
 
@@ -289,9 +323,35 @@ pool_core::park_result pool_core::park(worker_slot& slot) {
   emit_simple(thread_pool_event_kind::worker_park, slot.index);
   auto deadline = steady::now() + m_options.idle_timeout;
   for (;;) {
-    // ordering: acquire pairs with the waker's release store of 1.
+    // ordering: acquire pairs with the waker's store of 1.
     if (slot.park_word.exchange(0, std::memory_order_acquire) == 1) break;
-    const auto now = steady::now();
+    auto now = steady::now();
+    // ordering: relaxed; a hint, re-read under the driver lock.
+    if (m_driver.load(std::memory_order_relaxed) != nullptr && now < deadline) {
+      const std::ptrdiff_t woke = drive_io(&slot, deadline - now);
+      if (woke >= 0) {
+        deadline = steady::now() + m_options.idle_timeout;  // the driving worker stays
+        if (woke == 0) continue;
+        // The harvest is on our ring: leave the sleepers as if woken, unless a waker already
+        // took us out (then its wake-up is consumed at the top of the loop).
+        bool left = false;
+        {
+          std::lock_guard lock(m_idle_mutex);
+          if (slot.sleeping) {
+            slot.sleeping = false;
+            std::erase(m_sleepers, &slot);
+            m_sleeper_count.fetch_sub(1, std::memory_order_relaxed);
+            m_unparked.fetch_add(1, std::memory_order_relaxed);
+            left = true;
+          }
+        }
+        if (left) {
+          if (woke > 1) notify_work();  // a searcher may steal half of the batch
+          break;
+        }
+        continue;
+      }
+    }
     if (now >= deadline) {
       std::lock_guard control(m_control_mutex);
       std::lock_guard idle(m_idle_mutex);
@@ -378,10 +438,91 @@ worker_slot* pool_core::wake_one_locked() {
 }
 
 void pool_core::unpark(worker_slot& slot) {
-  // ordering: release pairs with the sleeper's acquire exchange; the futex wake follows the
-  // store, so a sleeper that checks after it sees 1 and one that sleeps before it is woken.
-  slot.park_word.store(1, std::memory_order_release);
+  // ordering: seq_cst pairs with the sleeper's acquire exchange, and orders the store before the
+  // in_driver read (the driver's wake-up protocol at the top). The futex wake follows the store,
+  // so a sleeper that checks after it sees 1 and one that sleeps before it is woken.
+  slot.park_word.store(1, std::memory_order_seq_cst);
+  if (slot.in_driver.load(std::memory_order_seq_cst)) {
+    m_driver_wakers.fetch_add(1, std::memory_order_seq_cst);
+    if (io_driver* driver = m_driver.load(std::memory_order_seq_cst)) driver->wake();
+    // ordering: release pairs with detach_driver's acquire: the wake() happened before.
+    m_driver_wakers.fetch_sub(1, std::memory_order_release);
+    return;
+  }
   futex_wake_one(slot.park_word);
+}
+
+void pool_core::queue_on_ring(worker_slot& slot, std::span<void* const> items) {
+  for (void* item : items) {
+    slot.queue.push(item,
+                    [this](std::span<void* const> overflow) { m_global.push_batch(overflow); });
+  }
+}
+
+std::ptrdiff_t pool_core::drive_io(worker_slot* slot, std::chrono::nanoseconds timeout) {
+  // ordering: acquire pairs with the previous holder's release: the driver's state it left.
+  if (m_driver_held.load(std::memory_order_relaxed) ||
+      m_driver_held.exchange(true, std::memory_order_acquire)) {
+    return -1;
+  }
+  io_driver* driver = m_driver.load(std::memory_order_acquire);
+  if (driver == nullptr) {
+    m_driver_held.store(false, std::memory_order_release);
+    return -1;
+  }
+  std::vector<std::coroutine_handle<>>& out = slot != nullptr ? slot->harvested : m_monitor_harvest;
+  const bool interruptible = slot != nullptr && timeout.count() != 0;
+  // ordering: seq_cst, the parker's half of the wake-up protocol (see the top).
+  if (interruptible) slot->in_driver.store(true, std::memory_order_seq_cst);
+  driver->drive(timeout, interruptible ? &slot->park_word : nullptr, out);
+  if (interruptible) slot->in_driver.store(false, std::memory_order_relaxed);
+  // ordering: relaxed; one writer at a time (the lock holder), read by the monitor as a hint.
+  m_driver_turns.store(m_driver_turns.load(std::memory_order_relaxed) + 1,
+                       std::memory_order_relaxed);
+  m_driver_held.store(false, std::memory_order_release);
+
+  const std::size_t n = out.size();
+  if (n != 0) {
+    // Coroutine frame addresses are the queue's items (pool_core.hpp).
+    std::array<void*, 64> items;
+    for (std::size_t done = 0; done < n;) {
+      const std::size_t chunk = std::min(items.size(), n - done);
+      for (std::size_t i = 0; i < chunk; ++i)
+        items[i] = out[done + i].address();
+      const std::span<void* const> part(items.data(), chunk);
+      if (slot != nullptr) {
+        queue_on_ring(*slot, part);
+      } else {
+        m_global.push_batch(part);
+      }
+      done += chunk;
+    }
+    out.clear();
+  }
+  return static_cast<std::ptrdiff_t>(n);
+}
+
+bool pool_core::attach_driver(io_driver& driver) {
+  if (m_stopping.load(std::memory_order_seq_cst)) return false;
+  io_driver* expected = nullptr;
+  // ordering: release publishes the driver to the holders' acquire load.
+  if (!m_driver.compare_exchange_strong(expected, &driver, std::memory_order_acq_rel)) {
+    return false;
+  }
+  notify_work();  // a parked worker wakes, finds nothing to do, and parks in the driver
+  return true;
+}
+
+void pool_core::detach_driver(io_driver& driver) noexcept {
+  if (m_driver.load(std::memory_order_acquire) != &driver) return;
+  while (m_driver_held.exchange(true, std::memory_order_acquire)) {
+    driver.wake();  // a worker waiting in it returns
+    std::this_thread::yield();
+  }
+  m_driver.store(nullptr, std::memory_order_seq_cst);
+  m_driver_held.store(false, std::memory_order_release);
+  while (m_driver_wakers.load(std::memory_order_acquire) != 0)
+    std::this_thread::yield();
 }
 
 void pool_core::wake_all_for_stop() {

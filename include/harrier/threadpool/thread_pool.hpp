@@ -157,6 +157,10 @@ class thread_pool final : public executor {
   bool saturated() const noexcept override;
   // Returns when a worker parks (runs out of work), after `timeout`, or spuriously.
   void wait_for_idle_thread(std::chrono::nanoseconds timeout) noexcept override;
+  // Idle workers drive the attached io_driver (one at a time); a busy worker drives it every
+  // 61st item, and the monitor when nobody did for a monitor_interval. One driver per pool.
+  bool attach_driver(io_driver& driver) override;
+  void detach_driver(io_driver& driver) noexcept override;
 
   // Runs fn() (any void() callable) on the pool.
   template <detail::pool_callable F>

@@ -1,0 +1,240 @@
+// Driving an io_driver from the pool (executor::attach_driver; worker.cpp, "Driving I/O"): idle
+// workers wait in it and run what they harvest, posts wake a worker out of it, busy workers and
+// the monitor poll it, and detach_driver() leaves nobody inside.
+
+#include <harrier/threadpool/thread_pool.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <coroutine>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "event_recorder.hpp"
+
+using namespace std::chrono_literals;
+
+namespace {
+
+harrier::thread_pool_options workers(std::uint32_t min, std::uint32_t max) {
+  harrier::thread_pool_options o;
+  o.min_threads = min;
+  o.max_threads = max;
+  o.hill_climbing = false;
+  return o;
+}
+
+// A coroutine that records the thread it ran on and raises a flag; its frame frees itself.
+struct probe_state {
+  std::atomic<std::thread::id> ran_on{};
+  harrier::test::flag done;
+};
+struct detached {
+  struct promise_type {
+    detached get_return_object() noexcept {
+      return {std::coroutine_handle<promise_type>::from_promise(*this)};
+    }
+    std::suspend_always initial_suspend() noexcept { return {}; }
+    std::suspend_never final_suspend() noexcept { return {}; }
+    void return_void() noexcept {}
+    void unhandled_exception() noexcept { std::terminate(); }
+  };
+  std::coroutine_handle<> handle;
+};
+detached probe(probe_state& state) {
+  state.ran_on.store(std::this_thread::get_id());
+  state.done.set();
+  co_return;
+}
+
+// An event source whose "completions" the test injects; it records who drove it and how.
+class fake_driver final : public harrier::io_driver {
+ public:
+  void drive(std::chrono::nanoseconds timeout, const std::atomic<std::uint32_t>* interrupt,
+             std::vector<std::coroutine_handle<>>& ready) noexcept override {
+    inside.fetch_add(1);
+    std::unique_lock lock(m_mutex);
+    ++drives;
+    if (timeout.count() == 0 && std::this_thread::get_id() == watched_thread) ++polls_by_watched;
+    if (timeout.count() != 0 && m_pending.empty()) {
+      waiting = true;
+      m_changed.notify_all();
+      auto woken = [&] { return m_woken || !m_pending.empty(); };
+      if (interrupt == nullptr || interrupt->load(std::memory_order_seq_cst) == 0) {
+        if (timeout.count() < 0) {
+          m_changed.wait(lock, woken);
+        } else {
+          m_changed.wait_for(lock, timeout, woken);
+        }
+      }
+      waiting = false;
+      m_woken = false;
+    }
+    if (!m_pending.empty()) last_harvester = std::this_thread::get_id();
+    ready.insert(ready.end(), m_pending.begin(), m_pending.end());
+    m_pending.clear();
+    inside.fetch_sub(1);
+  }
+  void wake() noexcept override {
+    std::lock_guard lock(m_mutex);
+    ++wakes;
+    m_woken = true;
+    m_changed.notify_all();
+  }
+
+  void complete(std::coroutine_handle<> h) {
+    std::lock_guard lock(m_mutex);
+    m_pending.push_back(h);
+    m_changed.notify_all();
+  }
+  // Waits (bounded) until a thread waits inside drive().
+  bool wait_until_waiting(std::chrono::milliseconds limit) {
+    std::unique_lock lock(m_mutex);
+    return m_changed.wait_for(lock, limit, [&] { return waiting; });
+  }
+  int drive_count() {
+    std::lock_guard lock(m_mutex);
+    return drives;
+  }
+  std::thread::id harvester() {
+    std::lock_guard lock(m_mutex);
+    return last_harvester;
+  }
+  int wake_count() {
+    std::lock_guard lock(m_mutex);
+    return wakes;
+  }
+
+  std::atomic<int> inside{0};
+  std::atomic<std::thread::id> watched_thread{};
+  std::atomic<int> polls_by_watched{0};
+
+ private:
+  std::mutex m_mutex;
+  std::condition_variable m_changed;
+  std::vector<std::coroutine_handle<>> m_pending;
+  bool m_woken = false;
+  bool waiting = false;
+  int drives = 0;
+  int wakes = 0;
+  std::thread::id last_harvester{};
+};
+
+}  // namespace
+
+TEST_CASE("an idle worker waits in the attached driver and runs what it harvests itself",
+          "[threadpool][driver]") {
+  harrier::thread_pool pool(workers(1, 1));
+  fake_driver driver;
+  REQUIRE(pool.attach_driver(driver));
+  REQUIRE(driver.wait_until_waiting(5s));
+
+  probe_state state;
+  driver.complete(probe(state).handle);
+  REQUIRE(state.done.wait_for(5s));
+  // No hop: the coroutine ran on the worker that harvested it.
+  CHECK(state.ran_on.load() == driver.harvester());
+  CHECK(state.ran_on.load() != std::this_thread::get_id());
+
+  pool.detach_driver(driver);
+  CHECK(driver.inside.load() == 0);
+  const int drives = driver.drive_count();
+  // Nobody enters after detach_driver(): a post makes the worker park again, on its futex.
+  harrier::test::flag ran;
+  pool.post([&] { ran.set(); });
+  REQUIRE(ran.wait_for(5s));
+  CHECK(driver.drive_count() == drives);
+}
+
+TEST_CASE("a pool takes one driver at a time", "[threadpool][driver]") {
+  harrier::thread_pool pool(workers(1, 1));
+  fake_driver first;
+  fake_driver second;
+  REQUIRE(pool.attach_driver(first));
+  CHECK_FALSE(pool.attach_driver(second));
+  pool.detach_driver(second);  // not attached: nothing happens
+  pool.detach_driver(first);
+  CHECK(pool.attach_driver(second));
+  REQUIRE(second.wait_until_waiting(5s));
+  pool.detach_driver(second);
+  CHECK(second.inside.load() == 0);
+}
+
+TEST_CASE("a post wakes the worker that waits in the driver", "[threadpool][driver]") {
+  harrier::thread_pool pool(workers(1, 1));
+  fake_driver driver;
+  REQUIRE(pool.attach_driver(driver));
+  for (int round = 0; round < 200; ++round) {
+    REQUIRE(driver.wait_until_waiting(5s));
+    harrier::test::flag ran;
+    pool.post([&] { ran.set(); });
+    REQUIRE(ran.wait_for(5s));
+  }
+  CHECK(driver.wake_count() > 0);
+  pool.detach_driver(driver);
+}
+
+TEST_CASE("a worker that never runs dry still polls the driver", "[threadpool][driver]") {
+  harrier::thread_pool pool(workers(1, 1));
+  fake_driver driver;
+  REQUIRE(pool.attach_driver(driver));
+  REQUIRE(driver.wait_until_waiting(5s));
+  constexpr int k_items = 6100;
+  std::atomic<int> left{k_items};
+  harrier::test::flag done;
+  std::function<void()> step = [&] {
+    if (--left == 0) {
+      done.set();
+      return;
+    }
+    pool.post(step);  // each item posts the next: the worker is never idle
+  };
+  pool.post([&] {
+    driver.watched_thread.store(std::this_thread::get_id());
+    step();
+  });
+  REQUIRE(done.wait_for(10s));
+  // Every 61st item (the monitor's polls come from another thread and are not counted).
+  CHECK(driver.polls_by_watched.load() >= k_items / 61 / 2);
+  pool.detach_driver(driver);
+}
+
+TEST_CASE("while every worker is inside an item, the monitor drives the driver",
+          "[threadpool][driver]") {
+  // min 1, max 2: what the monitor harvests is queued work, so the stalled worker gets a
+  // replacement and the harvested coroutine runs while the first worker still blocks.
+  harrier::thread_pool pool(workers(1, 2));
+  fake_driver driver;
+  REQUIRE(pool.attach_driver(driver));
+  REQUIRE(driver.wait_until_waiting(5s));
+  harrier::test::flag blocking;
+  harrier::test::flag release;
+  std::atomic<std::thread::id> blocked_thread{};
+  pool.post([&] {
+    blocked_thread.store(std::this_thread::get_id());
+    blocking.set();
+    (void)release.wait_for(20s);  // blocks without saying so
+  });
+  REQUIRE(blocking.wait_for(5s));
+  probe_state state;
+  driver.complete(probe(state).handle);
+  const bool ran_while_blocked = state.done.wait_for(10s);
+  release.set();
+  REQUIRE(ran_while_blocked);
+  CHECK(state.ran_on.load() != blocked_thread.load());
+  pool.detach_driver(driver);
+}
+
+TEST_CASE("a pool stops while a worker waits in its driver", "[threadpool][driver]") {
+  fake_driver driver;
+  {
+    harrier::thread_pool pool(workers(2, 2));
+    REQUIRE(pool.attach_driver(driver));
+    REQUIRE(driver.wait_until_waiting(5s));
+  }  // stop() wakes it out of the driver (a hang here fails the run's time limit)
+  CHECK(driver.inside.load() == 0);
+}
