@@ -22,6 +22,9 @@
 //   it: the receiving thread tries the call itself and, on a drained socket, parks the
 //   operation in the socket's receive_slot, where the next read edge finds it (receive_slot.hpp
 //   has the protocol). The I/O thread's own receives keep using maybe_readable and the lists.
+// - Worker-driven (reactor.hpp; the default with harrier's thread_pool): epoll_wait is called by
+//   whichever pool worker holds the driver, so "the I/O thread" below means that holder; the
+//   pool's lock hands this state from one holder to the next.
 // - Timers: the wait's timeout is the earliest deadline, rounded up to whole milliseconds
 //   (epoll_wait's unit) so that a timer never fires early.
 
@@ -77,6 +80,8 @@ class epoll_reactor final : public reactor {
   // Workers send and park their receives themselves, so nothing they do waits for this thread
   // while it defers (reactor.hpp).
   bool harvests_on_idle() const noexcept override { return true; }
+  // epoll_wait may be called by any thread, one at a time.
+  bool drivable_from_any_thread() const noexcept override { return true; }
 
   bool try_complete_inline(io_operation& op) noexcept override {
     int r;
@@ -218,7 +223,7 @@ class epoll_reactor final : public reactor {
     }
   }
 
-  void wake() noexcept override {
+  void interrupt_wait() noexcept override {
     std::uint64_t one = 1;
     [[maybe_unused]] ssize_t n = ::write(m_wake_fd, &one, sizeof(one));
   }

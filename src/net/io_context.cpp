@@ -67,6 +67,7 @@ void io_context_impl::start_threads() {
       bool ok = true;
       try {
         target->open();
+        target->attach_to_dispatch();
       } catch (...) {
         ok = false;
         std::lock_guard lock(mutex);
@@ -108,6 +109,10 @@ io_context_impl::~io_context_impl() {
 void io_context_impl::stop() noexcept {
   for (auto& r : m_reactors)
     r->request_stop();
+}
+
+bool io_context_impl::workers_drive_io() const noexcept {
+  return m_reactors.size() == 1 && m_reactors.front()->worker_driven();
 }
 
 io_stats io_context_impl::stats() const noexcept {
@@ -152,6 +157,9 @@ void io_context::stop() {
 }
 io_stats io_context::stats() const noexcept {
   return m_impl->stats();
+}
+bool io_context::workers_drive_io() const noexcept {
+  return m_impl->workers_drive_io();
 }
 
 }  // namespace harrier::net

@@ -25,6 +25,7 @@ class io_context_impl {
   const io_options& options() const noexcept { return m_options; }
   void stop() noexcept;
   io_stats stats() const noexcept;
+  bool workers_drive_io() const noexcept;
 
   // The reactor for a new socket: round-robin over the I/O threads.
   reactor& next_reactor() noexcept;

@@ -21,6 +21,14 @@
 // threads pay only with cores to spare, so that is a knob (io_threads), not the default. Inline
 // dispatch stays available (dispatch = nullptr) for handlers that never block.
 //
+// Not worker-driven (reactor.hpp), unlike epoll: the kernel runs a request's completion work
+// (task_work) in the thread that submitted it, so a ring that pool workers take turns to enter
+// would either leave completions waiting until their submitter next enters the kernel (with
+// COOP_TASKRUN it is not woken from a futex sleep) or interrupt a sleeping submitter for each
+// (without it), and SINGLE_ISSUER | DEFER_TASKRUN forbid it outright. The Tokio-like form for
+// io_uring is a ring per worker (thread per core), with other threads' operations and a blocked
+// owner's sockets handed over; not built yet.
+//
 // Kestrel-like: one ring per I/O thread (io_options::io_threads, default 1), only ever touched by
 // that thread, so the ring is set up with SINGLE_ISSUER | DEFER_TASKRUN. Operations started on
 // other threads reach it through the reactor's queue and one eventfd write (only when the thread
@@ -302,7 +310,7 @@ class io_uring_reactor final : public reactor {
     harvest();
   }
 
-  void wake() noexcept override {
+  void interrupt_wait() noexcept override {
     std::uint64_t one = 1;
     [[maybe_unused]] ssize_t n = ::write(m_wake_fd, &one, sizeof(one));
   }

@@ -1,5 +1,7 @@
 #include "net/reactor.hpp"
 
+#include "net/io_context_impl.hpp"
+
 #include <unistd.h>
 
 #include <cerrno>
@@ -147,6 +149,7 @@ void reactor::request_stop() noexcept {
 
 void reactor::request_exit() noexcept {
   m_exit_requested.store(true, std::memory_order_seq_cst);
+  m_exit_requested.notify_all();  // a worker-driven reactor's I/O thread waits for it
   request_stop();
 }
 
@@ -155,7 +158,7 @@ void reactor::maybe_wake() noexcept {
   if (m_sleeping.load(std::memory_order_seq_cst) &&
       m_sleeping.exchange(false, std::memory_order_seq_cst)) {
     m_wakeups.fetch_add(1, std::memory_order_relaxed);
-    wake();
+    interrupt_wait();
   }
 }
 
@@ -302,16 +305,19 @@ std::int64_t reactor::next_timeout_ns() const noexcept {
   return left > 0 ? left : 0;
 }
 
+void reactor::trace_batch(std::size_t completions, bool pooled) const noexcept {
+  auto& recorder = diagnostics::default_trace_recorder();
+  if (recorder.enabled()) [[unlikely]] {
+    // One instant per harvested batch, on the harvesting thread's lane: how many it woke.
+    recorder.instant(diagnostics::trace_names::k_io_batch, diagnostics::trace_names::k_category_io,
+                     {{"completions", completions}, {"dispatch", pooled ? "pool" : "inline"}});
+  }
+}
+
 void reactor::dispatch_ready() noexcept {
   if (m_ready.empty()) return;
   m_running.swap(m_ready);
-  auto& recorder = diagnostics::default_trace_recorder();
-  if (recorder.enabled()) [[unlikely]] {
-    // One instant per harvested batch, on this I/O thread's lane: how many coroutines it woke.
-    recorder.instant(diagnostics::trace_names::k_io_batch, diagnostics::trace_names::k_category_io,
-                     {{"completions", m_running.size()},
-                      {"dispatch", m_dispatch != nullptr ? "pool" : "inline"}});
-  }
+  trace_batch(m_running.size(), m_dispatch != nullptr);
   if (m_dispatch != nullptr) {
     m_dispatch->post_batch(m_running);
   } else {
@@ -337,8 +343,59 @@ void reactor::handle_stop() noexcept {
     abort_socket(s);
 }
 
+std::int64_t reactor::announce_wait(std::int64_t timeout_ns,
+                                    const std::atomic<std::uint32_t>* interrupt) noexcept {
+  if (timeout_ns == 0) return 0;
+  // ordering: seq_cst; see the sleep protocol in the header (and, for interrupt, the driver's
+  // wake-up protocol in threadpool/worker.cpp).
+  m_sleeping.store(true, std::memory_order_seq_cst);
+  if (!m_incoming.empty() ||
+      (!m_stop_handled && m_stop_requested.load(std::memory_order_seq_cst)) ||
+      (interrupt != nullptr && interrupt->load(std::memory_order_seq_cst) != 0)) {
+    return 0;
+  }
+  return timeout_ns;
+}
+
+void reactor::drive(std::chrono::nanoseconds timeout, const std::atomic<std::uint32_t>* interrupt,
+                    std::vector<std::coroutine_handle<>>& ready) noexcept {
+  reactor* const previous = t_current;
+  t_current = this;
+  drain_incoming();
+  if (!m_stop_handled && m_stop_requested.load(std::memory_order_seq_cst)) handle_stop();
+  fire_timers();
+  std::int64_t wait = 0;
+  if (m_ready.empty() && !m_exit_requested.load(std::memory_order_relaxed)) {
+    wait = timeout.count();
+    const std::int64_t timer = next_timeout_ns();
+    if (timer >= 0 && (wait < 0 || timer < wait)) wait = timer;
+  }
+  poll(announce_wait(wait, interrupt));
+  m_sleeping.store(false, std::memory_order_relaxed);
+  if (!m_incoming.empty()) drain_incoming();
+  fire_timers();
+  if (!m_ready.empty()) {
+    trace_batch(m_ready.size(), true);
+    ready.insert(ready.end(), m_ready.begin(), m_ready.end());
+    m_ready.clear();
+  }
+  t_current = previous;
+}
+
+void reactor::attach_to_dispatch() {
+  const io_options& options = m_context.options();
+  m_worker_driven = options.workers_drive_io && options.io_threads == 1 && m_dispatch != nullptr &&
+                    drivable_from_any_thread() && m_dispatch->attach_driver(*this);
+}
+
 void reactor::run() noexcept {
   t_current = this;
+  if (m_worker_driven) {
+    // The pool's workers run drive() until exit is requested.
+    // ordering: seq_cst pairs with request_exit's store.
+    m_exit_requested.wait(false, std::memory_order_seq_cst);
+    m_dispatch->detach_driver(*this);
+  }
   std::int64_t exit_deadline = 0;
   while (true) {
     drain_incoming();
@@ -369,15 +426,7 @@ void reactor::run() noexcept {
       m_dispatch->wait_for_idle_thread(std::chrono::nanoseconds(bound));
       timeout = 0;
     }
-    if (timeout != 0) {
-      // ordering: seq_cst; see the sleep protocol in the header.
-      m_sleeping.store(true, std::memory_order_seq_cst);
-      if (!m_incoming.empty() ||
-          (!m_stop_handled && m_stop_requested.load(std::memory_order_seq_cst))) {
-        timeout = 0;
-      }
-    }
-    poll(timeout);
+    poll(announce_wait(timeout, nullptr));
     m_sleeping.store(false, std::memory_order_relaxed);
   }
   t_current = nullptr;

@@ -84,6 +84,34 @@ task<bool> echo_round_trip(harrier::net::io_context& ctx, std::string where, boo
   co_return got == data;
 }
 
+// One connection's handler blocks its pool worker (without saying so) until another
+// connection has echoed 50 KB; true if both finished. If that I/O were stalled behind the
+// blocked worker, the wait would time out.
+bool io_goes_on_while_a_worker_blocks(harrier::net::io_context& context, harrier::executor& pool) {
+  std::promise<void> other_done;
+  auto done = other_done.get_future();
+  auto blocker = [](harrier::net::io_context& ctx, harrier::executor& p,
+                    std::future<void>& wait_for) -> task<bool> {
+    auto [server, client] = co_await connected_pair(ctx);
+    co_await client.send(as_bytes("x"));
+    std::byte b[1];
+    co_await server.recv(b);
+    // Onto a pool worker for sure: every step above may complete at once on the calling thread
+    // (epoll does so when the peer is quick), and blocking that thread would keep when_all from
+    // even starting the other connection (seen as a 10 s timeout in about 1 run in 200).
+    co_await p.schedule();
+    co_return wait_for.wait_for(10s) == std::future_status::ready;
+  };
+  auto other = [](harrier::net::io_context& ctx, std::promise<void>& signal) -> task<bool> {
+    bool ok = co_await echo_round_trip(ctx, "127.0.0.1:0", true, 50'000, 3);
+    signal.set_value();
+    co_return ok;
+  };
+  auto [blocked_ok, other_ok] =
+      run(harrier::when_all(blocker(context, pool, done), other(context, other_done)));
+  return blocked_ok && other_ok;
+}
+
 }  // namespace
 
 TEST_CASE("many messages of random sizes echo back byte for byte", "[net][echo]") {
@@ -199,29 +227,67 @@ TEST_CASE("a handler blocking its worker does not stop other connections' I/O", 
       GENERATE(harrier::net::backend_kind::io_uring, harrier::net::backend_kind::epoll);
   INFO(harrier::net::to_string(backend));
   environment env(config{backend, false});
-  std::promise<void> other_done;
-  auto done = other_done.get_future();
-  auto blocker = [](harrier::net::io_context& ctx, harrier::executor& pool,
-                    std::future<void>& wait_for) -> task<bool> {
-    auto [server, client] = co_await connected_pair(ctx);
-    co_await client.send(as_bytes("x"));
-    std::byte b[1];
-    co_await server.recv(b);
-    // Onto a pool worker for sure: every step above may complete at once on the calling thread
-    // (epoll does so when the peer is quick), and blocking that thread would keep when_all from
-    // even starting the other connection (seen as a 10 s timeout in about 1 run in 200).
-    co_await pool.schedule();
-    // Block this worker until the other connection made progress through the I/O thread. If that
-    // I/O were stalled behind us, this wait would time out.
-    co_return wait_for.wait_for(10s) == std::future_status::ready;
+  CHECK(io_goes_on_while_a_worker_blocks(env.context, *env.pool));
+}
+
+TEST_CASE("idle workers drive the I/O with a thread_pool and a backend any thread may wait in",
+          "[net][driven]") {
+  harrier::thread_pool_options pool_options;
+  pool_options.min_threads = 2;
+  harrier::thread_pool pool(pool_options);
+  auto options = [](harrier::net::backend_kind backend, harrier::executor* dispatch,
+                    bool workers_drive, unsigned io_threads) {
+    harrier::net::io_options o;
+    o.backend = backend;
+    o.dispatch = dispatch;
+    o.workers_drive_io = workers_drive;
+    o.io_threads = io_threads;
+    return o;
   };
-  auto other = [](harrier::net::io_context& ctx, std::promise<void>& signal) -> task<bool> {
-    bool ok = co_await echo_round_trip(ctx, "127.0.0.1:0", true, 50'000, 3);
-    signal.set_value();
-    co_return ok;
-  };
-  auto [blocked_ok, other_ok] =
-      run(harrier::when_all(blocker(env.context, *env.pool, done), other(env.context, other_done)));
-  CHECK(blocked_ok);
-  CHECK(other_ok);
+  const auto epoll = harrier::net::backend_kind::epoll;
+  {
+    harrier::net::io_context a(options(epoll, &pool, true, 1));
+    CHECK(a.workers_drive_io());
+    // A pool drives one backend: a second context keeps its I/O thread. Both work.
+    harrier::net::io_context b(options(epoll, &pool, true, 1));
+    CHECK_FALSE(b.workers_drive_io());
+    auto [ok_a, ok_b] = run(harrier::when_all(echo_round_trip(a, "127.0.0.1:0", true, 20'000, 5),
+                                              echo_round_trip(b, "127.0.0.1:0", false, 20'000, 6)));
+    CHECK(ok_a);
+    CHECK(ok_b);
+  }
+  {
+    // Detached when the first context went: the pool drives the next one.
+    harrier::net::io_context again(options(epoll, &pool, true, 1));
+    CHECK(again.workers_drive_io());
+    CHECK(run(echo_round_trip(again, "127.0.0.1:0", false, 20'000, 7)));
+  }
+  CHECK_FALSE(harrier::net::io_context(options(epoll, &pool, false, 1)).workers_drive_io());
+  CHECK_FALSE(harrier::net::io_context(options(epoll, &pool, true, 2)).workers_drive_io());
+  CHECK_FALSE(harrier::net::io_context(options(epoll, nullptr, true, 1)).workers_drive_io());
+  test_pool cannot_drive(1);
+  CHECK_FALSE(harrier::net::io_context(options(epoll, &cannot_drive, true, 1)).workers_drive_io());
+  if (usable(harrier::net::backend_kind::io_uring) == harrier::net::backend_kind::io_uring) {
+    // A SINGLE_ISSUER ring is entered by its own thread only.
+    CHECK_FALSE(
+        harrier::net::io_context(options(harrier::net::backend_kind::io_uring, &pool, true, 1))
+            .workers_drive_io());
+  }
+}
+
+TEST_CASE("a pool whose only worker blocks still drives the other connections' I/O",
+          "[net][driven]") {
+  // The monitor drives the backend when no worker did for a tick, and what it harvests is
+  // queued work, which makes the blocked worker count as stalled: a second worker starts and
+  // drives from then on (threadpool/worker.cpp, "Driving I/O").
+  harrier::thread_pool_options pool_options;
+  pool_options.min_threads = 1;
+  pool_options.max_threads = 4;
+  harrier::thread_pool pool(pool_options);
+  harrier::net::io_options options;
+  options.backend = harrier::net::backend_kind::epoll;
+  options.dispatch = &pool;
+  harrier::net::io_context context(options);
+  REQUIRE(context.workers_drive_io());
+  CHECK(io_goes_on_while_a_worker_blocks(context, pool));
 }

@@ -7,6 +7,7 @@
 #include <harrier/core/spawn.hpp>
 #include <harrier/core/task.hpp>
 #include <harrier/net/net.hpp>
+#include <harrier/threadpool/thread_pool.hpp>
 
 #include "net/io_context_impl.hpp"
 
@@ -84,20 +85,35 @@ class test_pool final : public harrier::executor {
   std::vector<std::thread> m_threads;
 };
 
-// One point of the test matrix: a backend, and pool or inline dispatch.
+// One point of the test matrix: a backend, and where completions resume: test_pool (posted
+// by the I/O thread), inline on the I/O thread, or harrier's thread_pool (real_pool), whose
+// idle workers drive an epoll backend themselves (io_options::workers_drive_io).
 struct config {
   harrier::net::backend_kind backend;
   bool inline_dispatch;
+  bool real_pool = false;
   std::string name() const {
-    return std::string(harrier::net::to_string(backend)) + (inline_dispatch ? "/inline" : "/pool");
+    return std::string(harrier::net::to_string(backend)) + (inline_dispatch ? "/inline"
+                                                            : real_pool     ? "/thread_pool"
+                                                                            : "/pool");
   }
 };
 
 inline config any_config() {
   return GENERATE(config{harrier::net::backend_kind::io_uring, false},
                   config{harrier::net::backend_kind::io_uring, true},
+                  config{harrier::net::backend_kind::io_uring, false, true},
                   config{harrier::net::backend_kind::epoll, false},
-                  config{harrier::net::backend_kind::epoll, true});
+                  config{harrier::net::backend_kind::epoll, true},
+                  config{harrier::net::backend_kind::epoll, false, true});
+}
+
+inline std::unique_ptr<harrier::executor> make_dispatch(const config& c) {
+  if (c.inline_dispatch) return nullptr;
+  if (!c.real_pool) return std::make_unique<test_pool>(2);
+  harrier::thread_pool_options options;
+  options.min_threads = 2;
+  return std::make_unique<harrier::thread_pool>(options);
 }
 
 // The backend to test for `wanted`: io_uring where this kernel allows it, else epoll in its
@@ -114,9 +130,9 @@ inline harrier::net::backend_kind usable(harrier::net::backend_kind wanted) {
 // A pool (when asked) and an io_context on it.
 struct environment {
   explicit environment(config c, unsigned io_threads = 1)
-      : pool(c.inline_dispatch ? nullptr : std::make_unique<test_pool>(2)),
+      : pool(make_dispatch(c)),
         context(harrier::net::io_options{usable(c.backend), pool.get(), io_threads}) {}
-  std::unique_ptr<test_pool> pool;
+  std::unique_ptr<harrier::executor> pool;
   harrier::net::io_context context;
 };
 

@@ -29,8 +29,7 @@ TEST_CASE("a receive waiting for provided buffers resumes once the holders give 
           "[net][provided]") {
   const config c = any_config();
   INFO(c.name());
-  std::unique_ptr<test_pool> pool;
-  if (!c.inline_dispatch) pool = std::make_unique<test_pool>(2);
+  std::unique_ptr<harrier::executor> pool = make_dispatch(c);
   harrier::net::io_context ctx(tiny_ring(c, pool.get()));
   auto body = [](harrier::net::io_context& x) -> task<bool> {
     auto [server, client] = co_await connected_pair(x);

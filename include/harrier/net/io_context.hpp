@@ -12,7 +12,8 @@
 //   batch), or inline on the I/O thread when dispatch is nullptr. Inline is cheapest, but a
 //   handler that blocks then stalls every connection of that I/O thread. The dispatch executor
 //   must outlive the io_context: its I/O threads consult it (post_batch, saturated,
-//   wait_for_idle_thread) until the destructor has joined them, stop() or not.
+//   wait_for_idle_thread, attach_driver) until the destructor has joined them, stop() or not,
+//   and its workers may be the ones that harvest (io_options::workers_drive_io).
 // - stop() (any thread, idempotent): pending operations complete with operation_canceled, then
 //   the I/O threads exit. The destructor calls stop() and joins.
 // - Sockets, listeners and operations must not outlive their io_context.
@@ -38,6 +39,11 @@ struct io_options {
   // their size. Memory is reserved, and only touched (resident) when data lands in a buffer.
   unsigned provided_buffers = 1024;
   std::size_t provided_buffer_bytes = 4096;
+  // With one I/O thread, a dispatch executor that can drive I/O (thread_pool) and a backend that
+  // lets any thread wait (epoll): idle workers harvest the completions themselves and run them
+  // with no hop (Tokio's topology); the I/O thread only starts and finishes. Otherwise, or when
+  // false, the I/O thread harvests and posts each batch (Kestrel's).
+  bool workers_drive_io = true;
 };
 
 // Counters for benchmarks and diagnostics; approximate while the I/O threads run.
@@ -64,6 +70,9 @@ class io_context {
   const io_options& options() const noexcept;
   void stop();
   io_stats stats() const noexcept;
+  // Whether the dispatch executor's idle workers harvest the completions (the worker-driven
+  // topology, io_options::workers_drive_io) rather than the I/O thread.
+  bool workers_drive_io() const noexcept;
 
   detail::io_context_impl& impl() noexcept { return *m_impl; }
 
