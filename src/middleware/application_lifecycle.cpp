@@ -155,6 +155,7 @@ void start_runtime(application::impl& s) {
   io_options.backend = s.settings.backend;
   io_options.dispatch = s.settings.inline_dispatch ? nullptr : s.pool.get();
   io_options.io_threads = s.settings.io_threads;
+  io_options.workers_drive_io = s.settings.workers_drive_io;
   s.io = std::make_unique<net::io_context>(io_options);
 
   s.heartbeat =
@@ -196,7 +197,9 @@ void start_runtime(application::impl& s) {
     // The contract line that tests and tools wait for: printed even when the log level hides info.
     if (logger->should_log(spdlog::level::info)) {
       logger->info("listening on {} (io: {}, dispatch: {})", url, net::to_string(s.io->backend()),
-                   s.settings.inline_dispatch ? "inline" : "pool");
+                   s.settings.inline_dispatch ? "inline"
+                   : s.io->workers_drive_io() ? "pool, workers drive I/O"
+                                              : "pool");
     } else {
       std::fprintf(stderr, "listening on %s\n", url.c_str());
     }

@@ -36,6 +36,12 @@ std::vector<option_spec> builtin_options() {
        .help = "where handlers run: pool (thread pool) or inline (on the I/O thread; a blocking "
                "handler then stalls every connection of that thread)",
        .choices = {"pool", "inline"}},
+      {.key = "workers_drive_io",
+       .type = option_type::boolean,
+       .default_value = "true",
+       .help = "with --dispatch pool and one I/O thread on epoll: idle pool workers harvest the "
+               "I/O themselves and run what they harvest (no hop); false: the I/O thread "
+               "harvests and hands each batch to the pool (io_uring always works that way)"},
       {.key = "min_threads",
        .type = option_type::integer,
        .default_value = "0",
@@ -239,6 +245,7 @@ application_settings read_settings(const configuration& config,
                                : net::backend_kind::automatic;
   s.inline_dispatch = config.get_string("dispatch", schema) == "inline";
   s.io_threads = static_cast<unsigned>(integer("io_threads"));
+  s.workers_drive_io = config.get_boolean("workers_drive_io", schema);
   s.pool.min_threads = static_cast<std::uint32_t>(integer("min_threads"));
   s.pool.max_threads = static_cast<std::uint32_t>(integer("max_threads"));
   s.pool.hill_climbing = config.get_boolean("hill_climbing", schema);

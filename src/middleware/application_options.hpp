@@ -19,6 +19,7 @@ struct application_settings {
   net::backend_kind backend = net::backend_kind::automatic;
   bool inline_dispatch = false;
   unsigned io_threads = 1;
+  bool workers_drive_io = true;  // net::io_options::workers_drive_io
   thread_pool_options pool;
   http::server_options server;
   std::string log_level = "info";

@@ -283,6 +283,25 @@ class Lifecycle(unittest.TestCase):
                     finally:
                         self.assertEqual(server.stop(), 0)
 
+    def test_pool_workers_drive_epoll_unless_told_not_to(self):
+        # The topology is in the listening line: workers harvest epoll's events themselves by
+        # default; --workers-drive-io false (or io_uring) keeps the I/O thread harvesting.
+        cases = [(("--io", "epoll"), "dispatch: pool, workers drive I/O)"),
+                 (("--io", "epoll", "--workers-drive-io", "false"), "dispatch: pool)"),
+                 (("--io", "epoll", "--io-threads", "2"), "dispatch: pool)")]
+        for args, expected in cases:
+            with self.subTest(args=args):
+                server = harness.Server(*args).start()
+                try:
+                    conn = http.client.HTTPConnection(server.host, server.port, timeout=10)
+                    for _ in range(3):
+                        conn.request("GET", "/plaintext")
+                        self.assertEqual(conn.getresponse().read(), b"Hello, World!")
+                    conn.close()
+                    self.assertIn(expected, server.log())
+                finally:
+                    self.assertEqual(server.stop(), 0)
+
 
 if __name__ == "__main__":
     unittest.main()
