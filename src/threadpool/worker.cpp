@@ -43,10 +43,12 @@
 // - A parking worker first tries to take the attached io_driver (a try-lock, m_driver_held) and
 //   waits in it, in the kernel's event wait, instead of on its futex word; the other parkers
 //   sleep on their futex. What drive() wakes goes onto the driving worker's own ring, and the
-//   worker leaves the sleepers as if woken and runs it; more than one item wakes a searcher,
-//   which may steal half (the usual fan-out). So with one worker a completion runs on the thread
-//   that harvested it, with no hop and no wake-up, as inline dispatch; with more, the rest are a
-//   steal away.
+//   worker leaves the sleepers as if woken and runs it. It then wakes a sleeper as a searcher
+//   (Go's wakep; Tokio wakes one only for more than one item): that one steals half of a batch,
+//   or finds nothing and takes the driver over, so that an item that runs long (or blocks) does
+//   not leave the I/O unattended while other workers sleep. So with one worker a completion runs
+//   on the thread that harvested it, with no hop and no wake-up, as inline dispatch; with more,
+//   the rest are a steal away and the driver changes hands.
 // - Waking a worker that waits in the driver: unpark() stores the park word (seq_cst), then
 //   reads in_driver (seq_cst) and calls the driver's wake(); the parker stores in_driver, and the
 //   driver re-reads the park word (the drive() interrupt) after publishing that it is about to
@@ -346,7 +348,9 @@ pool_core::park_result pool_core::park(worker_slot& slot) {
           }
         }
         if (left) {
-          if (woke > 1) notify_work();  // a searcher may steal half of the batch
+          // A sleeper (if any may wake) searches: it steals half of a batch, or finds nothing
+          // and takes the driver over while this worker runs what it harvested.
+          notify_work();
           break;
         }
         continue;

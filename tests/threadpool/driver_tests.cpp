@@ -51,6 +51,15 @@ detached probe(probe_state& state) {
   co_return;
 }
 
+detached blocking_probe(probe_state& state, harrier::test::flag& started,
+                        harrier::test::flag& release) {
+  state.ran_on.store(std::this_thread::get_id());
+  started.set();
+  (void)release.wait_for(20s);  // holds its worker, without saying so
+  state.done.set();
+  co_return;
+}
+
 // An event source whose "completions" the test injects; it records who drove it and how.
 class fake_driver final : public harrier::io_driver {
  public:
@@ -175,6 +184,31 @@ TEST_CASE("a post wakes the worker that waits in the driver", "[threadpool][driv
     REQUIRE(ran.wait_for(5s));
   }
   CHECK(driver.wake_count() > 0);
+  pool.detach_driver(driver);
+}
+
+TEST_CASE("while a worker runs what it harvested, a sleeping worker takes the driver over",
+          "[threadpool][driver]") {
+  harrier::thread_pool pool(workers(2, 2));
+  fake_driver driver;
+  REQUIRE(pool.attach_driver(driver));
+  REQUIRE(driver.wait_until_waiting(5s));
+  probe_state slow;
+  harrier::test::flag started;
+  harrier::test::flag release;
+  driver.complete(blocking_probe(slow, started, release).handle);
+  REQUIRE(started.wait_for(5s));
+  // The other worker waits in the driver now, so the next completion is harvested and run by
+  // it, not left for the monitor's poll (whose harvest another thread would run).
+  REQUIRE(driver.wait_until_waiting(5s));
+  probe_state fast;
+  driver.complete(probe(fast).handle);
+  const bool ran = fast.done.wait_for(5s);
+  release.set();
+  REQUIRE(ran);
+  CHECK(fast.ran_on.load() == driver.harvester());
+  CHECK(fast.ran_on.load() != slow.ran_on.load());
+  REQUIRE(slow.done.wait_for(5s));
   pool.detach_driver(driver);
 }
 
