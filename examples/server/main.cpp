@@ -87,7 +87,14 @@ int main(int argc, char** argv) {
 
   app.map_get("/plaintext", [] { return harrier::results::text("Hello, World!"); });
 
-  app.map_get("/json", [] { return nlohmann::json{{"message", "Hello, World!"}}; });
+  app.map_get("/json", [] {
+    // A new object per request, built member by member: nlohmann's initializer-list form
+    // (json{{"message", ...}}) first builds a [key, value] array per member and then converts
+    // it, ~1,400 more instructions per request (callgrind), a tenth of the whole request.
+    nlohmann::json body;
+    body["message"] = "Hello, World!";
+    return body;
+  });
 
   app.map_post("/echo", [](harrier::context& ctx) -> harrier::task<harrier::result> {
     std::string body = co_await ctx.request().body().read_all(30'000'000);
