@@ -55,6 +55,10 @@
 //   wait. Either the waker sees in_driver or the parker sees the word: no lost wake-up. A waker
 //   that saw in_driver false futex-wakes instead; a parker that enters the driver later sees the
 //   word first.
+// - A worker that runs dry polls the driver without waiting before it parks (Go's findrunnable
+//   does the same): under load the next batch is usually ready, and the park protocol around a
+//   wait (two lock acquisitions, the sleeper handshake, the events) costs more than the poll.
+//   Measured (epoll, one pinned CPU, wrk -c64 /plaintext): see bench/RESULTS.md, session 6.
 // - A worker that waits in the driver does not exit on idle_timeout: it watches the I/O.
 // - Busy workers drive it too, without waiting, every 61st item (as Tokio's event_interval), so
 //   a pool that never runs dry still polls. And when nobody drove it during a whole
@@ -187,6 +191,16 @@ void* pool_core::find_elsewhere(worker_slot& slot) {
         if (item == nullptr) item = take_global(slot);
         if (item != nullptr) {
           transition_from_searching(slot);
+          return item;
+        }
+      }
+      // Ready I/O, without waiting, before parking (Go's findrunnable polls the network too):
+      // under load the next batch is usually there, and parking around it costs more.
+      // ordering: relaxed; a hint, re-read under the driver lock.
+      if (m_driver.load(std::memory_order_relaxed) != nullptr &&
+          drive_io(&slot, std::chrono::nanoseconds(0)) > 0) {
+        if (void* item = slot.queue.pop()) {
+          transition_from_searching(slot);  // the last searcher wakes a sleeper
           return item;
         }
       }
