@@ -138,6 +138,9 @@ class pool_core final : public blocking_observer {
   void transition_from_searching(worker_slot& slot);
   enum class park_result { woken, exit };
   park_result park(worker_slot& slot);
+  // A parked worker that found work itself leaves the sleepers as if woken; false when a waker
+  // already took it out (its wake-up is then still to be consumed).
+  bool leave_sleepers(worker_slot& slot);
   bool any_work_visible() const noexcept;
   void retire_to_global(worker_slot& slot);
   void notify_work();

@@ -325,14 +325,7 @@ pool_core::park_result pool_core::park(worker_slot& slot) {
   if (m_stopping.load(std::memory_order_seq_cst) ||
       (m_unparked.load(std::memory_order_relaxed) < m_goal.load(std::memory_order_relaxed) &&
        any_work_visible())) {
-    std::lock_guard lock(m_idle_mutex);
-    if (slot.sleeping) {
-      slot.sleeping = false;
-      std::erase(m_sleepers, &slot);
-      m_sleeper_count.fetch_sub(1, std::memory_order_relaxed);
-      m_unparked.fetch_add(1, std::memory_order_relaxed);
-      return park_result::woken;
-    }
+    if (leave_sleepers(slot)) return park_result::woken;
     // Somebody woke us meanwhile: consume their wake-up below.
   }
 
@@ -350,18 +343,7 @@ pool_core::park_result pool_core::park(worker_slot& slot) {
         if (woke == 0) continue;
         // The harvest is on our ring: leave the sleepers as if woken, unless a waker already
         // took us out (then its wake-up is consumed at the top of the loop).
-        bool left = false;
-        {
-          std::lock_guard lock(m_idle_mutex);
-          if (slot.sleeping) {
-            slot.sleeping = false;
-            std::erase(m_sleepers, &slot);
-            m_sleeper_count.fetch_sub(1, std::memory_order_relaxed);
-            m_unparked.fetch_add(1, std::memory_order_relaxed);
-            left = true;
-          }
-        }
-        if (left) {
+        if (leave_sleepers(slot)) {
           // A sleeper (if any may wake) searches: it steals half of a batch, or finds nothing
           // and takes the driver over while this worker runs what it harvested.
           notify_work();
@@ -395,6 +377,16 @@ pool_core::park_result pool_core::park(worker_slot& slot) {
   }
   emit_simple(thread_pool_event_kind::worker_unpark, slot.index);
   return park_result::woken;
+}
+
+bool pool_core::leave_sleepers(worker_slot& slot) {
+  std::lock_guard lock(m_idle_mutex);
+  if (!slot.sleeping) return false;
+  slot.sleeping = false;
+  std::erase(m_sleepers, &slot);
+  m_sleeper_count.fetch_sub(1, std::memory_order_relaxed);
+  m_unparked.fetch_add(1, std::memory_order_relaxed);
+  return true;
 }
 
 bool pool_core::saturated() const noexcept {

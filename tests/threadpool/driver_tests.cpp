@@ -133,14 +133,23 @@ class fake_driver final : public harrier::io_driver {
   std::thread::id last_harvester{};
 };
 
+// A pool with a fake driver attached and a worker already waiting in it; detached at the end.
+struct driven_pool {
+  driven_pool(std::uint32_t min, std::uint32_t max) : pool(workers(min, max)) {
+    REQUIRE(pool.attach_driver(driver));
+    REQUIRE(driver.wait_until_waiting(5s));
+  }
+  ~driven_pool() { pool.detach_driver(driver); }
+  fake_driver driver;  // declared first: it outlives the pool
+  harrier::thread_pool pool;
+};
+
 }  // namespace
 
 TEST_CASE("an idle worker waits in the attached driver and runs what it harvests itself",
           "[threadpool][driver]") {
-  harrier::thread_pool pool(workers(1, 1));
-  fake_driver driver;
-  REQUIRE(pool.attach_driver(driver));
-  REQUIRE(driver.wait_until_waiting(5s));
+  driven_pool p(1, 1);
+  auto& [driver, pool] = p;
 
   probe_state state;
   driver.complete(probe(state).handle);
@@ -174,9 +183,8 @@ TEST_CASE("a pool takes one driver at a time", "[threadpool][driver]") {
 }
 
 TEST_CASE("a post wakes the worker that waits in the driver", "[threadpool][driver]") {
-  harrier::thread_pool pool(workers(1, 1));
-  fake_driver driver;
-  REQUIRE(pool.attach_driver(driver));
+  driven_pool p(1, 1);
+  auto& [driver, pool] = p;
   for (int round = 0; round < 200; ++round) {
     REQUIRE(driver.wait_until_waiting(5s));
     harrier::test::flag ran;
@@ -184,15 +192,12 @@ TEST_CASE("a post wakes the worker that waits in the driver", "[threadpool][driv
     REQUIRE(ran.wait_for(5s));
   }
   CHECK(driver.wake_count() > 0);
-  pool.detach_driver(driver);
 }
 
 TEST_CASE("while a worker runs what it harvested, a sleeping worker takes the driver over",
           "[threadpool][driver]") {
-  harrier::thread_pool pool(workers(2, 2));
-  fake_driver driver;
-  REQUIRE(pool.attach_driver(driver));
-  REQUIRE(driver.wait_until_waiting(5s));
+  driven_pool p(2, 2);
+  auto& [driver, pool] = p;
   probe_state slow;
   harrier::test::flag started;
   harrier::test::flag release;
@@ -209,14 +214,11 @@ TEST_CASE("while a worker runs what it harvested, a sleeping worker takes the dr
   CHECK(fast.ran_on.load() == driver.harvester());
   CHECK(fast.ran_on.load() != slow.ran_on.load());
   REQUIRE(slow.done.wait_for(5s));
-  pool.detach_driver(driver);
 }
 
 TEST_CASE("a worker that never runs dry still polls the driver", "[threadpool][driver]") {
-  harrier::thread_pool pool(workers(1, 1));
-  fake_driver driver;
-  REQUIRE(pool.attach_driver(driver));
-  REQUIRE(driver.wait_until_waiting(5s));
+  driven_pool p(1, 1);
+  auto& [driver, pool] = p;
   constexpr int k_items = 6100;
   std::atomic<int> left{k_items};
   harrier::test::flag done;
@@ -234,17 +236,14 @@ TEST_CASE("a worker that never runs dry still polls the driver", "[threadpool][d
   REQUIRE(done.wait_for(10s));
   // Every 61st item (the monitor's polls come from another thread and are not counted).
   CHECK(driver.polls_by_watched.load() >= k_items / 61 / 2);
-  pool.detach_driver(driver);
 }
 
 TEST_CASE("while every worker is inside an item, the monitor drives the driver",
           "[threadpool][driver]") {
   // min 1, max 2: what the monitor harvests is queued work, so the stalled worker gets a
   // replacement and the harvested coroutine runs while the first worker still blocks.
-  harrier::thread_pool pool(workers(1, 2));
-  fake_driver driver;
-  REQUIRE(pool.attach_driver(driver));
-  REQUIRE(driver.wait_until_waiting(5s));
+  driven_pool p(1, 2);
+  auto& [driver, pool] = p;
   harrier::test::flag blocking;
   harrier::test::flag release;
   std::atomic<std::thread::id> blocked_thread{};
@@ -260,7 +259,6 @@ TEST_CASE("while every worker is inside an item, the monitor drives the driver",
   release.set();
   REQUIRE(ran_while_blocked);
   CHECK(state.ran_on.load() != blocked_thread.load());
-  pool.detach_driver(driver);
 }
 
 TEST_CASE("a pool stops while a worker waits in its driver", "[threadpool][driver]") {
