@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <stdexcept>
 #include <thread>
 
 #include <harrier/diagnostics/trace_names.hpp>
@@ -319,7 +320,14 @@ void reactor::dispatch_ready() noexcept {
   m_running.swap(m_ready);
   trace_batch(m_running.size(), m_dispatch != nullptr);
   if (m_dispatch != nullptr) {
-    m_dispatch->post_batch(m_running);
+    try {
+      m_dispatch->post_batch(m_running);
+    } catch (const std::logic_error&) {
+      // The executor stopped before this io_context (an embedder's shutdown order) and took
+      // none of the batch: run it here rather than lose it or end the process.
+      for (std::coroutine_handle<> h : m_running)
+        h.resume();
+    }
   } else {
     // Inline: a resumed coroutine may start operations that complete at once; they land in
     // m_ready and run on the next turn of the loop, after the next poll.

@@ -6,6 +6,7 @@
 // mirrored in an atomic so that the hot "anything there?" check takes no lock.
 
 #include <atomic>
+#include <coroutine>
 #include <cstddef>
 #include <mutex>
 #include <span>
@@ -33,6 +34,16 @@ class global_queue {
     if (m_closed) return false;
     for (void* item : items)
       push_locked(item);
+    m_length.store(m_count, std::memory_order_release);
+    return true;
+  }
+
+  // The same for coroutine handles (their frame addresses are the items): all or none.
+  bool push_handles(std::span<const std::coroutine_handle<>> handles) {
+    std::lock_guard lock(m_mutex);
+    if (m_closed) return false;
+    for (std::coroutine_handle<> h : handles)
+      push_locked(h.address());
     m_length.store(m_count, std::memory_order_release);
     return true;
   }

@@ -137,12 +137,15 @@ void pool_core::post_item(void* item) {
   notify_work();
 }
 
-void pool_core::post_items(std::span<void* const> items) {
-  if (items.empty()) return;
+void pool_core::post_handles(std::span<const std::coroutine_handle<>> handles) {
+  if (handles.empty()) return;
   worker_slot* slot = current_slot();
   if (slot != nullptr && current_core() == this) {
-    queue_on_ring(*slot, items);
-  } else if (!m_global.push_batch(items)) {
+    for (std::coroutine_handle<> h : handles) {
+      slot->queue.push(h.address(),
+                       [this](std::span<void* const> overflow) { m_global.push_batch(overflow); });
+    }
+  } else if (!m_global.push_handles(handles)) {
     throw std::logic_error("thread_pool::post_batch() after stop()");
   }
   notify_work();

@@ -102,7 +102,9 @@ class pool_core final : public blocking_observer {
 
   // Posting (any thread).
   void post_item(void* item);
-  void post_items(std::span<void* const> items);
+  // A batch of coroutines: onto the calling worker's ring, or all or none onto the global queue
+  // (std::logic_error after stop()).
+  void post_handles(std::span<const std::coroutine_handle<>> handles);
 
   thread_pool_stats stats() const;
   // executor::saturated / wait_for_idle_thread (worker.cpp).

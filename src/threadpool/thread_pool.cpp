@@ -30,15 +30,7 @@ void thread_pool::post(std::coroutine_handle<> h) {
 }
 
 void thread_pool::post_batch(std::span<const std::coroutine_handle<>> batch) {
-  // A coroutine_handle<> is exactly its frame address; convert in chunks without allocating.
-  std::array<void*, 64> items;
-  while (!batch.empty()) {
-    const std::size_t n = std::min(batch.size(), items.size());
-    for (std::size_t i = 0; i < n; ++i)
-      items[i] = batch[i].address();
-    m_core->post_items(std::span<void* const>(items.data(), n));
-    batch = batch.subspan(n);
-  }
+  m_core->post_handles(batch);
 }
 
 bool thread_pool::saturated() const noexcept {

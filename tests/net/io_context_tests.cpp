@@ -142,3 +142,33 @@ TEST_CASE("an io_context starts and stops cleanly with several I/O threads", "[n
   env.context.stop();
   env.context.stop();  // idempotent
 }
+
+TEST_CASE("operations pending when their thread_pool stopped first still finish at the end",
+          "[net][context]") {
+  // An embedder that stops the pool before destroying the io_context: the completions that the
+  // destructor's stop produces cannot be posted to the pool any more (it refuses posts after
+  // stop()), and are resumed on the I/O thread instead of being lost or ending the process.
+  const auto backend = GENERATE(backend_kind::io_uring, backend_kind::epoll);
+  INFO(harrier::net::to_string(backend));
+  harrier::thread_pool_options options;
+  options.min_threads = 1;
+  harrier::thread_pool pool(options);
+  std::atomic<int> cancelled{0};
+  {
+    harrier::net::io_options io;
+    io.backend = usable(backend);
+    io.dispatch = &pool;
+    harrier::net::io_context context(io);
+    auto sleeper = [](harrier::net::io_context& ctx, std::atomic<int>& n) -> task<void> {
+      auto e = co_await harrier::net::sleep_for(ctx, 60s);
+      if (e == std::errc::operation_canceled) ++n;
+    };
+    harrier::spawn(sleeper(context, cancelled));
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (context.stats().pending_operations == 0 && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::yield();
+    REQUIRE(context.stats().pending_operations == 1);
+    pool.stop();
+  }
+  CHECK(cancelled.load() == 1);
+}

@@ -39,6 +39,8 @@ class executor {
   virtual void post(std::coroutine_handle<> h) = 0;
 
   // Queues a batch at once: one wake-up for many completions. The default posts one by one.
+  // An executor that no longer takes work (a stopped thread_pool) throws std::logic_error from
+  // post(), and from post_batch() having taken none of the batch.
   virtual void post_batch(std::span<const std::coroutine_handle<>> batch) {
     for (std::coroutine_handle<> h : batch)
       post(h);
