@@ -257,7 +257,7 @@ request_parser::request_parser(const server_limits& limits) : m_limits(limits) {
   // demands the syntax and stores the digits; on_version_complete decides (505 for a major
   // other than 1). No other leniency: the flag changes nothing about framing.
   m_llhttp.lenient_flags = LENIENT_VERSION;
-  m_headers.reserve(16);  // as connection_core's header views (see there)
+  m_headers.reserve(8);  // as connection_core's header views (see there)
 }
 
 request_parser::~request_parser() = default;
