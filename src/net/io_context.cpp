@@ -112,7 +112,7 @@ void io_context_impl::stop() noexcept {
 }
 
 bool io_context_impl::workers_drive_io() const noexcept {
-  return m_reactors.size() == 1 && m_reactors.front()->worker_driven();
+  return m_reactors.front()->worker_driven();  // only ever with one I/O thread
 }
 
 io_stats io_context_impl::stats() const noexcept {

@@ -141,10 +141,7 @@ void pool_core::post_handles(std::span<const std::coroutine_handle<>> handles) {
   if (handles.empty()) return;
   worker_slot* slot = current_slot();
   if (slot != nullptr && current_core() == this) {
-    for (std::coroutine_handle<> h : handles) {
-      slot->queue.push(h.address(),
-                       [this](std::span<void* const> overflow) { m_global.push_batch(overflow); });
-    }
+    queue_on_ring(*slot, handles);
   } else if (!m_global.push_handles(handles)) {
     throw std::logic_error("thread_pool::post_batch() after stop()");
   }

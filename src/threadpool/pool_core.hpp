@@ -154,7 +154,7 @@ class pool_core final : public blocking_observer {
   // worker (a non-zero timeout) can be woken out of the driver by unpark(). Returns how many
   // coroutines it queued.
   std::ptrdiff_t drive_io(worker_slot* slot, std::chrono::nanoseconds timeout);
-  void queue_on_ring(worker_slot& slot, std::span<void* const> items);
+  void queue_on_ring(worker_slot& slot, std::span<const std::coroutine_handle<>> handles);
 
   // pool_core.cpp: threads and goal.
   void ensure_workers(bool work_queued);

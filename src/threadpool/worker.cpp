@@ -462,9 +462,9 @@ void pool_core::unpark(worker_slot& slot) {
   futex_wake_one(slot.park_word);
 }
 
-void pool_core::queue_on_ring(worker_slot& slot, std::span<void* const> items) {
-  for (void* item : items) {
-    slot.queue.push(item,
+void pool_core::queue_on_ring(worker_slot& slot, std::span<const std::coroutine_handle<>> handles) {
+  for (std::coroutine_handle<> h : handles) {
+    slot.queue.push(h.address(),
                     [this](std::span<void* const> overflow) { m_global.push_batch(overflow); });
   }
 }
@@ -493,19 +493,11 @@ std::ptrdiff_t pool_core::drive_io(worker_slot* slot, std::chrono::nanoseconds t
 
   const std::size_t n = out.size();
   if (n != 0) {
-    // Coroutine frame addresses are the queue's items (pool_core.hpp).
-    std::array<void*, 64> items;
-    for (std::size_t done = 0; done < n;) {
-      const std::size_t chunk = std::min(items.size(), n - done);
-      for (std::size_t i = 0; i < chunk; ++i)
-        items[i] = out[done + i].address();
-      const std::span<void* const> part(items.data(), chunk);
-      if (slot != nullptr) {
-        queue_on_ring(*slot, part);
-      } else {
-        m_global.push_batch(part);
-      }
-      done += chunk;
+    if (slot != nullptr) {
+      queue_on_ring(*slot, out);
+    } else {
+      // The monitor stops before the queue closes (stop()), so this push cannot be refused.
+      m_global.push_handles(out);
     }
     out.clear();
   }
