@@ -22,12 +22,19 @@
 // dispatch stays available (dispatch = nullptr) for handlers that never block.
 //
 // Not worker-driven (reactor.hpp), unlike epoll: the kernel runs a request's completion work
-// (task_work) in the thread that submitted it, so a ring that pool workers take turns to enter
-// would either leave completions waiting until their submitter next enters the kernel (with
-// COOP_TASKRUN it is not woken from a futex sleep) or interrupt a sleeping submitter for each
-// (without it), and SINGLE_ISSUER | DEFER_TASKRUN forbid it outright. The Tokio-like form for
-// io_uring is a ring per worker (thread per core), with other threads' operations and a blocked
-// owner's sockets handed over; not built yet.
+// (task_work) in the thread that submitted it, and SINGLE_ISSUER | DEFER_TASKRUN forbid other
+// submitters outright. Both ways to share a ring between the pool's workers were built and
+// measured (wrk -c64 /plaintext; the ring driven under the pool's lock as epoll is):
+// - COOP_TASKRUN | TASKRUN_FLAG: a submitter is not woken for its task_work, which waits until
+//   it next enters the kernel. One pinned CPU: 5.7 us of CPU per request and p50 180 us, as
+//   inline dispatch (I/O thread: 5.7-5.8 us, p50 340 us). Rejected: a worker that blocks in a
+//   handler (sleep, sync-over-async) holds back the completions of every request it submitted,
+//   and deadlocks when it waits for one of them.
+// - no flags: the kernel interrupts the submitter (an IPI, or a wake-up from any sleep) for
+//   each completion. Correct, but one pinned CPU 8.0-8.4 us per request; two CPUs 9.4-11.8 us
+//   against 7.1-7.8 and -25 % requests/s.
+// A ring per worker (thread per core) has the first one's problem: a blocked owner's sockets
+// stop. So the ring keeps one submitter that never runs handlers, the I/O thread.
 //
 // Kestrel-like: one ring per I/O thread (io_options::io_threads, default 1), only ever touched by
 // that thread, so the ring is set up with SINGLE_ISSUER | DEFER_TASKRUN. Operations started on
