@@ -58,6 +58,8 @@ std::string_view rejection_name(rejection_reason reason) noexcept {
       return "unsupported_transfer_coding";
     case rejection_reason::invalid_chunk:
       return "invalid_chunk";
+    case rejection_reason::chunk_extensions_too_long:
+      return "chunk_extensions_too_long";
     case rejection_reason::obs_fold:
       return "obs_fold";
     case rejection_reason::invalid_line_ending:

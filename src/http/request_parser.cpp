@@ -9,6 +9,7 @@
 #include <harrier/http/headers.hpp>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 
 namespace harrier::http::detail {
@@ -37,6 +38,7 @@ struct parser_callbacks {
     r.m_method_length = 0;
     r.m_header_bytes = 0;
     r.m_header_count = 0;
+    r.m_extension_budget = r.m_limits.max_chunk_extension_bytes;
     return 0;
   }
 
@@ -210,9 +212,25 @@ struct parser_callbacks {
     return 0;
   }
 
-  // Paused so that execute() can check the CRLF that ended the chunk-size line.
+  // Extensions are dropped; their names and values (llhttp calls these in pieces) only count.
+  static int on_chunk_extension(llhttp_t* p, const char*, std::size_t n) {
+    request_parser& r = self(p);
+    if (n > r.m_extension_budget) return r.fail(rejection_reason::chunk_extensions_too_long);
+    r.m_extension_budget -= n;
+    return 0;
+  }
+
+  // Paused so that execute() can check the CRLF that ended the chunk-size line. The chunk's
+  // size (in content_length here) adds to the extension budget; a size llhttp accepted is below
+  // 2^64, and the budget saturates.
   static int on_chunk_header(llhttp_t* p) {
-    self(p).m_pause = request_parser::pause_reason::chunk_header;
+    request_parser& r = self(p);
+    const std::uint64_t allowance =
+        p->content_length > (UINT64_MAX - 16) / 2 ? UINT64_MAX : 16 + 2 * p->content_length;
+    r.m_extension_budget = allowance > UINT64_MAX - r.m_extension_budget
+                               ? UINT64_MAX
+                               : r.m_extension_budget + allowance;
+    r.m_pause = request_parser::pause_reason::chunk_header;
     return HPE_PAUSED;
   }
 
@@ -238,6 +256,8 @@ struct parser_callbacks {
       v.on_header_value = on_header_value;
       v.on_headers_complete = on_headers_complete;
       v.on_body = on_body;
+      v.on_chunk_extension_name = on_chunk_extension;
+      v.on_chunk_extension_value = on_chunk_extension;
       v.on_chunk_header = on_chunk_header;
       v.on_chunk_complete = on_chunk_complete;
       v.on_message_complete = on_message_complete;

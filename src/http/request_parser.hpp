@@ -125,6 +125,8 @@ class request_parser {
   std::size_t m_header_bytes = 0;
   std::size_t m_header_count = 0;
   std::size_t m_field_name_bytes = 0;  // of the current field (head or trailer)
+  // Chunk extension bytes the request may still send (server_limits::max_chunk_extension_bytes).
+  std::uint64_t m_extension_budget = 0;
   // Trailer fields are checked but not kept; this tracks the current one for obs-fold checks,
   // in stream positions (bytes since the parser was made), which survive the connection's
   // compaction of body bytes between reads, unlike offsets from the base.

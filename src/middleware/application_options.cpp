@@ -109,6 +109,13 @@ std::vector<option_spec> builtin_options() {
        .help = "request header count limit (431 above)",
        .min = 1,
        .max = 100000},
+      {.key = "limits:max_chunk_extension_size",
+       .type = option_type::integer,
+       .default_value = "16384",
+       .help = "chunk extension bytes a request may send beyond 16 + 2x each chunk's data (400 "
+               "above)",
+       .min = 0,
+       .max = 1 << 26},
       {.key = "limits:max_request_body_size",
        .type = option_type::integer,
        .default_value = "30000000",
@@ -286,6 +293,8 @@ application_settings read_settings(const configuration& config,
   l.max_request_headers_total_bytes =
       static_cast<std::size_t>(integer("limits:max_request_headers_total_size"));
   l.max_request_header_count = static_cast<std::size_t>(integer("limits:max_request_header_count"));
+  l.max_chunk_extension_bytes =
+      static_cast<std::size_t>(integer("limits:max_chunk_extension_size"));
   const std::int64_t body = integer("limits:max_request_body_size");
   l.max_request_body_bytes =
       body == 0 ? std::nullopt : std::optional<std::uint64_t>(static_cast<std::uint64_t>(body));

@@ -6,6 +6,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <cstdio>
+
 using namespace harrier::http;
 using namespace harrier::http::testing;
 
@@ -101,6 +103,78 @@ TEST_CASE("a chunked body that grows past the body limit gets 413 while it is re
       "POST /upload HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n"
       "8\r\n12345678\r\n8\r\n12345678\r\n0\r\n\r\n";
   check_rejected(run_bad(input, rejection_reason::body_too_large, 0, options), 413, 1);
+}
+
+namespace {
+
+// A chunked request whose chunks each carry `data_bytes` of data and an extension of
+// `extension_bytes` (a name and a value, as aws-chunked's chunk-signature).
+std::string chunked_with_extensions(int chunks, std::size_t data_bytes,
+                                    std::size_t extension_bytes) {
+  std::string input = "POST /ext HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n";
+  char size[32];
+  std::snprintf(size, sizeof size, "%zx", data_bytes);
+  for (int i = 0; i < chunks; ++i) {
+    input += size;
+    input += ";s=" + std::string(extension_bytes - 1, 'e') + "\r\n";
+    input += std::string(data_bytes, 'd') + "\r\n";
+  }
+  return input + "0\r\n\r\n";
+}
+
+// Runs `input` through a connection whose handler answers with the body's size.
+std::vector<parsed_response> run_sized(const std::string& input, std::size_t split = 0) {
+  connection_harness h([](request& req, response& res) -> harrier::task<void> {
+    std::string body = co_await req.body().read_all(1 << 24);
+    co_await res.send(200, "text/plain", std::to_string(body.size()));
+  });
+  if (split > 0) h.transport.max_recv_bytes = split;
+  h.start();
+  h.feed(input);
+  h.feed_eof();
+  REQUIRE(h.finished);
+  CHECK(h.rejections.get(rejection_reason::chunk_extensions_too_long) == 0);
+  return parse_responses(h.transport.output);
+}
+
+}  // namespace
+
+TEST_CASE("chunk extensions past the limit get 400, whole or read in pieces", "[http][limits]") {
+  // 16 KiB of slack plus 16 + 2 x 3 for the first chunk's data: one 20,000-byte extension is
+  // over, as is the second of two 10,000-byte ones.
+  const std::string one =
+      "POST /u HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "3;" +
+      std::string(20000, 'x') + "\r\nabc\r\n0\r\n\r\n";
+  const std::size_t split = GENERATE(0, 1000);
+  check_rejected(run_bad(one, rejection_reason::chunk_extensions_too_long, split), 400, 1);
+  check_rejected(run_bad(chunked_with_extensions(2, 3, 10000),
+                         rejection_reason::chunk_extensions_too_long, split),
+                 400, 1);
+}
+
+TEST_CASE("chunk extensions may grow with the data they come with (Go's rule)", "[http][limits]") {
+  // 300 chunks of 100 bytes, each with an 80-byte extension: 24,000 extension bytes in all,
+  // more than the 16 KiB slack, but under what 30,000 bytes of data allow.
+  auto responses = run_sized(chunked_with_extensions(300, 100, 80));
+  REQUIRE(responses.size() == 1);
+  CHECK(responses[0].status == 200);
+  CHECK(responses[0].body == "30000");
+  // Tiny chunks with large extensions are not: 1-byte chunks allow 18 bytes each, so 100-byte
+  // extensions use the slack up after ~200 chunks.
+  check_rejected(
+      run_bad(chunked_with_extensions(400, 1, 100), rejection_reason::chunk_extensions_too_long),
+      400, 1);
+}
+
+TEST_CASE("the chunk extension limit applies per request", "[http][limits]") {
+  // Two pipelined requests with 10,000 extension bytes each: each is under the limit.
+  const std::string one = chunked_with_extensions(1, 3, 10000);
+  auto responses = run_sized(one + one, 4096);
+  REQUIRE(responses.size() == 2);
+  CHECK(responses[0].status == 200);
+  CHECK(responses[1].status == 200);
+  CHECK(responses[1].body == "3");
 }
 
 TEST_CASE("an HTTP/1.1 request without Host gets 400", "[http][limits]") {

@@ -50,6 +50,18 @@ class BadRequests(harness.ServerTestCase):
         self.reject(b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
                     b"zz\r\nhello\r\n0\r\n\r\n", 400)
 
+    def test_chunk_extensions_past_the_limit_are_400_and_ordinary_ones_pass(self):
+        head = b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        self.reject(head + b"3;x=" + b"y" * 20000 + b"\r\nabc\r\n0\r\n\r\n", 400)
+        # aws-chunked style: a signature on every chunk, within what the data allows.
+        chunk = b"40;chunk-signature=" + b"a" * 64 + b"\r\n" + b"z" * 64 + b"\r\n"
+        s = harness.connect(self.server)
+        s.sendall(head + chunk * 400 + b"0\r\n\r\n")
+        status, _, body, _ = harness.read_response(s)
+        s.close()
+        self.assertEqual(status, 200)
+        self.assertEqual(body, b"z" * 64 * 400)
+
     def test_a_transfer_coding_other_than_chunked_is_501(self):
         self.reject(b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n"
                     b"\r\n0\r\n\r\n", 501)

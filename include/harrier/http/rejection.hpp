@@ -30,6 +30,7 @@ enum class rejection_reason : unsigned char {
   invalid_transfer_encoding,              // 400: chunked not last, or applied twice
   unsupported_transfer_coding,            // 501: a coding other than chunked (gzip, chunked)
   invalid_chunk,                          // 400
+  chunk_extensions_too_long,              // 400: over server_limits::max_chunk_extension_bytes
   obs_fold,                               // 400
   invalid_line_ending,                    // 400: bare CR, bare LF
   invalid_header,                         // 400: control characters, bad token, space before colon

@@ -17,6 +17,11 @@ struct server_limits {
   // Sum of header field and value bytes (each header also counts ": " and CRLF) → 431.
   std::size_t max_request_headers_total_bytes = 32 * 1024;
   std::size_t max_request_header_count = 100;
+  // Chunk extensions (harrier's own limit; Kestrel has none): RFC 9112 section 7.1.1 asks a
+  // server to limit them, as they are parsed and dropped, and a peer can otherwise send any
+  // amount of them around a few bytes of data. Go's net/http rule: each chunk allows 16 bytes
+  // plus twice its data, and this much more over the request; beyond it → 400.
+  std::size_t max_chunk_extension_bytes = 16 * 1024;
   // Body: 413, before reading it when Content-Length says so. nullopt = unlimited.
   std::optional<std::uint64_t> max_request_body_bytes = 30'000'000;
   // Unread pipelined input held per connection before reading stops. harrier reads ahead only
