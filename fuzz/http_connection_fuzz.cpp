@@ -287,6 +287,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   options.limits.max_request_headers_total_bytes = 1024;
   options.limits.max_request_header_count = 16;
   options.limits.max_request_body_bytes = 4096;
+  options.limits.max_chunk_extension_bytes = 64;
   {
     connection_harness h([&state](request& req, response& res) { return handle(&state, req, res); },
                          options);

@@ -39,6 +39,7 @@ server_limits small_limits() {
   limits.max_request_headers_total_bytes = 1024;
   limits.max_request_header_count = 16;
   limits.max_request_body_bytes = 4096;
+  limits.max_chunk_extension_bytes = 64;
   return limits;
 }
 
