@@ -233,6 +233,8 @@ void reactor::complete(io_operation* op, int result) noexcept {
 }
 
 void reactor::adopt_parked(io_operation* op) noexcept {
+  // Counted once: a receive served on a stale edge parks again (epoll), already counted.
+  if (op->started) return;
   op->started = true;
   ++m_open_ops;
   m_pending_published.store(m_open_ops, std::memory_order_relaxed);

@@ -128,7 +128,8 @@ class reactor : public io_driver {
 
   // Records the result and queues the waiter for dispatch (I/O thread only).
   void complete(io_operation* op, int result) noexcept;
-  // Counts a parked operation the I/O thread took over as started (I/O thread only).
+  // Counts a parked operation the I/O thread took over as started, once: one served on a stale
+  // edge parks again and may be taken over again (I/O thread only).
   void adopt_parked(io_operation* op) noexcept;
   // Closes the descriptor and frees the state (I/O thread, or after the thread has exited).
   void finalize(socket_state* s) noexcept;
