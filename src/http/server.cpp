@@ -10,7 +10,9 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <system_error>
 
 #include <harrier/diagnostics/trace_names.hpp>
@@ -120,20 +122,54 @@ server_stats server::stats() const noexcept {
           m_active.load(std::memory_order_relaxed)};
 }
 
+// Failed accepts, as Go's net/http handles them: out of descriptors or memory, the loop backs off
+// (5 ms, doubling up to 1 s) instead of spinning on the error, and a streak of failures logs its
+// first one, then at most one line a second with the count, then its end. At 10 ms fixed and a
+// line per failure, exhausted descriptors wrote 100 warnings a second.
 task<void> server::accept_loop(net::listener& listener) {
+  using std::chrono::milliseconds;
+  constexpr milliseconds k_first_backoff(5);
+  constexpr milliseconds k_max_backoff(1000);
+  constexpr std::chrono::seconds k_log_every(1);
   const cancellation_token token = m_stop_accepting.token();
+  milliseconds backoff(0);
+  std::uint64_t failures = 0;  // in the current streak
+  std::uint64_t unlogged = 0;  // failures since the last line
+  std::chrono::steady_clock::time_point logged_at;
   while (!token.is_cancellation_requested()) {
     net::accept_result accepted = co_await listener.accept(token);
     if (accepted.error) {
       if (token.is_cancellation_requested()) break;
-      harrier::detail::harrier_logger()->warn("accept on {} failed: {}",
-                                              listener.local_endpoint().to_string(),
-                                              accepted.error.message());
-      if (is_resource_exhaustion(accepted.error)) {
-        // Out of descriptors or memory: back off briefly instead of spinning on the error.
-        co_await net::sleep_for(m_io, std::chrono::milliseconds(10), token);
+      ++failures;
+      ++unlogged;
+      const bool exhausted = is_resource_exhaustion(accepted.error);
+      if (exhausted) {
+        backoff = backoff.count() == 0 ? k_first_backoff : std::min(backoff * 2, k_max_backoff);
       }
+      const auto now = std::chrono::steady_clock::now();
+      if (failures == 1) {
+        harrier::detail::harrier_logger()->warn("accept on {} failed: {}",
+                                                listener.local_endpoint().to_string(),
+                                                accepted.error.message());
+      } else if (now - logged_at >= k_log_every) {
+        harrier::detail::harrier_logger()->warn(
+            "accept on {} still failing: {} ({} attempts since the last report, next in {} ms)",
+            listener.local_endpoint().to_string(), accepted.error.message(), unlogged,
+            backoff.count());
+      }
+      if (failures == 1 || now - logged_at >= k_log_every) {
+        logged_at = now;
+        unlogged = 0;
+      }
+      if (exhausted) co_await net::sleep_for(m_io, backoff, token);
       continue;
+    }
+    if (failures != 0) [[unlikely]] {
+      harrier::detail::harrier_logger()->info("accept on {} works again after {} failures",
+                                              listener.local_endpoint().to_string(), failures);
+      failures = 0;
+      unlogged = 0;
+      backoff = milliseconds(0);
     }
     m_total.fetch_add(1, std::memory_order_relaxed);
     auto& recorder = diagnostics::default_trace_recorder();

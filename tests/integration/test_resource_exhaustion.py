@@ -1,0 +1,68 @@
+"""Out of file descriptors: the server backs off, says so without flooding its log, keeps the
+connections it has, and accepts again once descriptors are free.
+
+The server's descriptor limit is lowered from outside (prlimit), a little above what it uses.
+On epoll: io_uring's accept reads the limit when the request is prepared, so a multishot accept
+armed before the change keeps the old one (the backoff and the log are the server's, the same
+on both backends).
+"""
+
+import os
+import re
+import resource
+import socket
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+import harness  # noqa: E402
+
+REQUEST = b"GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n"
+
+
+def served(sock, timeout):
+    sock.settimeout(timeout)
+    try:
+        sock.sendall(REQUEST)
+        status, _, body, _ = harness.read_response(sock)
+        return status == 200 and body == b"Hello, World!"
+    except (OSError, AssertionError):
+        return False
+
+
+class ResourceExhaustion(unittest.TestCase):
+    def test_out_of_descriptors_backs_off_logs_sparingly_and_recovers(self):
+        server = harness.Server("--io", "epoll").start()
+        try:
+            in_use = len(os.listdir(f"/proc/{server.proc.pid}/fd"))
+            _, hard = resource.prlimit(server.proc.pid, resource.RLIMIT_NOFILE)
+            resource.prlimit(server.proc.pid, resource.RLIMIT_NOFILE, (in_use + 30, hard))
+            held = []
+            for _ in range(60):  # until one connection stays in the backlog, unaccepted
+                s = harness.connect(server)
+                held.append(s)
+                if not served(s, 1.5):
+                    break
+            else:
+                self.fail("every connection was served: the descriptor limit did not bite")
+            first = server.wait_for_log(r"accept on \S+ failed: Too many open files")
+            time.sleep(2.5)  # exhausted meanwhile: retries back off and the log stays quiet
+            lines = re.findall(r"accept on \S+ (?:failed|still failing)", server.log())
+            self.assertLessEqual(len(lines), 5, f"log flooded: {len(lines)} lines")
+            self.assertTrue(served(held[0], 5.0), "an accepted connection stopped working")
+
+            for s in held:
+                s.close()
+            started = time.monotonic()
+            with harness.connect(server) as s:
+                self.assertTrue(served(s, 5.0), "not served after descriptors were freed")
+            self.assertLess(time.monotonic() - started, 3.0)  # backoff is capped at 1 s
+            server.wait_for_log(r"accept on \S+ works again after \d+ failures")
+            self.assertTrue(first)
+        finally:
+            self.assertEqual(server.stop(), 0)
+
+
+if __name__ == "__main__":
+    unittest.main()
