@@ -23,9 +23,31 @@
 namespace harrier::http {
 namespace {
 
-bool is_resource_exhaustion(const std::error_code& ec) {
-  return ec == std::errc::too_many_files_open || ec == std::errc::too_many_files_open_in_system ||
-         ec == std::errc::no_buffer_space || ec == std::errc::not_enough_memory;
+// An error that belongs to the one connection being accepted, not to the listener: accept(2)
+// reports a connection's pending network error (its man page lists these for TCP), a peer that
+// reset before the accept gives ECONNABORTED, and a firewall rule EPERM. The next accept is
+// unaffected, so it is tried at once.
+bool is_connection_error(const std::error_code& ec) {
+  if (ec.category() != std::system_category() && ec.category() != std::generic_category()) {
+    return false;
+  }
+  switch (ec.value()) {
+    case ECONNABORTED:
+    case EINTR:
+    case EPERM:
+    case EPROTO:
+    case ENOPROTOOPT:
+    case ENETDOWN:
+    case ENETUNREACH:
+    case EHOSTDOWN:
+    case EHOSTUNREACH:
+    case ENONET:
+    case EOPNOTSUPP:
+    case ETIMEDOUT:
+      return true;
+    default:
+      return false;
+  }
 }
 
 // The numeric address text of an IP sockaddr (no brackets, no port), or the path of a Unix one.
@@ -122,10 +144,12 @@ server_stats server::stats() const noexcept {
           m_active.load(std::memory_order_relaxed)};
 }
 
-// Failed accepts, as Go's net/http handles them: out of descriptors or memory, the loop backs off
-// (5 ms, doubling up to 1 s) instead of spinning on the error, and a streak of failures logs its
-// first one, then at most one line a second with the count, then its end. At 10 ms fixed and a
-// line per failure, exhausted descriptors wrote 100 warnings a second.
+// Failed accepts. An error of the connection being accepted (is_connection_error) is logged at
+// debug and the next accept follows at once. Any other error is the listener's (out of
+// descriptors or memory, or worse): as Go's net/http does for those, the loop backs off (5 ms,
+// doubling up to 1 s) instead of spinning on it, and a streak of them logs its first, then at
+// most one line a second with the count, then its end. At 10 ms fixed (and no wait for other
+// errors) with a line per failure, exhausted descriptors wrote 100 warnings a second.
 task<void> server::accept_loop(net::listener& listener) {
   using std::chrono::milliseconds;
   constexpr milliseconds k_first_backoff(5);
@@ -140,12 +164,15 @@ task<void> server::accept_loop(net::listener& listener) {
     net::accept_result accepted = co_await listener.accept(token);
     if (accepted.error) {
       if (token.is_cancellation_requested()) break;
+      if (is_connection_error(accepted.error)) {
+        harrier::detail::harrier_logger()->debug("accept on {}: a connection failed: {}",
+                                                 listener.local_endpoint().to_string(),
+                                                 accepted.error.message());
+        continue;
+      }
       ++failures;
       ++unlogged;
-      const bool exhausted = is_resource_exhaustion(accepted.error);
-      if (exhausted) {
-        backoff = backoff.count() == 0 ? k_first_backoff : std::min(backoff * 2, k_max_backoff);
-      }
+      backoff = backoff.count() == 0 ? k_first_backoff : std::min(backoff * 2, k_max_backoff);
       const auto now = std::chrono::steady_clock::now();
       if (failures == 1) {
         harrier::detail::harrier_logger()->warn("accept on {} failed: {}",
@@ -161,7 +188,7 @@ task<void> server::accept_loop(net::listener& listener) {
         logged_at = now;
         unlogged = 0;
       }
-      if (exhausted) co_await net::sleep_for(m_io, backoff, token);
+      co_await net::sleep_for(m_io, backoff, token);
       continue;
     }
     if (failures != 0) [[unlikely]] {
