@@ -31,7 +31,7 @@
 //   handler (sleep, sync-over-async) holds back the completions of every request it submitted,
 //   and deadlocks when it waits for one of them.
 // - no flags: the kernel interrupts the submitter (an IPI, or a wake-up from any sleep) for
-//   each completion. Correct, but one pinned CPU 8.0-8.4 us per request; two CPUs 9.4-11.8 us
+//   each completion. Correct, but one pinned CPU 8.0-8.5 us per request; two CPUs 9.4-11.8 us
 //   against 7.1-7.8 and -25 % requests/s.
 // A ring per worker (thread per core) has the first one's problem: a blocked owner's sockets
 // stop. So the ring keeps one submitter that never runs handlers, the I/O thread.
