@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <system_error>
 
 #include <harrier/diagnostics/trace_names.hpp>
@@ -27,10 +28,9 @@ namespace {
 // reports a connection's pending network error (its man page lists these for TCP), a peer that
 // reset before the accept gives ECONNABORTED, and a firewall rule EPERM. The next accept is
 // unaffected, so it is tried at once.
+// The net layer's errors are errno values (system_category). The text comes from glibc's table,
+// with no allocation: these errors include running out of memory.
 bool is_connection_error(const std::error_code& ec) {
-  if (ec.category() != std::system_category() && ec.category() != std::generic_category()) {
-    return false;
-  }
   switch (ec.value()) {
     case ECONNABORTED:
     case EINTR:
@@ -48,6 +48,11 @@ bool is_connection_error(const std::error_code& ec) {
     default:
       return false;
   }
+}
+
+const char* errno_text(const std::error_code& ec) {
+  const char* text = ::strerrordesc_np(ec.value());
+  return text != nullptr ? text : "unknown error";
 }
 
 // The numeric address text of an IP sockaddr (no brackets, no port), or the path of a Unix one.
@@ -167,7 +172,7 @@ task<void> server::accept_loop(net::listener& listener) {
       if (is_connection_error(accepted.error)) {
         harrier::detail::harrier_logger()->debug("accept on {}: a connection failed: {}",
                                                  listener.local_endpoint().to_string(),
-                                                 accepted.error.message());
+                                                 errno_text(accepted.error));
         continue;
       }
       ++failures;
@@ -177,11 +182,11 @@ task<void> server::accept_loop(net::listener& listener) {
       if (failures == 1) {
         harrier::detail::harrier_logger()->warn("accept on {} failed: {}",
                                                 listener.local_endpoint().to_string(),
-                                                accepted.error.message());
+                                                errno_text(accepted.error));
       } else if (now - logged_at >= k_log_every) {
         harrier::detail::harrier_logger()->warn(
             "accept on {} still failing: {} ({} attempts since the last report, next in {} ms)",
-            listener.local_endpoint().to_string(), accepted.error.message(), unlogged,
+            listener.local_endpoint().to_string(), errno_text(accepted.error), unlogged,
             backoff.count());
       }
       if (failures == 1 || now - logged_at >= k_log_every) {

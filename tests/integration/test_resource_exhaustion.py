@@ -21,6 +21,11 @@ import harness  # noqa: E402
 REQUEST = b"GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n"
 
 
+def built_with_ubsan():
+    with open(harness.SERVER, "rb") as f:
+        return b"__ubsan_handle_dynamic_type_cache_miss" in f.read()
+
+
 def served(sock, timeout):
     sock.settimeout(timeout)
     try:
@@ -31,6 +36,10 @@ def served(sock, timeout):
         return False
 
 
+# UBSan's vptr check opens a pipe to probe memory when its type cache misses; with no descriptor
+# left it calls every miss an invalid vptr and aborts the server. The behaviour tested here is
+# the same in every build; the dev build runs it.
+@unittest.skipIf(built_with_ubsan(), "UBSan's vptr check needs file descriptors")
 class ResourceExhaustion(unittest.TestCase):
     def test_out_of_descriptors_backs_off_logs_sparingly_and_recovers(self):
         server = harness.Server("--io", "epoll").start()
