@@ -4,9 +4,11 @@ For a few seconds: wrk at 16 connections; two keep-alive clients checking every 
 its latency; connections cut at random points of partial requests, half of them with a reset;
 malformed and oversized requests; 1 MiB chunked uploads echoed back while their response is read
 slowly; a connection of blocking /sync/sleep requests; clients that give up on /async/delay.
-Then SIGTERM. Every good answer must be right, the server must exit with 0, and it must log no
-error (a sanitizer build's reports land in the same log). This is the test that found a
-phantom pending operation in the epoll backend (shutdown waited 2 s and logged an error).
+Then SIGTERM. Each backend runs in its default topology and in one other (epoll with its I/O
+thread, io_uring with inline dispatch). Every good answer must be right, the server must exit
+with 0, and it must log no error (a sanitizer build's reports land in the same log). This is the
+test that found a phantom pending operation in the epoll backend (shutdown waited 2 s and
+logged an error).
 """
 
 import os
@@ -33,8 +35,8 @@ def read_response(sock, rest=b""):
 
 
 class HostileMix(unittest.TestCase):
-    def run_mix(self, backend):
-        server = harness.Server("--io", backend).start()
+    def run_mix(self, backend, *extra):
+        server = harness.Server("--io", backend, *extra).start()
         stop_at = time.monotonic() + DURATION
         errors = []
         counts = {}
@@ -182,6 +184,12 @@ class HostileMix(unittest.TestCase):
 
     def test_epoll(self):
         self.run_mix("epoll")
+
+    def test_epoll_with_its_io_thread(self):
+        self.run_mix("epoll", "--workers-drive-io", "false")
+
+    def test_io_uring_inline(self):
+        self.run_mix("io_uring", "--dispatch", "inline")
 
 
 if __name__ == "__main__":
