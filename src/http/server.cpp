@@ -27,9 +27,7 @@ namespace {
 // An error that belongs to the one connection being accepted, not to the listener: accept(2)
 // reports a connection's pending network error (its man page lists these for TCP), a peer that
 // reset before the accept gives ECONNABORTED, and a firewall rule EPERM. The next accept is
-// unaffected, so it is tried at once.
-// The net layer's errors are errno values (system_category). The text comes from glibc's table,
-// with no allocation: these errors include running out of memory.
+// unaffected, so it is tried at once. The net layer's errors are errno values (system_category).
 bool is_connection_error(const std::error_code& ec) {
   switch (ec.value()) {
     case ECONNABORTED:
@@ -50,6 +48,7 @@ bool is_connection_error(const std::error_code& ec) {
   }
 }
 
+// The text from glibc's table, with no allocation: these errors include running out of memory.
 const char* errno_text(const std::error_code& ec) {
   const char* text = ::strerrordesc_np(ec.value());
   return text != nullptr ? text : "unknown error";
