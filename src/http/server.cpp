@@ -145,6 +145,7 @@ void server::start() {
 
 server_stats server::stats() const noexcept {
   return {m_total.load(std::memory_order_relaxed), m_refused.load(std::memory_order_relaxed),
+          m_accept_failures.load(std::memory_order_relaxed),
           m_active.load(std::memory_order_relaxed)};
 }
 
@@ -174,6 +175,7 @@ task<void> server::accept_loop(net::listener& listener) {
                                                  errno_text(accepted.error));
         continue;
       }
+      m_accept_failures.fetch_add(1, std::memory_order_relaxed);
       ++failures;
       ++unlogged;
       backoff = backoff.count() == 0 ? k_first_backoff : std::min(backoff * 2, k_max_backoff);

@@ -23,6 +23,7 @@
 #include <harrier/diagnostics/trace_names.hpp>
 #include <harrier/diagnostics/trace_recorder.hpp>
 #include <harrier/http/date_cache.hpp>
+#include <harrier/http/rejection.hpp>
 #include <harrier/http/server.hpp>
 #include <harrier/middleware/application.hpp>
 #include <harrier/net/endpoint.hpp>
@@ -123,6 +124,22 @@ void register_runtime_metrics(application::impl& s) {
   regs.push_back(r.add_counter_callback(names::k_harrier_connections_total, [server] {
     return static_cast<double>(server->stats().connections_total);
   }));
+  regs.push_back(r.add_counter_callback(names::k_harrier_connections_refused_total, [server] {
+    return static_cast<double>(server->stats().connections_refused);
+  }));
+  regs.push_back(r.add_counter_callback(names::k_harrier_accept_failures_total, [server] {
+    return static_cast<double>(server->stats().accept_failures);
+  }));
+  const http::rejection_counters* rejections = s.settings.server.connection.rejections != nullptr
+                                                   ? s.settings.server.connection.rejections
+                                                   : &http::rejection_counters::shared();
+  for (std::size_t i = 0; i < http::k_rejection_reason_count; ++i) {
+    const auto reason = static_cast<http::rejection_reason>(i);
+    regs.push_back(r.add_counter_callback(
+        names::k_harrier_http_rejected_requests_total,
+        [rejections, reason] { return static_cast<double>(rejections->get(reason)); },
+        {{std::string(names::k_label_reason), std::string(http::rejection_name(reason))}}));
+  }
   net::io_context* io = s.io.get();
   regs.push_back(r.add_counter_callback(names::k_harrier_io_completions_total, [io] {
     return static_cast<double>(io->stats().completions);

@@ -210,6 +210,21 @@ def read_response(sock, buffered=b""):
     return status, headers, b"", rest
 
 
+def metric(server, name, **labels):
+    """The value of one series in the server's /metrics (0 if the series is absent)."""
+    with connect(server) as s:
+        s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        status, _, body, _ = read_response(s)
+    if status != 200:
+        raise AssertionError(f"/metrics answered {status}")
+    selector = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    series = f"{name}{{{selector}}}" if labels else name
+    for line in body.decode().splitlines():
+        if line.startswith(series + " "):
+            return float(line.split()[-1])
+    return 0.0
+
+
 class ServerTestCase(unittest.TestCase):
     """A test case with one server for the whole class (start arguments in SERVER_ARGS)."""
 

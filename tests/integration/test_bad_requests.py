@@ -8,6 +8,7 @@ response stream holds exactly one response).
 import os
 import socket
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -31,6 +32,12 @@ class BadRequests(harness.ServerTestCase):
         self.assertIn(b"connection: close", head)
         self.assertEqual(data.count(b"HTTP/1.1 "), 1, f"more than one response: {data!r}")
         return data
+
+    def test_rejections_are_counted_by_reason_in_the_metrics(self):
+        name = "harrier_http_rejected_requests_total"
+        before = harness.metric(self.server, name, reason="duplicate_host")
+        self.reject(b"GET /plaintext HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400)
+        self.assertEqual(harness.metric(self.server, name, reason="duplicate_host"), before + 1)
 
     def test_content_length_with_transfer_encoding_is_400(self):
         self.reject(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
@@ -245,6 +252,18 @@ class ConnectionLimit(harness.ServerTestCase):
         self.assertIn(b"connection: close", data.lower())
         for s in held:
             s.close()
+        # The refusal is counted: scrape once the held connections are gone (until then the
+        # scrape itself may be the one over the limit).
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                refused = harness.metric(self.server, "harrier_connections_refused_total")
+                break
+            except (AssertionError, OSError):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+        self.assertGreaterEqual(refused, 1)
 
 
 if __name__ == "__main__":

@@ -47,6 +47,8 @@ class Metrics(harness.ServerTestCase):
         text = body.decode()
         for name in ("http_server_request_duration_seconds_bucket", "http_server_active_requests",
                      "harrier_active_connections", "harrier_connections_total",
+                     "harrier_connections_refused_total", "harrier_accept_failures_total",
+                     "harrier_http_rejected_requests_total",
                      "harrier_thread_pool_threads", "harrier_thread_pool_queue_length",
                      "harrier_thread_pool_completed_items_total",
                      "harrier_thread_pool_adjustments_total", "harrier_thread_pool_blocked_threads",

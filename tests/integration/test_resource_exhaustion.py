@@ -68,6 +68,7 @@ class ResourceExhaustion(unittest.TestCase):
                 self.assertTrue(served(s, 5.0), "not served after descriptors were freed")
             self.assertLess(time.monotonic() - started, 3.0)  # backoff is capped at 1 s
             server.wait_for_log(r"accept on \S+ works again after \d+ failures")
+            self.assertGreaterEqual(harness.metric(server, "harrier_accept_failures_total"), 1)
             self.assertTrue(first)
         finally:
             self.assertEqual(server.stop(), 0)

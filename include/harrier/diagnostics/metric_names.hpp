@@ -49,6 +49,19 @@ inline constexpr metric_info k_harrier_active_connections{"harrier_active_connec
                                                           "Number of connections currently open."};
 inline constexpr metric_info k_harrier_connections_total{
     "harrier_connections_total", "Number of connections accepted since start."};
+inline constexpr metric_info k_harrier_connections_refused_total{
+    "harrier_connections_refused_total",
+    "Number of accepted connections answered 503 and closed: over the concurrent connection "
+    "limit."};
+inline constexpr metric_info k_harrier_accept_failures_total{
+    "harrier_accept_failures_total",
+    "Number of failed accepts that were the listener's (out of descriptors or memory, ...); each "
+    "makes the accept loop back off."};
+// Counter with label reason (rejection_name: missing_host, headers_too_large, ...).
+inline constexpr metric_info k_harrier_http_rejected_requests_total{
+    "harrier_http_rejected_requests_total",
+    "Number of requests answered by the protocol layer without reaching the application "
+    "(malformed, over a limit, timed out), by reason."};
 
 // Thread pool.
 inline constexpr metric_info k_harrier_thread_pool_threads{"harrier_thread_pool_threads",

@@ -50,6 +50,7 @@ struct server_options {
 struct server_stats {
   std::uint64_t connections_total = 0;    // accepted, including refused ones
   std::uint64_t connections_refused = 0;  // over max_concurrent_connections
+  std::uint64_t accept_failures = 0;      // the listener's errors (the accept loop backed off)
   std::size_t active_connections = 0;
 };
 
@@ -95,6 +96,7 @@ class server {
   std::atomic<std::size_t> m_active{0};
   std::atomic<std::uint64_t> m_total{0};
   std::atomic<std::uint64_t> m_refused{0};
+  std::atomic<std::uint64_t> m_accept_failures{0};
 };
 
 }  // namespace harrier::http
