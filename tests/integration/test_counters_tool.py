@@ -40,6 +40,8 @@ BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5
 # p99 = 10 + 15 * 0.99 = 24.85 ms by linear interpolation inside the bucket.
 EXPECTED_P50_MS = 17.5
 EXPECTED_P99_MS = 24.85
+REJECTIONS = {"missing_host": 4, "headers_too_large": 3}  # the dashboard shows their sum
+ACCEPT_FAILURES = 6
 ADJUSTMENT_EVERY_SECONDS = 0.4  # a "Starvation" adjustment every 0.4 s, "Warmup" once at start
 
 
@@ -165,6 +167,11 @@ class FakeCountersServer:
                                for r, v in adjustments.items()]},
                 "process_cpu_seconds_total": counter(CPU_CORES_BUSY * t),
                 "harrier_heartbeat_lag_seconds": gauge(0.012),
+                "harrier_http_rejected_requests_total": {
+                    "type": "counter", "help": "Rejected requests, by reason.",
+                    "series": [{"labels": {"reason": r}, "value": v}
+                               for r, v in REJECTIONS.items()]},
+                "harrier_accept_failures_total": counter(ACCEPT_FAILURES),
             },
         }
 

@@ -27,7 +27,8 @@ import time
 import unittest
 
 import harness
-from test_counters_tool import CPU_CORES_BUSY, EXPECTED_P50_MS, EXPECTED_P99_MS, FakeCountersServer
+from test_counters_tool import (ACCEPT_FAILURES, CPU_CORES_BUSY, EXPECTED_P50_MS, EXPECTED_P99_MS,
+                                REJECTIONS, FakeCountersServer)
 
 CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")
                  if shutil.which(n)), None)
@@ -108,6 +109,8 @@ class DashboardAgainstStandInTests(unittest.TestCase, DashboardAssertions):
         self.assertEqual((last["queue_length"], last["active_connections"],
                           last["active_requests"]), (3, 5, 2))
         self.assertEqual(last["thread_goal"], last["threads"] + 2)
+        self.assertEqual((last["rejected_requests"], last["accept_failures"]),
+                         (sum(REJECTIONS.values()), ACCEPT_FAILURES))
         self.assertGreater(last["requests_total"], state["first"]["requests_total"])
 
     def test_each_adjustment_is_marked_with_its_reason(self):

@@ -31,6 +31,8 @@
     adjustments: 'harrier_thread_pool_adjustments_total',
     cpu: 'process_cpu_seconds_total',
     heartbeat: 'harrier_heartbeat_lag_seconds',
+    rejected: 'harrier_http_rejected_requests_total',
+    acceptFailures: 'harrier_accept_failures_total',
   };
 
   const state = {
@@ -134,6 +136,10 @@
       p99_ms: latency.p99,
       cpu_percent: rate(total(previous, names.cpu), total(current, names.cpu), seconds) * 100,
       heartbeat_lag_ms: maximum(current, names.heartbeat) * 1000,
+      // Since the server started: malformed or over-limit requests (all reasons), and failed
+      // accepts (out of descriptors...). '-' for a server that does not expose them.
+      rejected_requests: total(current, names.rejected),
+      accept_failures: total(current, names.acceptFailures),
     };
   }
 
@@ -299,7 +305,7 @@
   function showTiles(figures) {
     for (const key of ['threads', 'thread_goal', 'queue_length', 'requests_per_second', 'p50_ms',
                        'p99_ms', 'active_connections', 'active_requests', 'cpu_percent',
-                       'heartbeat_lag_ms']) {
+                       'heartbeat_lag_ms', 'rejected_requests', 'accept_failures']) {
       document.getElementById(`tile-${key}`).textContent = format(figures[key]);
     }
   }
