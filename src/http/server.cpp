@@ -144,9 +144,12 @@ void server::start() {
 }
 
 server_stats server::stats() const noexcept {
-  return {m_total.load(std::memory_order_relaxed), m_refused.load(std::memory_order_relaxed),
-          m_accept_failures.load(std::memory_order_relaxed),
-          m_active.load(std::memory_order_relaxed)};
+  server_stats s;
+  s.connections_total = m_total.load(std::memory_order_relaxed);
+  s.connections_refused = m_refused.load(std::memory_order_relaxed);
+  s.active_connections = m_active.load(std::memory_order_relaxed);
+  s.accept_failures = m_accept_failures.load(std::memory_order_relaxed);
+  return s;
 }
 
 // Failed accepts. An error of the connection being accepted (is_connection_error) is logged at

@@ -50,8 +50,8 @@ struct server_options {
 struct server_stats {
   std::uint64_t connections_total = 0;    // accepted, including refused ones
   std::uint64_t connections_refused = 0;  // over max_concurrent_connections
-  std::uint64_t accept_failures = 0;      // the listener's errors (the accept loop backed off)
   std::size_t active_connections = 0;
+  std::uint64_t accept_failures = 0;  // the listener's errors (the accept loop backed off)
 };
 
 class server {
