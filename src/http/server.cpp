@@ -183,17 +183,18 @@ task<void> server::accept_loop(net::listener& listener) {
       ++unlogged;
       backoff = backoff.count() == 0 ? k_first_backoff : std::min(backoff * 2, k_max_backoff);
       const auto now = std::chrono::steady_clock::now();
-      if (failures == 1) {
-        harrier::detail::harrier_logger()->warn("accept on {} failed: {}",
-                                                listener.local_endpoint().to_string(),
-                                                errno_text(accepted.error));
-      } else if (now - logged_at >= k_log_every) {
-        harrier::detail::harrier_logger()->warn(
-            "accept on {} still failing: {} ({} attempts since the last report, next in {} ms)",
-            listener.local_endpoint().to_string(), errno_text(accepted.error), unlogged,
-            backoff.count());
-      }
       if (failures == 1 || now - logged_at >= k_log_every) {
+        if (failures == 1) {
+          harrier::detail::harrier_logger()->warn("accept on {} failed: {}",
+                                                  listener.local_endpoint().to_string(),
+                                                  errno_text(accepted.error));
+        } else {
+          harrier::detail::harrier_logger()->warn(
+              "accept on {} still failing: {} ({} attempts since the last report, next in {} "
+              "ms)",
+              listener.local_endpoint().to_string(), errno_text(accepted.error), unlogged,
+              backoff.count());
+        }
         logged_at = now;
         unlogged = 0;
       }

@@ -55,7 +55,7 @@ class ResourceExhaustion(unittest.TestCase):
                     break
             else:
                 self.fail("every connection was served: the descriptor limit did not bite")
-            first = server.wait_for_log(r"accept on \S+ failed: Too many open files")
+            server.wait_for_log(r"accept on \S+ failed: Too many open files")
             time.sleep(2.5)  # exhausted meanwhile: retries back off and the log stays quiet
             lines = re.findall(r"accept on \S+ (?:failed|still failing)", server.log())
             self.assertLessEqual(len(lines), 5, f"log flooded: {len(lines)} lines")
@@ -69,7 +69,6 @@ class ResourceExhaustion(unittest.TestCase):
             self.assertLess(time.monotonic() - started, 3.0)  # backoff is capped at 1 s
             server.wait_for_log(r"accept on \S+ works again after \d+ failures")
             self.assertGreaterEqual(harness.metric(server, "harrier_accept_failures_total"), 1)
-            self.assertTrue(first)
         finally:
             self.assertEqual(server.stop(), 0)
 
