@@ -177,27 +177,25 @@ TEST_CASE("operations pending when their thread_pool stopped first still finish 
 
 TEST_CASE("a receive that a stale read edge finds parked is counted once", "[net][context]") {
   // epoll: a receive parked by another thread is served by the next read edge. An edge can be
-  // stale: epoll_wait reported data that was taken before the I/O thread got to the event (a
+  // stale: epoll_wait reported data that was taken before the I/O thread got to the event (by a
   // worker trying the call itself); the call then gets EAGAIN and the receive parks again. It
   // used to be counted as pending a second time when a later edge served it, so
   // pending_operations never returned to zero and shutdown waited its 2 s grace for phantoms
   // ("exiting with 1 operations still pending").
   //
-  // The window is made wide: the I/O thread is held while data reaches k_others sockets, each
-  // with a receive parked, and then the socket under test; released, it serves the others first
-  // (a recv each) while this thread takes the data of the last one and parks a receive there.
-  // Whether this thread wins that race is up to the scheduler: the round repeats until it did
-  // (the stale edge found the receive: it is counted as pending), at most k_rounds times.
-  constexpr int k_others = 250;  // under the reactor's 256 events per wait
-  constexpr int k_rounds = 50;
+  // Made deterministic in one batch: two socket states on one socket (a duplicated descriptor,
+  // registered with epoll as well), a receive parked on each, and one byte sent while the I/O
+  // thread is held, so that both edges wait in the same epoll_wait. The first served takes the
+  // byte; the second finds nothing and parks again.
   harrier::net::io_context ctx(harrier::net::io_options{backend_kind::epoll, nullptr, 1});
   auto [server, client] = run(connected_pair(ctx));
-  std::vector<std::pair<harrier::net::tcp_stream, harrier::net::tcp_stream>> others;
-  for (int i = 0; i < k_others; ++i)
-    others.push_back(run(connected_pair(ctx)));
+  const int duplicate = ::dup(server.native_handle());
+  REQUIRE(duplicate >= 0);
+  harrier::net::tcp_stream twin(ctx.impl().next_reactor().adopt(duplicate, AF_INET, false));
 
   struct receiver {
     std::promise<std::size_t> done;
+    std::future<std::size_t> result = done.get_future();
     std::byte buffer[8];
   };
   auto receive = [](harrier::net::tcp_stream& s, receiver& r) -> task<void> {
@@ -214,43 +212,30 @@ TEST_CASE("a receive that a stale read edge finds parked is counted once", "[net
     co_await harrier::net::sleep_for(x, 0ms);
   };
 
-  bool raced = false;
-  for (int round = 0; round < k_rounds && !raced; ++round) {
-    // Started on this thread, not the I/O thread: nothing to read, so each parks.
-    std::vector<receiver> parked(k_others);
-    for (int i = 0; i < k_others; ++i)
-      harrier::spawn(
-          receive(others[static_cast<std::size_t>(i)].first, parked[static_cast<std::size_t>(i)]));
-    std::promise<void> holding;
-    std::promise<void> release;
-    harrier::spawn(hold(ctx, holding, release.get_future().share()));
-    REQUIRE(holding.get_future().wait_for(20s) == std::future_status::ready);
-    for (auto& pair : others)
-      REQUIRE(::send(pair.second.native_handle(), "o", 1, 0) == 1);
-    REQUIRE(::send(client.native_handle(), "A", 1, 0) == 1);  // the batch's last edge
+  // Started on this thread, not the I/O thread: nothing to read, so each parks.
+  receiver a;
+  receiver b;
+  harrier::spawn(receive(server, a));
+  harrier::spawn(receive(twin, b));
+  std::promise<void> holding;
+  std::promise<void> release;
+  harrier::spawn(hold(ctx, holding, release.get_future().share()));
+  REQUIRE(holding.get_future().wait_for(20s) == std::future_status::ready);
+  REQUIRE(::send(client.native_handle(), "A", 1, 0) == 1);  // both edges, one byte
+  release.set_value();
+  run(turn(ctx));
+  run(turn(ctx));  // the batch is over: one receive has the byte, the other parked again
 
-    const std::uint64_t before = ctx.stats().completions;
-    release.set_value();
-    const auto deadline = std::chrono::steady_clock::now() + 20s;
-    while (ctx.stats().completions == before && std::chrono::steady_clock::now() < deadline) {
-    }
-    REQUIRE(ctx.stats().completions != before);  // the I/O thread is inside the batch
-    char a = 0;
-    REQUIRE(::recv(server.native_handle(), &a, 1, 0) == 1);  // "A", under the edge's feet
-    receiver last;
-    harrier::spawn(receive(server, last));  // drained: parks
+  const bool a_first = a.result.wait_for(0s) == std::future_status::ready;
+  receiver& first = a_first ? a : b;
+  receiver& second = a_first ? b : a;
+  REQUIRE(first.result.wait_for(0s) == std::future_status::ready);
+  CHECK(first.result.get() == 1);
+  REQUIRE(second.result.wait_for(0s) == std::future_status::timeout);
+  CHECK(ctx.stats().pending_operations == 1);  // the second receive, counted once
 
-    run(turn(ctx));
-    run(turn(ctx));  // the batch is over
-    for (receiver& r : parked)
-      REQUIRE(r.done.get_future().wait_for(20s) == std::future_status::ready);
-    raced = ctx.stats().pending_operations != 0;  // the stale edge found `last` parked
-
-    REQUIRE(::send(client.native_handle(), "B", 1, 0) == 1);
-    auto last_done = last.done.get_future();
-    REQUIRE(last_done.wait_for(20s) == std::future_status::ready);
-    CHECK(last_done.get() == 1);
-    CHECK(ctx.stats().pending_operations == 0);
-  }
-  CHECK(raced);
+  REQUIRE(::send(client.native_handle(), "B", 1, 0) == 1);
+  REQUIRE(second.result.wait_for(20s) == std::future_status::ready);
+  CHECK(second.result.get() == 1);
+  CHECK(ctx.stats().pending_operations == 0);
 }
