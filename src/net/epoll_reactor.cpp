@@ -184,7 +184,12 @@ class epoll_reactor final : public reactor {
     s->closing = true;
     abort_socket(s);
     discard_pending(s);
-    finalize(s);  // close() also removes the descriptor from the epoll set
+    // epoll registers the file, not the descriptor: close() alone removes the registration only
+    // when it drops the file's last reference. Another one (a child between fork and exec, a
+    // dup) would keep it, and its next event would carry a pointer to the freed state. Go,
+    // libuv and mio delete explicitly too.
+    ::epoll_ctl(m_epoll, EPOLL_CTL_DEL, s->fd, nullptr);
+    finalize(s);
   }
 
   void poll(std::int64_t timeout_ns) noexcept override {

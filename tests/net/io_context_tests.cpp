@@ -8,10 +8,15 @@
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <future>
 #include <sstream>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "core/logger.hpp"
 #include "net/io_context_impl.hpp"
@@ -238,4 +243,56 @@ TEST_CASE("a receive that a stale read edge finds parked is counted once", "[net
   REQUIRE(second.result.wait_for(20s) == std::future_status::ready);
   CHECK(second.result.get() == 1);
   CHECK(ctx.stats().pending_operations == 0);
+}
+
+namespace {
+
+// The descriptors registered in this process's epoll instances, from /proc/self/fdinfo.
+std::vector<int> epoll_registered_descriptors() {
+  std::vector<int> found;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    std::error_code ec;
+    const auto target = std::filesystem::read_symlink(entry.path(), ec);
+    if (ec || target.string() != "anon_inode:[eventpoll]") continue;
+    std::ifstream info("/proc/self/fdinfo/" + entry.path().filename().string());
+    for (std::string line; std::getline(info, line);) {
+      if (line.rfind("tfd:", 0) == 0) found.push_back(std::atoi(line.c_str() + 4));
+    }
+  }
+  return found;
+}
+
+}  // namespace
+
+TEST_CASE("a closed socket leaves the epoll set while its file stays open elsewhere",
+          "[net][context]") {
+  // epoll registers a file, not a descriptor: close() removes the registration only when it
+  // drops the last reference. Another reference (a child between fork and exec, a dup) kept it,
+  // and its next event carried a pointer to the freed socket state (a use-after-free TSan found).
+  harrier::net::io_context ctx(harrier::net::io_options{backend_kind::epoll, nullptr, 1});
+  auto [server, client] = run(connected_pair(ctx));
+  const int duplicate = ::dup(server.native_handle());
+  REQUIRE(duplicate >= 0);
+  {
+    harrier::net::tcp_stream twin(ctx.impl().next_reactor().adopt(duplicate, AF_INET, false));
+    auto registered = epoll_registered_descriptors();
+    REQUIRE(std::count(registered.begin(), registered.end(), duplicate) == 1);
+  }
+  auto turn = [](harrier::net::io_context& x) -> task<void> {
+    co_await harrier::net::sleep_for(x, 0ms);
+  };
+  run(turn(ctx));  // the close is done on the I/O thread
+  run(turn(ctx));
+  auto registered = epoll_registered_descriptors();
+  CHECK(std::count(registered.begin(), registered.end(), duplicate) == 0);
+  CHECK(std::count(registered.begin(), registered.end(), server.native_handle()) == 1);
+
+  // The socket still works through its own state, and an event on it harms nothing.
+  REQUIRE(::send(client.native_handle(), "A", 1, 0) == 1);
+  auto receive = [](harrier::net::tcp_stream& s) -> task<std::size_t> {
+    std::byte buffer[4];
+    auto got = co_await s.recv(buffer);
+    co_return got.error ? 0 : got.bytes;
+  };
+  CHECK(run(receive(server)) == 1);
 }
