@@ -1,14 +1,18 @@
-"""Real clients against the real server: curl uploads, wrk and h2load bounded load runs."""
+"""Real clients against the real server: curl uploads, wrk, h2load and a bombardier-shaped
+fasthttp client in bounded load runs."""
 
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
+
+FASTHTTP_SOURCE = "/usr/share/gocode/src/github.com/valyala/fasthttp"  # Debian's package
 
 
 class Clients(harness.ServerTestCase):
@@ -75,6 +79,37 @@ class Clients(harness.ServerTestCase):
         self.assertEqual(int(m.group(6)), 0, out)
         self.assertIn("status codes: 20000 2xx", out)
 
+    @unittest.skipIf(shutil.which("go") is None or not os.path.isdir(FASTHTTP_SOURCE),
+                     "go or Debian's golang-github-valyala-fasthttp-dev is not installed")
+    def test_fasthttp_client_as_bombardier_uses_it(self):
+        # bombardier is not in Debian; clients/fasthttp_load.go drives the server as it does.
+        with tempfile.TemporaryDirectory() as gopath:
+            binary = os.path.join(gopath, "fasthttp_load")
+            env = dict(os.environ, GO111MODULE="off", GOPATH=f"{gopath}:/usr/share/gocode",
+                       GOFLAGS="")
+            env.setdefault("GOCACHE", os.path.join(tempfile.gettempdir(),
+                                                   f"harrier-go-cache-{os.getuid()}"))
+            built = subprocess.run(["go", "build", "-o", binary,
+                                    os.path.join(os.path.dirname(__file__), "clients",
+                                                 "fasthttp_load.go")],
+                                   env=env, capture_output=True, text=True, timeout=300)
+            self.assertEqual(built.returncode, 0, built.stderr)
+            addr = self.server.url.removeprefix("http://")
+            payload = "".join(chr(ord("a") + i % 26) for i in range(65_536))
+            runs = {
+                "plaintext": ["-path", "/plaintext", "-n", "20000", "-expect", "Hello, World!"],
+                "json": ["-path", "/json", "-n", "5000"],
+                "head": ["-path", "/plaintext", "-method", "HEAD", "-n", "2000"],
+                "upload": ["-path", "/echo", "-method", "POST", "-body", payload, "-c", "32",
+                           "-n", "1000", "-expect", payload],
+                "chunked upload": ["-path", "/echo", "-method", "POST", "-body", payload,
+                                   "-stream", "-c", "32", "-n", "1000", "-expect", payload],
+            }
+            for name, args in runs.items():
+                with self.subTest(run=name):
+                    out = subprocess.run([binary, "-addr", addr, *args], capture_output=True,
+                                         text=True, timeout=120)
+                    self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
 
 if __name__ == "__main__":
     unittest.main()
