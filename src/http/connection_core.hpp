@@ -82,6 +82,10 @@ class connection_core {
   std::optional<std::uint64_t> declared_length() const noexcept { return m_declared_length; }
 
   // response
+  // The part of write_body that needs no I/O: true when it took `data` (buffered it before the
+  // head, or counted it for a body that is never sent); false, with nothing done, when
+  // write_body must send. Throws as write_body does on a misuse.
+  bool take_body_now(response& res, std::span<const std::byte> data);
   task<void> write_body(response& res, std::span<const std::byte> data);
   task<void> write_file(response& res, int fd, std::uint64_t offset, std::uint64_t length);
   task<void> write_file_by_copy(response& res, int fd, std::uint64_t offset, std::uint64_t length);

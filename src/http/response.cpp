@@ -140,6 +140,9 @@ void response::set_body_filter(body_filter* filter) {
 task<void> response::write(std::span<const std::byte> bytes) {
   return m_core->write_body(*this, bytes);
 }
+bool response::try_write(std::span<const std::byte> bytes) {
+  return m_core->take_body_now(*this, bytes);
+}
 task<void> response::write_file(int fd, std::uint64_t offset, std::uint64_t length) {
   return m_core->write_file(*this, fd, offset, length);
 }
@@ -151,11 +154,19 @@ task<void> response::end() {
   return m_core->end_response(*this);
 }
 
+namespace {
+task<void> write_and_end(response& res, std::string_view body) {
+  co_await res.write(body);
+  co_await res.end();
+}
+}  // namespace
+
+// Not a coroutine: a small body is buffered here, and end() is the only frame.
 task<void> response::send(int status, std::string_view content_type, std::string_view body) {
   set_status(status);
   if (!content_type.empty()) set_content_type(content_type);
-  co_await write(body);
-  co_await end();
+  if (try_write(body)) return end();
+  return write_and_end(*this, body);
 }
 
 void response::reset() noexcept {

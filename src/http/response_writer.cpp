@@ -200,21 +200,30 @@ task<bool> connection_core::flush_output(std::span<const std::byte> extra) {
   co_return true;
 }
 
-task<void> connection_core::write_body(response& res, std::span<const std::byte> data) {
+bool connection_core::take_body_now(response& res, std::span<const std::byte> data) {
   if (res.m_ended) throw std::logic_error("http::response: write() after end()");
   if (res.m_content_length && res.m_body_bytes + data.size() > *res.m_content_length) {
     throw std::logic_error("http::response: write() beyond the declared Content-Length");
   }
-  res.m_body_bytes += data.size();
-  if (m_broken || data.empty()) co_return;
-  if (!res.m_started) {
-    if (m_no_response_body) co_return;  // HEAD: counted for Content-Length, never sent
-    if (res.m_pending_body.size() + data.size() <= m_options.limits.max_response_buffer_bytes) {
-      res.m_pending_body.append(reinterpret_cast<const char*>(data.data()), data.size());
-      co_return;
-    }
-    start_response(res, false);
+  if (m_broken || data.empty()) {
+  } else if (res.m_started) {
+    return false;
+  } else if (m_no_response_body) {
+    // HEAD: counted for Content-Length, never sent
+  } else if (res.m_pending_body.size() + data.size() <=
+             m_options.limits.max_response_buffer_bytes) {
+    res.m_pending_body.append(reinterpret_cast<const char*>(data.data()), data.size());
+  } else {
+    return false;
   }
+  res.m_body_bytes += data.size();
+  return true;
+}
+
+task<void> connection_core::write_body(response& res, std::span<const std::byte> data) {
+  if (take_body_now(res, data)) co_return;
+  res.m_body_bytes += data.size();
+  if (!res.m_started) start_response(res, false);
   if (res.m_discard_body) co_return;
   std::span<const std::byte> rest = data;  // input not yet through the filter, if any
   do {

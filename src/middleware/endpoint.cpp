@@ -76,11 +76,15 @@ void throw_json_shape_error(const std::exception& e, const std::type_info&) {
 }
 
 task<void> write_text(context& ctx, std::string_view text) {
-  co_await ctx.response().send(200, "text/plain; charset=utf-8", text);
+  return ctx.response().send(200, "text/plain; charset=utf-8", text);
 }
 
 task<void> write_json(context& ctx, const nlohmann::json& value) {
   co_await ctx.response().send(200, "application/json; charset=utf-8", json_text(value));
+}
+
+task<void> write_converted_json(context& ctx, nlohmann::json value) {
+  co_await write_json(ctx, value);
 }
 
 task<void> write_status(context& ctx, int status) {

@@ -247,3 +247,79 @@ TEST_CASE("writing more than the declared Content-Length is a programming error"
   REQUIRE(responses.size() == 1);
   CHECK(responses[0].body == "abc");
 }
+
+TEST_CASE("try_write takes what needs no I/O and refuses the rest untouched", "[http][response]") {
+  http1_options options;
+  options.limits.max_response_buffer_bytes = 16;
+  struct observed {
+    bool small = false, too_big = true, after_head = true;
+    std::uint64_t counted_after_refusal = 99;
+    std::size_t sends_before_end = 99;
+    std::string after_end;
+  } seen;
+  connection_harness* harness = nullptr;
+  auto handler = [&](request&, response& res) -> harrier::task<void> {
+    seen.small = res.try_write(std::string_view("0123456789"));    // fits the buffer
+    seen.too_big = res.try_write(std::string_view("abcdefghij"));  // 20 > 16: refused
+    seen.counted_after_refusal = res.body_bytes();
+    seen.sends_before_end = harness->transport.send_calls;
+    co_await res.write(std::string_view("abcdefghij"));  // the head leaves now
+    seen.after_head = res.try_write(std::string_view("!"));
+    co_await res.write(std::string_view("!"));
+    co_await res.end();
+    try {
+      (void)res.try_write(std::string_view("late"));
+    } catch (const std::logic_error& e) {
+      seen.after_end = e.what();
+    }
+  };
+  connection_harness h(handler, options);
+  harness = &h;
+  h.start();
+  h.feed(get("/t"));
+  CHECK(seen.small);
+  CHECK_FALSE(seen.too_big);
+  CHECK(seen.counted_after_refusal == 10);
+  CHECK(seen.sends_before_end == 0);
+  CHECK_FALSE(seen.after_head);
+  CHECK(seen.after_end.find("after end()") != std::string::npos);
+  const auto responses = parse_responses(h.transport.output);
+  REQUIRE(responses.size() == 1);
+  CHECK(responses[0].body == "0123456789abcdefghij!");
+}
+
+TEST_CASE("try_write counts a HEAD body without sending it", "[http][response]") {
+  std::uint64_t counted = 0;
+  bool taken = false;
+  auto handler = [&](request&, response& res) -> harrier::task<void> {
+    taken = res.try_write(std::string(100'000, 'x'));  // larger than any buffer: never sent
+    counted = res.body_bytes();
+    co_await res.end();
+  };
+  connection_harness h(handler);
+  h.start();
+  h.feed("HEAD /x HTTP/1.1\r\nHost: t\r\n\r\n");
+  CHECK(taken);
+  CHECK(counted == 100'000);
+  const auto responses = parse_responses(h.transport.output, {0});
+  REQUIRE(responses.size() == 1);
+  CHECK(responses[0].header("Content-Length") == "100000");
+  CHECK(responses[0].body.empty());
+}
+
+TEST_CASE("send() takes a small body at once and a large one through write()", "[http][response]") {
+  const std::string big(300 * 1024, 'q');
+  auto handler = [&big](request& req, response& res) -> harrier::task<void> {
+    co_await res.send(201, "text/x-test", req.path() == "/big" ? std::string_view(big) : "small");
+  };
+  connection_harness h(handler);
+  h.start();
+  h.feed(get("/small") + get("/big"));
+  const auto responses = parse_responses(h.transport.output);
+  REQUIRE(responses.size() == 2);
+  CHECK(responses[0].status == 201);
+  CHECK(responses[0].header("Content-Type") == "text/x-test");
+  CHECK(responses[0].body == "small");
+  CHECK(responses[1].status == 201);
+  CHECK(responses[1].body == big);
+}

@@ -64,6 +64,14 @@ class response {
     return write(
         std::span<const std::byte>(reinterpret_cast<const std::byte*>(text.data()), text.size()));
   }
+  // write() when it needs no I/O (the head has not left and the bytes fit the response buffer,
+  // or the body is never sent, as for HEAD): true when the bytes were taken. False, with
+  // nothing done, when write() must be awaited instead. Throws as write() does on a misuse.
+  bool try_write(std::span<const std::byte> bytes);
+  bool try_write(std::string_view text) {
+    return try_write(
+        std::span<const std::byte>(reinterpret_cast<const std::byte*>(text.data()), text.size()));
+  }
   // Writes `length` bytes of the open file `fd`, from `offset`, as body: from 32 KiB on, after
   // the head and any buffered body, zero-copy where the transport can (sendfile on TCP); smaller
   // bodies, and any body a body filter (compression) takes, are read and written as by write().
@@ -79,7 +87,9 @@ class response {
   // The filter must outlive its installation.
   void set_body_filter(body_filter* filter);
   body_filter* get_body_filter() const noexcept { return m_filter; }
-  // set_status + Content-Type + body + end, for the common case.
+  // set_status + Content-Type + body + end, for the common case. The status, the type and (when
+  // it fits the response buffer) the body are taken when send() is called; `body` must stay
+  // valid until the returned task ends.
   task<void> send(int status, std::string_view content_type, std::string_view body);
 
  private:

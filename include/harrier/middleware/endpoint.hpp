@@ -225,22 +225,26 @@ decltype(auto) unwrap_arg(std::optional<arg_storage_t<P>>& slot) {
 // Writes what a handler returned.
 task<void> write_text(context& ctx, std::string_view text);
 task<void> write_json(context& ctx, const nlohmann::json& value);
+task<void> write_converted_json(context& ctx, nlohmann::json value);
 task<void> write_status(context& ctx, int status);
 task<void> finish_empty(context& ctx);
 
+// Not a coroutine (a frame fewer per request): the task it returns refers to `value`, which the
+// caller keeps alive until that task ends; `co_await write_result(ctx, f())` does, since f()'s
+// result is a temporary of the full expression.
 template <typename R>
 task<void> write_result(context& ctx, R&& value) {
   using D = std::remove_cvref_t<R>;
   if constexpr (std::is_same_v<D, result>) {
-    co_await value.execute(ctx);
+    return value.execute(ctx);
   } else if constexpr (std::is_convertible_v<D, std::string_view>) {
-    co_await write_text(ctx, std::string_view(value));
+    return write_text(ctx, std::string_view(value));
   } else if constexpr (std::is_same_v<D, nlohmann::json>) {
-    co_await write_json(ctx, value);
+    return write_json(ctx, value);
   } else if constexpr (std::is_same_v<D, int>) {
-    co_await write_status(ctx, value);
+    return write_status(ctx, value);
   } else {
-    co_await write_json(ctx, nlohmann::json(std::forward<R>(value)));
+    return write_converted_json(ctx, nlohmann::json(std::forward<R>(value)));
   }
 }
 
@@ -263,27 +267,8 @@ struct callable_traits<R (*)(A...)> {
 template <typename R, typename... A>
 struct callable_traits<R(A...)> : callable_traits<R (*)(A...)> {};
 
-template <typename F, typename... A, std::size_t... I>
-task<void> call_handler(const F& f, context& ctx,
-                        std::tuple<std::optional<arg_storage_t<A>>...>& slots,
-                        std::index_sequence<I...>) {
-  using R = std::invoke_result_t<const F&, A...>;
-  if constexpr (std::is_void_v<R>) {
-    f(unwrap_arg<A>(std::get<I>(slots))...);
-    co_await finish_empty(ctx);
-  } else if constexpr (is_task<R>::value) {
-    using V = typename is_task<R>::value_type;
-    if constexpr (std::is_void_v<V>) {
-      co_await f(unwrap_arg<A>(std::get<I>(slots))...);
-      co_await finish_empty(ctx);
-    } else {
-      co_await write_result(ctx, co_await f(unwrap_arg<A>(std::get<I>(slots))...));
-    }
-  } else {
-    co_await write_result(ctx, f(unwrap_arg<A>(std::get<I>(slots))...));
-  }
-}
-
+// Binds the arguments, calls the handler and writes its result, in one frame: a handler that
+// returns a value costs this coroutine and the writer's.
 template <typename F, typename... A, std::size_t... I>
 task<void> invoke_bound(const F& f, context& ctx, std::tuple<A...>*, std::index_sequence<I...>) {
   std::tuple<std::optional<arg_storage_t<A>>...> slots;
@@ -292,7 +277,20 @@ task<void> invoke_bound(const F& f, context& ctx, std::tuple<A...>*, std::index_
   std::optional<result> failure;
   try {
     (co_await bind_one<A>(ctx, std::get<I>(slots)), ...);
-    co_await call_handler<F, A...>(f, ctx, slots, std::index_sequence<I...>{});
+    using R = std::invoke_result_t<const F&, A...>;
+    if constexpr (std::is_void_v<R>) {
+      f(unwrap_arg<A>(std::get<I>(slots))...);
+      co_await finish_empty(ctx);
+    } else if constexpr (is_task<R>::value) {
+      if constexpr (std::is_void_v<typename is_task<R>::value_type>) {
+        co_await f(unwrap_arg<A>(std::get<I>(slots))...);
+        co_await finish_empty(ctx);
+      } else {
+        co_await write_result(ctx, co_await f(unwrap_arg<A>(std::get<I>(slots))...));
+      }
+    } else {
+      co_await write_result(ctx, f(unwrap_arg<A>(std::get<I>(slots))...));
+    }
   } catch (const http_error& e) {
     if (ctx.response().has_started()) throw;
     failure = e.to_result();

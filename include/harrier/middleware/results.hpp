@@ -38,12 +38,14 @@ class result {
   result&& with_header(std::string name, std::string value) &&;
   result& with_header(std::string name, std::string value) &;
 
-  // Writes the response. Called once, by the endpoint.
+  // Writes the response. Called once, by the endpoint. A plain body is set up when execute() is
+  // called; the result must outlive the returned task.
   task<void> execute(context& ctx) const;
 
  private:
   friend struct results_access;
   enum class kind { body, file, stream };
+  task<void> execute_other(context& ctx) const;
   kind m_kind = kind::body;
   int m_status = 200;
   std::string m_content_type;
