@@ -12,11 +12,23 @@
 
 namespace harrier {
 
+constexpr std::string_view k_literal_content_types[] = {
+    "text/plain; charset=utf-8", "application/json; charset=utf-8", "application/problem+json"};
+
 struct results_access {
-  static result make(int status, std::string content_type, std::string body) {
+  static void set_content_type(result& r, std::string_view content_type) {
+    for (std::string_view literal : k_literal_content_types) {
+      if (content_type == literal) {
+        r.m_literal_content_type = literal;
+        return;
+      }
+    }
+    r.m_content_type.assign(content_type);
+  }
+  static result make(int status, std::string_view content_type, std::string body) {
     result r;
     r.m_status = status;
-    r.m_content_type = std::move(content_type);
+    set_content_type(r, content_type);
     r.m_body = std::move(body);
     return r;
   }
@@ -28,13 +40,13 @@ struct results_access {
     result r;
     r.m_kind = result::kind::file;
     r.m_path = std::move(path);
-    r.m_content_type = std::move(content_type);
+    set_content_type(r, content_type);
     return r;
   }
   static result stream(std::string content_type, std::function<task<void>(http::response&)> w) {
     result r;
     r.m_kind = result::kind::stream;
-    r.m_content_type = std::move(content_type);
+    set_content_type(r, content_type);
     r.m_stream = std::move(w);
     return r;
   }
@@ -72,7 +84,7 @@ task<void> result::execute(context& ctx) const {
   res.set_status(m_status);
   for (const auto& [name, value] : m_headers)
     res.add_header(name, value);
-  if (!m_content_type.empty()) res.set_content_type(m_content_type);
+  if (!content_type().empty()) res.set_content_type(content_type());
   res.set_content_length(m_body.size());
   if (m_body.empty() || res.try_write(m_body)) return res.end();
   return write_and_end(res, m_body);
@@ -92,19 +104,19 @@ task<void> result::execute_other(context& ctx) const {
     }
     for (const auto& [name, value] : m_headers)
       res.add_header(name, value);
-    co_await detail::send_file(ctx, *file, m_content_type);
+    co_await detail::send_file(ctx, *file, content_type());
     co_return;
   }
   res.set_status(m_status);
   for (const auto& [name, value] : m_headers)
     res.add_header(name, value);
   if (m_kind == kind::stream) {
-    if (!m_content_type.empty()) res.set_content_type(m_content_type);
+    if (!content_type().empty()) res.set_content_type(content_type());
     co_await m_stream(res);
     co_await res.end();
     co_return;
   }
-  if (!m_content_type.empty()) res.set_content_type(m_content_type);
+  if (!content_type().empty()) res.set_content_type(content_type());
   if (m_problem) {
     // The problem document was serialised without its traceId; add it as the last member.
     std::string body = m_body;
@@ -132,8 +144,8 @@ result json(const nlohmann::json& value, int status) {
   return results_access::make(status, "application/json; charset=utf-8", detail::json_text(value));
 }
 
-result text(std::string body, std::string content_type, int status) {
-  return results_access::make(status, std::move(content_type), std::move(body));
+result text(std::string body, std::string_view content_type, int status) {
+  return results_access::make(status, content_type, std::move(body));
 }
 
 result status(int code) {

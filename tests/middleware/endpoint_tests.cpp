@@ -195,3 +195,27 @@ TEST_CASE("results build redirects, problems and plain statuses", "[endpoint]") 
   CHECK(p["errors"] == nlohmann::json{"x"});
   CHECK(p["title"] == "Unprocessable Content");
 }
+
+TEST_CASE("text and JSON results carry their content type, common or not", "[endpoint]") {
+  CHECK(results::text("a").content_type() == "text/plain; charset=utf-8");
+  CHECK(results::text("a", "text/csv").content_type() == "text/csv");
+  const std::string custom = "application/x-custom-type-longer-than-sso";
+  auto copied = results::text("b", custom);
+  CHECK(copied.content_type() == custom);
+  result moved = std::move(copied);  // an owned type survives the move
+  CHECK(moved.content_type() == custom);
+  CHECK(results::json(nlohmann::json{{"k", 1}}).content_type() ==
+        "application/json; charset=utf-8");
+  CHECK(results::status(204).content_type().empty());
+
+  auto csv = call(
+      "/", [] { return results::text("x,y\n", "text/csv; charset=utf-8", 201); },
+      request("GET", "/"));
+  CHECK(csv.status == 201);
+  CHECK(csv.header("Content-Type") == "text/csv; charset=utf-8");
+  CHECK(csv.body == "x,y\n");
+  auto plain = call(
+      "/", [] { return results::text("hi"); }, request("GET", "/"));
+  CHECK(plain.header("Content-Type") == "text/plain; charset=utf-8");
+  CHECK(plain.header("Content-Length") == "2");
+}

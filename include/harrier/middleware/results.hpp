@@ -32,7 +32,10 @@ class result {
   result() = default;
 
   int status() const noexcept { return m_status; }
-  const std::string& content_type() const noexcept { return m_content_type; }
+  std::string_view content_type() const noexcept {
+    return m_literal_content_type.empty() ? std::string_view(m_content_type)
+                                          : m_literal_content_type;
+  }
   const std::string& body() const noexcept { return m_body; }
   // Adds a response header (Location, Cache-Control...).
   result&& with_header(std::string name, std::string value) &&;
@@ -48,7 +51,10 @@ class result {
   task<void> execute_other(context& ctx) const;
   kind m_kind = kind::body;
   int m_status = 200;
-  std::string m_content_type;
+  // The common types (text/plain and JSON with UTF-8, problem+json) are referred to, not copied:
+  // a std::string of that length would be a heap allocation per request.
+  std::string_view m_literal_content_type;
+  std::string m_content_type;  // any other type
   std::string m_body;
   std::vector<std::pair<std::string, std::string>> m_headers;
   std::filesystem::path m_path;
@@ -60,7 +66,7 @@ namespace results {
 result ok();                             // 200, empty body
 result ok(const nlohmann::json& value);  // 200, JSON
 result json(const nlohmann::json& value, int status = 200);
-result text(std::string body, std::string content_type = "text/plain; charset=utf-8",
+result text(std::string body, std::string_view content_type = "text/plain; charset=utf-8",
             int status = 200);
 result status(int code);                                            // a status, empty body
 result no_content();                                                // 204
