@@ -185,21 +185,38 @@ void response::reset() noexcept {
 }
 
 std::string_view reason_phrase(int status) noexcept {
+  // IANA's HTTP status code registry (RFC 9110 and the RFCs it lists), and nginx's 499.
   switch (status) {
     case 100:
       return "Continue";
     case 101:
       return "Switching Protocols";
+    case 102:
+      return "Processing";
+    case 103:
+      return "Early Hints";
     case 200:
       return "OK";
     case 201:
       return "Created";
     case 202:
       return "Accepted";
+    case 203:
+      return "Non-Authoritative Information";
     case 204:
       return "No Content";
+    case 205:
+      return "Reset Content";
     case 206:
       return "Partial Content";
+    case 207:
+      return "Multi-Status";
+    case 208:
+      return "Already Reported";
+    case 226:
+      return "IM Used";
+    case 300:
+      return "Multiple Choices";
     case 301:
       return "Moved Permanently";
     case 302:
@@ -208,6 +225,8 @@ std::string_view reason_phrase(int status) noexcept {
       return "See Other";
     case 304:
       return "Not Modified";
+    case 305:
+      return "Use Proxy";
     case 307:
       return "Temporary Redirect";
     case 308:
@@ -216,16 +235,20 @@ std::string_view reason_phrase(int status) noexcept {
       return "Bad Request";
     case 401:
       return "Unauthorized";
+    case 402:
+      return "Payment Required";
     case 403:
       return "Forbidden";
     case 404:
       return "Not Found";
     case 405:
       return "Method Not Allowed";
-    case 408:
-      return "Request Timeout";
     case 406:
       return "Not Acceptable";
+    case 407:
+      return "Proxy Authentication Required";
+    case 408:
+      return "Request Timeout";
     case 409:
       return "Conflict";
     case 410:
@@ -244,14 +267,28 @@ std::string_view reason_phrase(int status) noexcept {
       return "Range Not Satisfiable";
     case 417:
       return "Expectation Failed";
+    case 421:
+      return "Misdirected Request";
     case 422:
       return "Unprocessable Content";
+    case 423:
+      return "Locked";
+    case 424:
+      return "Failed Dependency";
+    case 425:
+      return "Too Early";
+    case 426:
+      return "Upgrade Required";
+    case 428:
+      return "Precondition Required";
     case 429:
       return "Too Many Requests";
     case 431:
       return "Request Header Fields Too Large";
+    case 451:
+      return "Unavailable For Legal Reasons";
     case 499:
-      return "Client Closed Request";  // nginx's, not in RFC 9110
+      return "Client Closed Request";
     case 500:
       return "Internal Server Error";
     case 501:
@@ -264,6 +301,14 @@ std::string_view reason_phrase(int status) noexcept {
       return "Gateway Timeout";
     case 505:
       return "HTTP Version Not Supported";
+    case 506:
+      return "Variant Also Negotiates";
+    case 507:
+      return "Insufficient Storage";
+    case 508:
+      return "Loop Detected";
+    case 511:
+      return "Network Authentication Required";
     default:
       return "";
   }

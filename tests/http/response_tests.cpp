@@ -323,3 +323,22 @@ TEST_CASE("send() takes a small body at once and a large one through write()", "
   CHECK(responses[1].status == 201);
   CHECK(responses[1].body == big);
 }
+
+TEST_CASE("the status line carries any 3-digit code and its reason phrase", "[http][response]") {
+  auto handler = [](request& req, response& res) -> harrier::task<void> {
+    res.set_status(std::stoi(std::string(req.path().substr(1))));
+    co_await res.end();
+  };
+  connection_harness h(handler);
+  h.start();
+  h.feed(get("/511") + get("/599") + get("/100") + get("/204") + get("/999"));
+  const auto responses = parse_responses(h.transport.output);
+  REQUIRE(responses.size() == 5);
+  CHECK(responses[0].head.rfind("HTTP/1.1 511 Network Authentication Required\r\n", 0) == 0);
+  CHECK(responses[0].header("Content-Length") == "0");
+  CHECK(responses[1].head.rfind("HTTP/1.1 599 \r\n", 0) == 0);  // no phrase known: empty
+  CHECK(responses[2].head.rfind("HTTP/1.1 100 Continue\r\n", 0) == 0);
+  CHECK(responses[3].head.rfind("HTTP/1.1 204 No Content\r\n", 0) == 0);
+  CHECK_FALSE(responses[3].header("Content-Length"));
+  CHECK(responses[4].head.rfind("HTTP/1.1 999 \r\n", 0) == 0);
+}
