@@ -137,7 +137,8 @@ class connection_core {
   void start_response(response& res, bool at_end);
   void append_body(response& res, std::span<const std::byte> data);
   void append_simple_response(int status, std::string_view body);
-  void append_head_prefix(int status);
+  class head_buffer;
+  void put_head_prefix(head_buffer& head, int status) const;
   task<bool> flush_output(std::span<const std::byte> extra = {});
   bool decide_keep_alive(const response& res) const noexcept;
 
