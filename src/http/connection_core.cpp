@@ -50,9 +50,26 @@ task<void> connection_core::run() {
     if (head != head_result::ok) break;
     if (!begin_request()) break;
     if (m_body_done && m_parsed == m_end && m_end < m_capacity) start_read_ahead();
-    co_await invoke_handler();
+    // The handler is awaited here rather than in a coroutine of its own, and a request whose
+    // response ended and whose body was read is finished without one: two frames fewer per
+    // request (callgrind, /plaintext: about 200 instructions).
+    std::exception_ptr failure;
+    if (m_out.empty()) {
+      try {
+        co_await m_handler(m_request, m_response);
+      } catch (...) {
+        failure = std::current_exception();
+      }
+    } else {
+      failure = co_await invoke_handler_behind_held_output();
+    }
+    handler_returned(failure);
     if (m_broken || m_abort_now) break;
-    co_await finish_request();
+    if (m_response.m_ended && m_body_done) {
+      finish_message();
+    } else {
+      co_await finish_request();
+    }
     if (m_broken || m_abort_now || m_close_after_response) break;
     prepare_next_request();
   }
@@ -320,31 +337,21 @@ bool connection_core::begin_request() {
   return true;
 }
 
-task<void> connection_core::invoke_handler() {
-  std::exception_ptr error;
-  if (m_out.empty()) {
-    try {
-      co_await m_handler(m_request, m_response);
-    } catch (...) {
-      error = std::current_exception();
-    }
-  } else {
-    error = co_await invoke_handler_behind_held_output();
-  }
+void connection_core::handler_returned(std::exception_ptr error) {
   auto& recorder = diagnostics::default_trace_recorder();
   if (recorder.enabled()) [[unlikely]] {
     recorder.instant(diagnostics::trace_names::k_response_written,
                      diagnostics::trace_names::k_category_http,
                      {{"status", m_response.status()}, {"bytes", m_response.body_bytes()}});
   }
-  if (!error) co_return;
+  if (!error) return;
   if (m_response.m_started) {
     // The client has part of a response; nothing we send now can be framed correctly.
     harrier::detail::harrier_logger()->error(
         "http: handler for {} {} failed after the response started; aborting the connection",
         m_request.method(), m_request.path());
     m_abort_now = true;
-    co_return;
+    return;
   }
   try {
     std::rethrow_exception(error);
@@ -354,7 +361,7 @@ task<void> connection_core::invoke_handler() {
       m_broken = true;
     }
     reject(e.reason());
-    co_return;
+    return;
   } catch (const std::exception& e) {
     if (dynamic_cast<const operation_cancelled*>(&e) != nullptr &&
         m_client_gone.is_cancellation_requested()) {
@@ -364,12 +371,12 @@ task<void> connection_core::invoke_handler() {
       harrier::detail::harrier_logger()->debug(
           "http: handler for {} {} stopped: the client closed the request", m_request.method(),
           m_request.path());
-      if (m_broken) co_return;
+      if (m_broken) return;
       m_response.reset();
       m_response.m_status = 499;
       m_response.m_body_bytes = 0;
       m_close_after_response = true;
-      co_return;
+      return;
     }
     harrier::detail::harrier_logger()->error("http: handler for {} {} threw: {}",
                                              m_request.method(), m_request.path(), e.what());
@@ -377,7 +384,7 @@ task<void> connection_core::invoke_handler() {
     harrier::detail::harrier_logger()->error("http: handler for {} {} threw a non-exception",
                                              m_request.method(), m_request.path());
   }
-  if (m_broken) co_return;
+  if (m_broken) return;
   m_response.reset();
   m_response.m_status = 500;
   m_response.add_header("Content-Type", "text/plain");
@@ -401,13 +408,18 @@ task<void> connection_core::finish_request() {
     m_close_after_response = true;
     co_return;
   }
+  finish_message();
+}
+
+void connection_core::finish_message() {
+  if (m_broken || m_abort_now || m_close_after_response) return;
   if (!m_message_done) {
     // A request without a body: llhttp reports its end on the next call, even with no input.
     const parse_step step = m_parser.execute(request_base(), m_parsed - m_start, m_end - m_start);
     m_parsed = m_start + step.position;
     if (step.event != parse_event::message_complete) {
       m_close_after_response = true;
-      co_return;
+      return;
     }
     m_message_done = true;
   }

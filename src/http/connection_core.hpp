@@ -98,8 +98,12 @@ class connection_core {
   // connection_core.cpp: the loop
   task<head_result> read_head();
   bool begin_request();
-  task<void> invoke_handler();
+  // After the handler returned or threw (`error`): a failure becomes 500, 499 or an abort.
+  void handler_returned(std::exception_ptr error);
   task<void> finish_request();
+  // The end of finish_request, once the response ended and the body was read: the request's
+  // message end is parsed, so the next request starts at a boundary.
+  void finish_message();
   void reject(rejection_reason reason);
   task<void> close_connection();
   void prepare_next_request() noexcept;
