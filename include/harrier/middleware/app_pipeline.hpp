@@ -39,6 +39,7 @@ class app_pipeline {
 
  private:
   task<void> dispatch(context& ctx) const;
+  task<void> dispatch_unmatched(context& ctx) const;
 
   bool m_development;
   std::vector<middleware_fn> m_middleware;
