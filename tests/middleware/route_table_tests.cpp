@@ -188,3 +188,28 @@ TEST_CASE("a thousand routes still resolve each to its own endpoint", "[routing]
     CHECK(m.endpoint == i);
   }
 }
+
+TEST_CASE("literal lookup agrees whether a node has few literals or many", "[routing]") {
+  // A node scans up to 16 literals and hashes beyond: both ways must find the same routes.
+  for (std::size_t count : {1u, 2u, 15u, 16u, 17u, 40u}) {
+    route_table t;
+    for (std::size_t i = 0; i < count; ++i)
+      t.add({"GET"}, "/seg" + std::to_string(i), i);
+    INFO("literals: " << count);
+    for (std::size_t i = 0; i < count; ++i) {
+      const std::string name = "seg" + std::to_string(i);
+      auto plain = t.match("GET", "/" + name);
+      REQUIRE(plain.status == route_match_status::matched);
+      CHECK(plain.endpoint == i);
+      auto upper = t.match("GET", "/SEG" + std::to_string(i));
+      REQUIRE(upper.status == route_match_status::matched);
+      CHECK(upper.endpoint == i);
+      auto encoded = t.match("GET", "/s%65g" + std::to_string(i));
+      REQUIRE(encoded.status == route_match_status::matched);
+      CHECK(encoded.endpoint == i);
+    }
+    CHECK(t.match("GET", "/seg" + std::to_string(count)).status == route_match_status::not_found);
+    CHECK(t.match("GET", "/sex0").status == route_match_status::not_found);  // same length
+    CHECK(t.match("GET", "/se").status == route_match_status::not_found);
+  }
+}
