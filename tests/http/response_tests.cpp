@@ -5,6 +5,8 @@
 #include <catch2/catch.hpp>
 
 #include <stdexcept>
+#include <string>
+#include <vector>
 
 using namespace harrier::http;
 using namespace harrier::http::testing;
@@ -196,20 +198,46 @@ TEST_CASE("an empty handler answers 200 with an empty body", "[http][response]")
 }
 
 TEST_CASE("invalid response headers are refused", "[http][response]") {
-  std::string error;
-  auto handler = [&error](request&, response& res) -> harrier::task<void> {
-    try {
-      res.add_header("X-Bad", "a\r\nInjected: yes");
-    } catch (const std::invalid_argument& e) {
-      error = e.what();
-    }
+  std::vector<std::string> errors;
+  auto handler = [&errors](request&, response& res) -> harrier::task<void> {
+    auto refused = [&errors](auto&& set) {
+      try {
+        set();
+      } catch (const std::invalid_argument& e) {
+        errors.emplace_back(e.what());
+      }
+    };
+    refused([&] { res.add_header("X-Bad", "a\r\nInjected: yes"); });
+    refused([&] { res.add_header("X-Lf", "a\nInjected: yes"); });
+    refused([&] { res.add_header("X-Nul", std::string_view("a\0b", 3)); });
+    refused([&] { res.set_content_type("text/plain\r\nInjected: yes"); });
+    refused([&] { res.add_header("Bad Name", "x"); });
+    // Checked eight bytes at a time: a bad byte in the second word, and in the tail.
+    refused([&] { res.add_header("X-Second", "01234567\n89abcdef"); });
+    refused([&] { res.add_header("X-Tail", "0123456789\r"); });
+    res.add_header("X-Tab", "a\tb");  // HTAB and obs-text are allowed in a value
+    res.add_header("X-Text", "caf\xc3\xa9");
+    res.add_header("X-Long", "tab\tin the first word,\x01\x0b\x0c and \xff across words");
     co_await res.send(200, "text/plain", "ok");
   };
   connection_harness h(handler);
   h.start();
   h.feed(get("/a"));
-  CHECK(error.find("X-Bad") != std::string::npos);
+  REQUIRE(errors.size() == 7);
+  CHECK(errors[0].find("X-Bad") != std::string::npos);
+  CHECK(errors[1].find("X-Lf") != std::string::npos);
+  CHECK(errors[2].find("X-Nul") != std::string::npos);
+  CHECK(errors[3].find("Content-Type") != std::string::npos);
+  CHECK(errors[4].find("Bad Name") != std::string::npos);
+  CHECK(errors[5].find("X-Second") != std::string::npos);
+  CHECK(errors[6].find("X-Tail") != std::string::npos);
   CHECK(h.transport.output.find("Injected") == std::string::npos);
+  const auto responses = parse_responses(h.transport.output);
+  REQUIRE(responses.size() == 1);
+  CHECK(responses[0].header("X-Tab") == "a\tb");
+  CHECK(responses[0].header("X-Long") ==
+        "tab\tin the first word,\x01\x0b\x0c and \xff across words");
+  CHECK(responses[0].header("Content-Type") == "text/plain");
 }
 
 TEST_CASE("a client that disconnects cancels the request's token", "[http][response]") {

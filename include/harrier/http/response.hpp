@@ -44,7 +44,7 @@ class response {
   void set_status(int status);
   // Appends a header line (no de-duplication). Throws std::invalid_argument on CR, LF or NUL.
   void add_header(std::string_view name, std::string_view value);
-  void set_content_type(std::string_view value) { add_header("Content-Type", value); }
+  void set_content_type(std::string_view value);
   void set_content_length(std::uint64_t length);
   // The length the handler declared with set_content_length (or a Content-Length header).
   std::optional<std::uint64_t> content_length() const noexcept { return m_content_length; }
