@@ -6,6 +6,8 @@
 
 #include "http/request_parser.hpp"
 
+#include "http/line_breaks.hpp"
+
 #include <harrier/http/headers.hpp>
 
 #include <algorithm>
@@ -336,18 +338,6 @@ const char* request_parser::llhttp_reason() const noexcept {
 }
 
 namespace {
-// Whether a CR or LF of the head [head, head + n) stands outside a CRLF pair (see the header).
-bool has_bare_line_break(const char* head, std::size_t n) noexcept {
-  const char* const end = head + n;
-  for (const char* p = head; (p = static_cast<const char*>(std::memchr(p, '\r', end - p))); ++p) {
-    if (p + 1 == end || p[1] != '\n') return true;
-  }
-  for (const char* p = head; (p = static_cast<const char*>(std::memchr(p, '\n', end - p))); ++p) {
-    if (p == head || p[-1] != '\r') return true;
-  }
-  return false;
-}
-
 // Whether the request so far starts with a well-formed method llhttp does not know ("BREW /",
 // or "get /": methods are case-sensitive): a token, then SP or the end of what arrived. Such a
 // request is not malformed; the server just does not implement the method (RFC 9110 §9.1: 501).

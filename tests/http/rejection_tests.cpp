@@ -403,3 +403,30 @@ TEST_CASE("a rejected request after a good one keeps the good response first", "
   CHECK(calls == 1);
   CHECK(h.finished);
 }
+
+TEST_CASE("a bare CR or LF is found wherever it falls in the head", "[http][smuggling]") {
+  // The stray byte at every offset of an 8-byte word, alone or next to a CR or LF.
+  for (std::size_t pad = 0; pad < 17; ++pad) {
+    const std::string value(pad, 'v');
+    INFO("pad " << pad);
+    for (const char* stray : {"\r", "\n", "\rx", "x\n"}) {
+      const std::string input =
+          "GET / HTTP/1.1\r\nHost: test\r\nX-A: " + value + stray + "tail\r\n\r\n";
+      const outcome o = run_bad(input, rejection_reason::invalid_line_ending);
+      REQUIRE(o.responses.size() == 1);
+      CHECK(o.responses[0].status == 400);
+      CHECK(o.calls == 0);
+    }
+    const outcome end_cr = run_bad("GET / HTTP/1.1\r\nHost: test\r\nX-A: " + value + "\r\n\rx",
+                                   rejection_reason::invalid_line_ending);
+    REQUIRE(end_cr.responses.size() == 1);
+    CHECK(end_cr.responses[0].status == 400);
+    CHECK(end_cr.calls == 0);
+    // Well-formed: every CRLF position within a word is accepted.
+    const outcome ok = run_bad("GET / HTTP/1.1\r\nHost: test\r\nX-A: " + value + "\r\n\r\n",
+                               rejection_reason::invalid_line_ending);
+    CHECK(ok.calls >= 1);
+    REQUIRE_FALSE(ok.responses.empty());
+    CHECK(ok.responses[0].status == 200);
+  }
+}
