@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
-"""Memory per idle keep-alive HTTP connection: harrier-server against nginx, side by side.
+"""Memory and CPU of idle keep-alive HTTP connections: harrier-server against nginx, side by side.
 
 For each server: start it, note its RSS (all its processes, from /proc), open N connections
 that each send one GET /plaintext and read the answer (so every connection has served a request
-and sits idle in keep-alive), note the RSS again, and report the growth per connection. Run
-several times, interleaving the servers, and take medians. This is user-space memory the server
-keeps per idle connection (buffers, state, coroutine frames); kernel socket buffers are not in
-RSS.
+and sits idle in keep-alive), note the RSS again, and report the growth per connection. Then,
+with the connections still open, the server's CPU time (utime+stime) over --idle-seconds, as a
+percentage of one CPU: what keeping them costs (timeout checks) while nothing arrives. Run
+several times, interleaving the servers, and take medians. The memory is user-space memory the
+server keeps per idle connection (buffers, state, coroutine frames); kernel socket buffers are
+not in RSS.
 
   python3 bench/http/idle_memory.py [--connections 10000] [--runs 3] [--json]
 """
@@ -46,6 +48,23 @@ def rss_bytes(root_pid):
     return total
 
 
+def cpu_seconds(root_pid):
+    """utime+stime of root_pid and its children."""
+    pids = [root_pid]
+    try:
+        pids += [int(c) for c in open(f"/proc/{root_pid}/task/{root_pid}/children").read().split()]
+    except OSError:
+        pass
+    total = 0
+    for pid in pids:
+        try:
+            fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except OSError:
+            pass
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def raise_fd_limit():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
@@ -68,7 +87,8 @@ def open_idle_connections(port, count):
     return sockets
 
 
-def measure(start_server, connections):
+def measure(start_server, connections, idle_seconds):
+    """(RSS growth per connection, % of one CPU while the connections idle)."""
     proc, port = start_server()
     try:
         time.sleep(0.3)
@@ -78,9 +98,12 @@ def measure(start_server, connections):
         sockets = open_idle_connections(port, connections)
         time.sleep(0.5)
         after = rss_bytes(proc.pid)
+        cpu_before, wall_before = cpu_seconds(proc.pid), time.monotonic()
+        time.sleep(idle_seconds)
+        cpu = (cpu_seconds(proc.pid) - cpu_before) / (time.monotonic() - wall_before) * 100
         for s in sockets + warm:
             s.close()
-        return (after - before) / connections
+        return (after - before) / connections, cpu
     finally:
         proc.terminate()
         try:
@@ -95,6 +118,7 @@ def main():
     ap.add_argument("--server", default="build/release/examples/harrier-server")
     ap.add_argument("--connections", type=int, default=10000)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--idle-seconds", type=float, default=10.0)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     raise_fd_limit()
@@ -126,20 +150,28 @@ def main():
     servers = {"nginx": nginx, "harrier-io_uring": harrier("io_uring"),
                "harrier-epoll": harrier("epoll")}
     results = {name: [] for name in servers}
+    cpu = {name: [] for name in servers}
     try:
         for _ in range(args.runs):
             for name, start in servers.items():
-                results[name].append(measure(start, args.connections))
+                memory, percent = measure(start, args.connections, args.idle_seconds)
+                results[name].append(memory)
+                cpu[name].append(percent)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     med = {name: statistics.median(v) for name, v in results.items()}
+    med_cpu = {name: statistics.median(v) for name, v in cpu.items()}
     out = {
         "idle_http_connection_bytes_nginx": round(med["nginx"]),
         "idle_http_connection_bytes_harrier_io_uring": round(med["harrier-io_uring"]),
         "idle_http_connection_bytes_harrier_epoll": round(med["harrier-epoll"]),
         "idle_http_connection_bytes_vs_nginx_io_uring":
             round(med["harrier-io_uring"] / med["nginx"], 2) if med["nginx"] > 0 else None,
+        "idle_http_connections_cpu_percent_nginx": round(med_cpu["nginx"], 2),
+        "idle_http_connections_cpu_percent_harrier_io_uring": round(med_cpu["harrier-io_uring"], 2),
+        "idle_http_connections_cpu_percent_harrier_epoll": round(med_cpu["harrier-epoll"], 2),
         "runs": {k: [round(x) for x in v] for k, v in results.items()},
+        "cpu_percent_runs": {k: [round(x, 2) for x in v] for k, v in cpu.items()},
         "connections": args.connections,
     }
     if args.json:
