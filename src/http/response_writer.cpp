@@ -81,8 +81,8 @@ class connection_core::head_buffer {
   }
 
  private:
-  // Status line (reason phrases are at most 31 bytes), Date, Server, Content-Length with 20
-  // digits, Connection: about 160 bytes at most.
+  // Status line (the phrase cut at 40 bytes), Date, Server, framing with a 20-digit length,
+  // Connection, or append_simple_response's fixed lines: under 200 bytes.
   char m_bytes[256];
   char* m_end = m_bytes;
 };
