@@ -68,26 +68,16 @@ result& result::with_header(std::string name, std::string value) & {
   return *this;
 }
 
-namespace {
-task<void> write_and_end(http::response& res, std::string_view body) {
-  co_await res.write(body);
-  co_await res.end();
-}
-}  // namespace
-
-// Not a coroutine for a plain body (the common case): a body that fits the response buffer is
-// taken here, and end() is the only frame. Files, streams and problem documents go on in
-// execute_other().
+// Not a coroutine for a plain body (the common case): response::send takes a body that fits the
+// response buffer at once, and end() is the only frame. Files, streams and problem documents go
+// on in execute_other().
 task<void> result::execute(context& ctx) const {
   if (m_kind != kind::body || m_problem) return execute_other(ctx);
   http::response& res = ctx.response();
-  res.set_status(m_status);
   for (const auto& [name, value] : m_headers)
     res.add_header(name, value);
-  if (!content_type().empty()) res.set_content_type(content_type());
   res.set_content_length(m_body.size());
-  if (m_body.empty() || res.try_write(m_body)) return res.end();
-  return write_and_end(res, m_body);
+  return res.send(m_status, content_type(), m_body);
 }
 
 task<void> result::execute_other(context& ctx) const {
