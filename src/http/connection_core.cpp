@@ -44,7 +44,10 @@ connection_core::connection_core(transport_base& transport, const http1_options&
 connection_core::~connection_core() = default;
 
 task<void> connection_core::run() {
-  spawn(watchdog(), "http connection watchdog");
+  if (!m_options.external_timeout_checks) {
+    m_watchdog = std::make_unique<watchdog_control>();
+    spawn(watchdog(), "http connection watchdog");
+  }
   for (;;) {
     const head_result head = co_await read_head();
     if (head != head_result::ok) break;
@@ -74,10 +77,12 @@ task<void> connection_core::run() {
     prepare_next_request();
   }
   co_await close_connection();
-  // ordering: release/acquire pairs with the watchdog's load; the cancellation wakes its sleep.
-  m_watchdog_stop.store(true, std::memory_order_release);
-  m_watchdog_cancel.request_cancellation();
-  co_await m_watchdog_done;
+  if (m_watchdog) {
+    // ordering: release/acquire pairs with the watchdog's load; the cancellation wakes its sleep.
+    m_watchdog->stop.store(true, std::memory_order_release);
+    m_watchdog->cancel.request_cancellation();
+    co_await m_watchdog->done;
+  }
 }
 
 task<connection_core::head_result> connection_core::read_head() {
@@ -525,6 +530,10 @@ void begin_connection_shutdown(connection_core& core) noexcept {
 }
 void abort_connection(connection_core& core) noexcept {
   core.abort();
+}
+std::chrono::nanoseconds check_connection_timeouts(connection_core& core,
+                                                   transport_clock::time_point now) noexcept {
+  return core.check_timeouts(now);
 }
 
 }  // namespace harrier::http::detail

@@ -24,12 +24,14 @@
 // cancelled so the handler can stop; if it gets bytes (the next request), they are kept, and the
 // loop continues with them instead of issuing a new receive, so this costs no extra system call.
 //
-// Timeouts: one deadline word (kind and phase number, or "fired") and a watchdog coroutine that
-// sleeps on the transport's timer, times how long it has seen the same phase armed, and on expiry
-// swaps the word to "fired" (compare-exchange, so a deadline that was just disarmed is never
-// fired) and cancels the pending receive. The connection reads the word back when its receive
-// returns, so the two sides agree on whether a timeout happened. The request path arms and
-// disarms with two atomic operations: no timer, and no clock read, per request.
+// Timeouts: one deadline word (kind and phase number, or "fired") and check_timeouts(now), which
+// times how long it has seen the same phase armed, and on expiry swaps the word to "fired"
+// (compare-exchange, so a deadline that was just disarmed is never fired) and cancels the pending
+// receive. The owner's heartbeat calls it (the server walks all its connections, as Kestrel's
+// heartbeat does), or else a watchdog coroutine of the connection's own, sleeping on the
+// transport's timer. The connection reads the word back when its receive returns, so the two
+// sides agree on whether a timeout happened. The request path arms and disarms with two atomic
+// operations: no timer, and no clock read, per request.
 
 #include <harrier/core/block_pool.hpp>
 #include <harrier/core/cancellation.hpp>
@@ -74,6 +76,11 @@ class connection_core {
   task<void> run();
   void begin_shutdown() noexcept;
   void abort() noexcept;
+  // One timeout check (see watchdog.cpp); returns how long until this connection's current
+  // deadline could pass (nanoseconds::max() when none is armed). One caller at a time: the
+  // owner's heartbeat, or the connection's own watchdog when options.external_timeout_checks is
+  // false.
+  std::chrono::nanoseconds check_timeouts(transport_clock::time_point now) noexcept;
 
   // request_body
   task<std::span<const std::byte>> read_body();
@@ -199,15 +206,22 @@ class connection_core {
 
   // Shared with other threads.
   std::atomic<std::int64_t> m_deadline{0};
+  // check_timeouts' own state, beside the word it reads: the word it last saw, and since when.
+  std::int64_t m_seen_word = 0;
+  transport_clock::time_point m_seen_since{};
   std::atomic<std::uint64_t> m_body_received_for_watchdog{0};
   std::int64_t m_phase = 0;  // run() only: numbers the deadline phases
   std::atomic<bool> m_shutting_down{false};
-  std::atomic<bool> m_watchdog_stop{false};
-  cancellation_source m_recv_cancel;      // timeouts, shutdown of an idle connection, abort
-  cancellation_source m_abort;            // abort(): cancels sends
-  cancellation_source m_client_gone;      // request::aborted(): abort, EOF or error from the peer
-  cancellation_source m_watchdog_cancel;  // stops the watchdog's sleep at the end of run()
-  async_event m_watchdog_done;
+  cancellation_source m_recv_cancel;  // timeouts, shutdown of an idle connection, abort
+  cancellation_source m_abort;        // abort(): cancels sends
+  cancellation_source m_client_gone;  // request::aborted(): abort, EOF or error from the peer
+  // Only for a connection that runs its own watchdog (no external heartbeat).
+  struct watchdog_control {
+    std::atomic<bool> stop{false};
+    cancellation_source cancel;  // stops the watchdog's sleep at the end of run()
+    async_event done;
+  };
+  std::unique_ptr<watchdog_control> m_watchdog;
 
   // Held output: responses buffered before a handler that may suspend (see held_output.cpp).
   std::string m_out_held;

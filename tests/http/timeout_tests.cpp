@@ -145,3 +145,73 @@ TEST_CASE("the watchdog wakes on a 50 ms grid, at most one interval apart", "[ht
     CHECK_FALSE(h.finished);
   }
 }
+
+TEST_CASE("with external timeout checks the owner's calls time the deadlines", "[http][timeouts]") {
+  // The server's heartbeat drives its connections this way: no watchdog, no timer per connection.
+  http1_options options = short_timeouts();
+  options.external_timeout_checks = true;
+  int calls = 0;
+  connection_harness h(hello_handler{&calls}, options);
+  h.start();
+  h.feed(get("/a"));
+  CHECK(h.loop.sleeper_count() == 0);  // nothing of the connection's own waits for time
+  h.loop.advance(60s);
+  CHECK_FALSE(h.finished);  // nobody checked
+
+  // The first check sees the keep-alive wait: its clock starts there.
+  CHECK(h.connection->check_timeouts(h.loop.now()) == 5s);
+  h.loop.advance(3s);
+  CHECK(h.connection->check_timeouts(h.loop.now()) == 2s);
+  h.loop.run();
+  CHECK_FALSE(h.finished);
+  h.loop.advance(2s);
+  CHECK(h.connection->check_timeouts(h.loop.now()) == std::chrono::nanoseconds::max());
+  h.loop.run();
+  CHECK(h.finished);
+  CHECK(calls == 1);
+  CHECK(parse_responses(h.transport.output).size() == 1);  // closed quietly: no 408
+}
+
+TEST_CASE("with external timeout checks a slow head gets 408 and progress does not extend it",
+          "[http][timeouts]") {
+  http1_options options = short_timeouts();
+  options.external_timeout_checks = true;
+  int calls = 0;
+  connection_harness h(hello_handler{&calls}, options);
+  h.start();
+  h.feed("GET /slow HTTP/1.1\r\nHo");
+  CHECK(h.connection->check_timeouts(h.loop.now()) == 3s);
+  h.loop.advance(2s);
+  h.feed("st: t\r\n");  // another receive of the same head: the same phase
+  CHECK(h.connection->check_timeouts(h.loop.now()) == 1s);
+  h.loop.advance(1s);
+  CHECK(h.connection->check_timeouts(h.loop.now()) == std::chrono::nanoseconds::max());
+  h.loop.run();
+  CHECK(h.finished);
+  CHECK(calls == 0);
+  CHECK(h.rejections.get(rejection_reason::headers_timeout) == 1);
+  const auto responses = parse_responses(h.transport.output);
+  REQUIRE(responses.size() == 1);
+  CHECK(responses[0].status == 408);
+}
+
+TEST_CASE("with external timeout checks nothing is armed while a handler runs",
+          "[http][timeouts]") {
+  connection_harness* harness = nullptr;
+  auto handler = [&harness](request&, response& res) -> harrier::task<void> {
+    (void)co_await harness->transport.sleep_for(10s);
+    co_await res.send(200, "text/plain", "slow but fine");
+  };
+  http1_options options = short_timeouts();
+  options.external_timeout_checks = true;
+  connection_harness h(handler, options);
+  harness = &h;
+  h.start();
+  h.feed(get("/slow"));
+  CHECK(h.connection->check_timeouts(h.loop.now()) == std::chrono::nanoseconds::max());
+  h.loop.advance(11s);
+  REQUIRE(parse_responses(h.transport.output).size() == 1);
+  // The next keep-alive wait is a new phase: its clock starts at this check, not at the first.
+  CHECK(h.connection->check_timeouts(h.loop.now()) == 5s);
+  CHECK_FALSE(h.finished);
+}

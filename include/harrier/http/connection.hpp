@@ -14,8 +14,8 @@
 //      meanwhile, to cancel request::aborted() if the client leaves.
 //   3. Finish the response (500 if the handler threw before starting it; abort if after), drain an
 //      unread body when the connection can stay open, then go to 1 with the pipelined bytes.
-//   4. Close: flush, shut down the sending side, close the transport, stop the timeout watchdog and
-//      wait for it, return.
+//   4. Close: flush, shut down the sending side, close the transport, stop the timeout watchdog (if
+//      it runs one) and wait for it, return.
 // Shutdown: begin_shutdown() (any thread) closes an idle connection at once and makes a busy one
 // answer its current request with Connection: close and stop. abort() (any thread) cancels pending
 // I/O and the request's aborted() token: for the end of the shutdown timeout.
@@ -36,6 +36,11 @@ struct http1_options {
   bool add_server_header = true;             // `Server: harrier`
   date_cache* dates = nullptr;               // nullptr = date_cache::shared()
   rejection_counters* rejections = nullptr;  // nullptr = rejection_counters::shared()
+  // Who checks the timeouts. false: the connection runs a watchdog coroutine of its own on the
+  // transport's timer. true: the owner calls check_timeouts() at least every
+  // limits.timeout_check_interval (http::server does, for all its connections from one
+  // heartbeat: no coroutine, timer or wake-up per connection).
+  bool external_timeout_checks = false;
 };
 
 namespace detail {
@@ -49,6 +54,8 @@ connection_core_ptr make_connection_core(transport_base& transport, const http1_
 task<void> run_connection(connection_core& core);
 void begin_connection_shutdown(connection_core& core) noexcept;
 void abort_connection(connection_core& core) noexcept;
+std::chrono::nanoseconds check_connection_timeouts(connection_core& core,
+                                                   transport_clock::time_point now) noexcept;
 }  // namespace detail
 
 template <transport Transport>
@@ -68,6 +75,12 @@ class http1_connection {
   task<void> run() { return detail::run_connection(*m_core); }
   void begin_shutdown() noexcept { detail::begin_connection_shutdown(*m_core); }
   void abort() noexcept { detail::abort_connection(*m_core); }
+  // Fires whatever deadline has passed at `now` (the transport's clock), and returns how long
+  // until the current one could (nanoseconds::max() when none is armed). Any thread, one caller
+  // at a time; only with options.external_timeout_checks.
+  std::chrono::nanoseconds check_timeouts(transport_clock::time_point now) noexcept {
+    return detail::check_connection_timeouts(*m_core, now);
+  }
 
  private:
   transport_adapter<Transport> m_adapter;

@@ -17,6 +17,11 @@
 //   finish their current request with `Connection: close`; (3) when shutdown_timeout passes,
 //   abort whatever is left (pending I/O cancelled, request tokens cancelled); (4) complete once
 //   every connection is gone. Idempotent; concurrent callers all complete at the end.
+// - Timeouts (keep-alive, request headers, body rate, shutdown linger) are checked by one
+//   heartbeat for all connections, as Kestrel's: every limits.timeout_check_interval, and early
+//   for a deadline due sooner (never more often than every 50 ms). A connection then has no timer,
+//   coroutine or wake-up of its own while it waits: server_options.connection's
+//   external_timeout_checks is set whatever the caller gave.
 // - The destructor requires a stopped (or never started) server.
 
 #include <harrier/core/async_event.hpp>
@@ -73,6 +78,7 @@ class server {
   task<void> serve(net::tcp_stream stream, net::endpoint listener);
   task<void> refuse(net::tcp_stream stream);
   task<void> abort_after_timeout();
+  task<void> heartbeat();
   void connection_finished() noexcept;
 
   net::io_context& m_io;
@@ -83,12 +89,14 @@ class server {
 
   cancellation_source m_stop_accepting;
   cancellation_source m_stop_timer;
+  cancellation_source m_stop_heartbeat;
   std::atomic<bool> m_started{false};
   std::atomic<bool> m_stopping{false};
   std::atomic<std::size_t> m_accept_loops{0};
   async_event m_accept_loops_done;
   async_event m_connections_done;
   async_event m_timer_done;
+  async_event m_heartbeat_done;
   async_event m_stopped;
 
   mutable std::mutex m_mutex;                 // guards m_connections

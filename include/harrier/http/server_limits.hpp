@@ -36,7 +36,8 @@ struct server_limits {
   double min_request_body_bytes_per_second = 240.0;
   std::chrono::nanoseconds min_request_body_rate_grace = std::chrono::seconds(5);
 
-  // Granularity of the per-connection timeout watchdog: 1 s, as Kestrel's heartbeat.
+  // How often timeouts are checked (the server's heartbeat, or a connection's own watchdog): 1 s,
+  // as Kestrel's heartbeat. A timeout fires between its value and that plus this interval.
   std::chrono::nanoseconds timeout_check_interval = std::chrono::seconds(1);
 };
 
