@@ -20,14 +20,16 @@
 
 namespace harrier::http::detail {
 
-connection_core::connection_core(transport_base& transport, const http1_options& options,
+connection_core::connection_core(transport_base& transport,
+                                 std::shared_ptr<const http1_options> options,
                                  request_handler handler, connection_info info)
     : m_transport(transport),
-      m_options(options),
+      m_shared_options(std::move(options)),
+      m_options(*m_shared_options),
       m_handler(std::move(handler)),
-      m_dates(options.dates != nullptr ? *options.dates : date_cache::shared()),
-      m_rejections(options.rejections != nullptr ? *options.rejections
-                                                 : rejection_counters::shared()),
+      m_dates(m_options.dates != nullptr ? *m_options.dates : date_cache::shared()),
+      m_rejections(m_options.rejections != nullptr ? *m_options.rejections
+                                                   : rejection_counters::shared()),
       m_parser(m_options.limits),
       m_request(*this),
       m_response(*this) {
@@ -517,10 +519,12 @@ void connection_core_deleter::operator()(connection_core* core) const noexcept {
   delete core;
 }
 
-connection_core_ptr make_connection_core(transport_base& transport, const http1_options& options,
+connection_core_ptr make_connection_core(transport_base& transport,
+                                         std::shared_ptr<const http1_options> options,
                                          request_handler handler, connection_info info) {
+  if (options == nullptr) throw std::invalid_argument("http1_connection: the options are null");
   return connection_core_ptr(
-      new connection_core(transport, options, std::move(handler), std::move(info)));
+      new connection_core(transport, std::move(options), std::move(handler), std::move(info)));
 }
 task<void> run_connection(connection_core& core) {
   return core.run();

@@ -67,8 +67,8 @@ enum class deadline_kind : std::int64_t {
 
 class connection_core {
  public:
-  connection_core(transport_base& transport, const http1_options& options, request_handler handler,
-                  connection_info info);
+  connection_core(transport_base& transport, std::shared_ptr<const http1_options> options,
+                  request_handler handler, connection_info info);
   ~connection_core();
   connection_core(const connection_core&) = delete;
   connection_core& operator=(const connection_core&) = delete;
@@ -161,7 +161,9 @@ class connection_core {
   task<void> watchdog();
 
   transport_base& m_transport;
-  http1_options m_options;
+  // Shared with the owner's other connections (a server's): 16 bytes instead of a copy's 136.
+  std::shared_ptr<const http1_options> m_shared_options;
+  const http1_options& m_options;
   request_handler m_handler;
   date_cache& m_dates;
   rejection_counters& m_rejections;

@@ -119,6 +119,7 @@ server::server(net::io_context& io, server_options options, request_handler hand
     throw std::invalid_argument("http::server: limits.timeout_check_interval must be positive");
   }
   m_options.connection.external_timeout_checks = true;  // heartbeat() checks them
+  m_connection_options = std::make_shared<const http1_options>(m_options.connection);
 }
 
 server::~server() {
@@ -228,16 +229,19 @@ task<void> server::accept_loop(net::listener& listener) {
       m_refused.fetch_add(1, std::memory_order_relaxed);
       spawn(refuse(std::move(accepted.stream)), "refused connection");
     } else {
-      spawn(serve(std::move(accepted.stream), listener.local_endpoint()), "connection");
+      spawn(serve(std::move(accepted.stream), listener), "connection");
     }
   }
   if (m_accept_loops.fetch_sub(1) == 1) m_accept_loops_done.set();
 }
 
-task<void> server::serve(net::tcp_stream stream, net::endpoint listener) {
+// `listener` by reference: a coroutine's parameters live in its frame for the whole connection,
+// and an endpoint is 136 bytes (the listeners outlive every connection, see stop()).
+task<void> server::serve(net::tcp_stream stream, const net::listener& listener) {
   tcp_transport transport(stream, m_io);
-  http1_connection<tcp_transport> connection(transport, m_options.connection, m_handler,
-                                             describe_connection(stream, listener));
+  http1_connection<tcp_transport> connection(
+      transport, m_connection_options, m_handler,
+      describe_connection(stream, listener.local_endpoint()));
   connection_entry entry{&connection};
   {
     std::lock_guard lock(m_mutex);

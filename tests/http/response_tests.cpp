@@ -47,6 +47,26 @@ TEST_CASE("the Server header can be turned off", "[http][response]") {
   CHECK_FALSE(responses[0].header("Server"));
 }
 
+TEST_CASE("connections can share one options object, and a null one is refused",
+          "[http][response]") {
+  int calls = 0;
+  connection_harness h(hello_handler{&calls});
+  http1_options options;
+  options.add_server_header = false;
+  options.rejections = &h.rejections;
+  const auto shared = std::make_shared<const http1_options>(options);
+  h.connection.emplace(h.transport, shared, hello_handler{&calls});
+  CHECK(shared.use_count() == 2);  // held, not copied
+  h.start();
+  h.feed(get("/x"));
+  const auto responses = parse_responses(h.transport.output);
+  REQUIRE(responses.size() == 1);
+  CHECK_FALSE(responses[0].header("Server"));
+  CHECK_THROWS_WITH(http1_connection<memory_transport>(
+                        h.transport, std::shared_ptr<const http1_options>(), hello_handler{&calls}),
+                    Catch::Contains("options are null"));
+}
+
 TEST_CASE("HEAD gets the same headers as GET and no body", "[http][response]") {
   int calls = 0;
   connection_harness h(hello_handler{&calls});

@@ -49,7 +49,8 @@ struct connection_core_deleter {
   void operator()(connection_core* core) const noexcept;
 };
 using connection_core_ptr = std::unique_ptr<connection_core, connection_core_deleter>;
-connection_core_ptr make_connection_core(transport_base& transport, const http1_options& options,
+connection_core_ptr make_connection_core(transport_base& transport,
+                                         std::shared_ptr<const http1_options> options,
                                          request_handler handler, connection_info info);
 task<void> run_connection(connection_core& core);
 void begin_connection_shutdown(connection_core& core) noexcept;
@@ -65,8 +66,13 @@ class http1_connection {
   // what every request of this connection reports as request::connection().
   http1_connection(Transport& transport, const http1_options& options, request_handler handler,
                    connection_info info = {})
+      : http1_connection(transport, std::make_shared<const http1_options>(options),
+                         std::move(handler), std::move(info)) {}
+  // The same with options shared among connections (a server's), instead of a copy in each.
+  http1_connection(Transport& transport, std::shared_ptr<const http1_options> options,
+                   request_handler handler, connection_info info = {})
       : m_adapter(transport),
-        m_core(detail::make_connection_core(m_adapter, options, std::move(handler),
+        m_core(detail::make_connection_core(m_adapter, std::move(options), std::move(handler),
                                             std::move(info))) {}
   http1_connection(const http1_connection&) = delete;
   http1_connection& operator=(const http1_connection&) = delete;

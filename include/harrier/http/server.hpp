@@ -75,7 +75,7 @@ class server {
  private:
   struct connection_entry;
   task<void> accept_loop(net::listener& listener);
-  task<void> serve(net::tcp_stream stream, net::endpoint listener);
+  task<void> serve(net::tcp_stream stream, const net::listener& listener);
   task<void> refuse(net::tcp_stream stream);
   task<void> abort_after_timeout();
   task<void> heartbeat();
@@ -83,6 +83,7 @@ class server {
 
   net::io_context& m_io;
   server_options m_options;
+  std::shared_ptr<const http1_options> m_connection_options;  // every connection's, shared
   request_handler m_handler;
   std::vector<net::listener> m_listeners;
   std::vector<net::endpoint> m_local;
