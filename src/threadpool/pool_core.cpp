@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "core/logger.hpp"
+#include "threadpool/futex.hpp"
 #include "threadpool/pool_core.hpp"
 
 namespace harrier::detail {
@@ -88,6 +89,9 @@ void pool_core::stop() {
     m_monitor_stop = true;
   }
   m_monitor_cv.notify_all();
+  // It may wait quietly, off the condition variable (monitor.cpp). ordering: seq_cst, with the
+  // monitor's compare-exchange: a 2 left here makes its next quiet wait return at once.
+  if (m_monitor_word.exchange(2, std::memory_order_seq_cst) == 1) futex_wake_one(m_monitor_word);
   if (m_monitor.joinable()) m_monitor.join();
 
   m_stopping.store(true, std::memory_order_seq_cst);
@@ -311,6 +315,7 @@ thread_pool_stats pool_core::stats() const {
   for (std::size_t i = 0; i < k_adjustment_reason_count; ++i) {
     s.adjustments[i] = m_adjustments[i].load(std::memory_order_relaxed);
   }
+  s.monitor_ticks = m_monitor_ticks.load(std::memory_order_relaxed);
   return s;
 }
 

@@ -127,6 +127,10 @@ class pool_core final : public blocking_observer {
 
   // monitor.cpp
   void monitor_main();
+  // Wakes a monitor that waits quietly (the pool was idle); anything else: nothing. Lock-free,
+  // so any thread may call it holding any lock.
+  void nudge_monitor() noexcept;
+  void wait_quietly() noexcept;
 
  private:
   friend struct worker_access;
@@ -219,6 +223,9 @@ class pool_core final : public blocking_observer {
   std::mutex m_monitor_mutex;
   std::condition_variable m_monitor_cv;
   bool m_monitor_stop = false;
+  // The monitor's quiet wait (monitor.cpp): 0 ticking, 1 waiting quietly, 2 nudged awake.
+  std::atomic<std::uint32_t> m_monitor_word{0};
+  std::atomic<std::uint64_t> m_monitor_ticks{0};  // written by the monitor only
   hill_climbing m_hill_climbing;
 
   // Event listener: copied under the mutex, called outside it.

@@ -448,6 +448,8 @@ worker_slot* pool_core::wake_one_locked() {
 }
 
 void pool_core::unpark(worker_slot& slot) {
+  // A worker wakes: the pool is leaving idleness, so a monitor that waits quietly ticks again.
+  nudge_monitor();
   // ordering: seq_cst pairs with the sleeper's acquire exchange, and orders the store before the
   // in_driver read (the driver's wake-up protocol at the top). The futex wake follows the store,
   // so a sleeper that checks after it sees 1 and one that sleeps before it is woken.

@@ -199,3 +199,51 @@ TEST_CASE("idle workers above the minimum exit after the idle timeout") {
   }
   REQUIRE(pool.stats().threads == 1);
 }
+
+namespace {
+
+// Waits (at most 5 s) until the pool's monitor ticks at its idle pace: at most 5 ticks in a
+// 300 ms window, where it would tick 30 times at the working pace.
+bool monitor_goes_quiet(harrier::thread_pool& pool) {
+  for (int window = 0; window < 15; ++window) {
+    const std::uint64_t before = pool.stats().monitor_ticks;
+    std::this_thread::sleep_for(300ms);  // the window measured
+    if (pool.stats().monitor_ticks - before <= 5) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("an idle pool's monitor slows down, and work brings it back at once") {
+  auto o = base(2);
+  o.detect_stalled_workers = true;
+  harrier::test::event_recorder events;
+  harrier::thread_pool pool(o);
+  events.attach(pool);
+  // Three rounds: without the wake-up from the worker, the next idle tick would come after
+  // 0-250 ms, so three rounds under 100 ms would happen by chance about one time in sixteen.
+  for (int round = 0; round < 3; ++round) {
+    INFO("round " << round);
+    REQUIRE(monitor_goes_quiet(pool));
+    const std::uint64_t before = pool.stats().monitor_ticks;
+    const auto posted = std::chrono::steady_clock::now();
+    harrier::test::flag ran;
+    pool.post([&] { ran.set(); });
+    REQUIRE(ran.wait_for(5s));
+    while (pool.stats().monitor_ticks == before && std::chrono::steady_clock::now() - posted < 5s) {
+      std::this_thread::sleep_for(1ms);
+    }
+    CHECK(std::chrono::steady_clock::now() - posted < 100ms);
+  }
+  // And a blocked worker of a pool that was idle is still detected and replaced.
+  REQUIRE(monitor_goes_quiet(pool));
+  harrier::test::gate release;
+  const auto start = std::chrono::steady_clock::now();
+  const bool blocked_ran = starved_item_runs(pool, 2, release, 5s);
+  const auto reaction = std::chrono::steady_clock::now() - start;
+  release.release();
+  REQUIRE(blocked_ran);
+  REQUIRE(events.wait_for(adjustment(adjustment_reason::starvation), 5s));
+  CHECK(reaction < 1s);  // designed for ~30 ms; generous for loaded CI machines
+}
