@@ -163,6 +163,17 @@ task<connection_core::head_result> connection_core::read_head() {
   }
 }
 
+// Whether a Connection field value (a comma-separated list of tokens, RFC 9110 section 7.6.1)
+// holds the "close" option, case-insensitively, with any OWS around the elements.
+bool connection_core::lists_close(std::string_view list) noexcept {
+  while (!list.empty()) {
+    const std::size_t comma = list.find(',');
+    if (iequals(trim_ows(list.substr(0, comma)), "close")) return true;
+    list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+  }
+  return false;
+}
+
 // The four forms of request-target (RFC 9112 §3.2): origin-form "/path?query"; absolute-form
 // "http://host/path?query", which a server MUST accept (clients talking to a proxy send it), whose
 // path and query are then routed as usual; asterisk-form "*" for OPTIONS. Authority-form is
@@ -232,6 +243,7 @@ bool connection_core::begin_request() {
   std::size_t hosts = 0;
   std::size_t host_index = 0;
   std::optional<std::string_view> expect;
+  bool close_option = false;
   for (const header_offsets& h : p.headers()) {
     header_field f{std::string_view(base + h.name_offset, h.name_length),
                    trim_ows(std::string_view(base + h.value_offset, h.value_length))};
@@ -240,6 +252,7 @@ bool connection_core::begin_request() {
       host_index = m_header_views.size();
     }
     if (iequals(f.name, "expect")) expect = f.value;
+    if (iequals(f.name, "connection")) close_option |= lists_close(f.value);
     if (f.value.empty() && iequals(f.name, "transfer-encoding")) {
       // llhttp sets no flag for an empty Transfer-Encoding, so it would pass as absent; a hop
       // that reads it otherwise (with a Content-Length, say) is a smuggling risk: 400.
@@ -323,7 +336,12 @@ bool connection_core::begin_request() {
   req.m_version_major = p.version_major();  // 1: the parser refuses others (505, or 400)
   req.m_version_minor = p.version_minor();
   req.m_headers = header_list(m_header_views);
-  req.m_keep_alive = p.should_keep_alive();
+  // llhttp's answer, unless a Connection field lists "close" where it did not see it: it lets
+  // keep-alive win over close for HTTP/1.0 ("keep-alive, close", or two fields), and does not
+  // take OWS after the token ("close<HTAB>"). RFC 9112 section 9.6: after a request with close
+  // the server MUST close. (The other way, keeping open what llhttp closes, would make it refuse
+  // the next request as data after the end.)
+  req.m_keep_alive = p.should_keep_alive() && !close_option;
   req.m_is_head = req.m_method == "HEAD";
 
   m_request_keep_alive = req.m_keep_alive;

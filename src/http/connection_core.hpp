@@ -129,6 +129,7 @@ class connection_core {
   bool take_kept_input(io_result& r) noexcept;
   // The origin-form part of the target (path and query) into `rest`, and for absolute-form the
   // authority into `authority` (empty otherwise). False when the form does not fit the method.
+  static bool lists_close(std::string_view list) noexcept;
   static bool split_target(std::string_view method, std::string_view target, std::string_view& rest,
                            std::string_view& authority) noexcept;
   // After m_read_ahead_done is set: takes the read-ahead's result into r. True when its bytes
@@ -143,6 +144,7 @@ class connection_core {
   void release_idle_buffer() noexcept;  // only with an empty pool-block buffer
   void reacquire_buffer();
   const char* request_base() const noexcept { return m_data + m_start; }
+  char* request_base() noexcept { return m_data + m_start; }
 
   // response_writer.cpp: serialisation and sending
   void start_response(response& res, bool at_end);

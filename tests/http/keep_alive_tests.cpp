@@ -64,6 +64,41 @@ TEST_CASE("an HTTP/1.0 request with Connection: keep-alive keeps the connection"
   CHECK(responses[1].body == "hello /b");
 }
 
+TEST_CASE("close wins over keep-alive in the Connection options, in any form",
+          "[http][keep-alive]") {
+  // RFC 9112 section 9.6: a request with the close option MUST end the connection after its
+  // response. llhttp alone let keep-alive win for HTTP/1.0, and missed "close" before a tab.
+  for (const char* head : {"GET /a HTTP/1.0\r\nConnection: keep-alive, close\r\n\r\n",
+                           "GET /a HTTP/1.0\r\nConnection: close, keep-alive\r\n\r\n",
+                           "GET /a HTTP/1.0\r\nConnection: keep-alive\r\nConnection: close\r\n\r\n",
+                           "GET /a HTTP/1.1\r\nHost: t\r\nConnection: close\t\r\n\r\n",
+                           "GET /a HTTP/1.1\r\nHost: t\r\nConnection: te ,\tCLOSE \r\n\r\n"}) {
+    INFO(head);
+    int calls = 0;
+    connection_harness h(hello_handler{&calls});
+    h.start();
+    h.feed(std::string(head) + get("/never"));
+    CHECK(h.finished);
+    CHECK(calls == 1);
+    const auto responses = parse_responses(h.transport.output);
+    REQUIRE(responses.size() == 1);
+    CHECK(responses[0].header("Connection") == "close");
+  }
+}
+
+TEST_CASE("a Connection option that only contains the word close keeps the connection",
+          "[http][keep-alive]") {
+  int calls = 0;
+  connection_harness h(hello_handler{&calls});
+  h.start();
+  h.feed(get("/a", "Connection: closed, enclose, upgrade\r\n") + get("/b"));
+  CHECK_FALSE(h.finished);
+  CHECK(calls == 2);
+  const auto responses = parse_responses(h.transport.output);
+  REQUIRE(responses.size() == 2);
+  CHECK_FALSE(responses[0].header("Connection"));
+}
+
 TEST_CASE("a handler can ask to close the connection", "[http][keep-alive]") {
   auto handler = [](request&, response& res) -> harrier::task<void> {
     res.add_header("Connection", "close");
