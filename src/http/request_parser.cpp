@@ -6,6 +6,7 @@
 
 #include "http/request_parser.hpp"
 
+#include "http/chunk_line.hpp"
 #include "http/line_breaks.hpp"
 
 #include <harrier/http/headers.hpp>
@@ -41,6 +42,8 @@ struct parser_callbacks {
     r.m_header_bytes = 0;
     r.m_header_count = 0;
     r.m_extension_budget = r.m_limits.max_chunk_extension_bytes;
+    r.m_at_chunk_line = false;
+    r.m_last_chunk = false;
     return 0;
   }
 
@@ -232,6 +235,7 @@ struct parser_callbacks {
     r.m_extension_budget = allowance > UINT64_MAX - r.m_extension_budget
                                ? UINT64_MAX
                                : r.m_extension_budget + allowance;
+    r.m_last_chunk = p->content_length == 0;
     r.m_pause = request_parser::pause_reason::chunk_header;
     return HPE_PAUSED;
   }
@@ -380,13 +384,31 @@ rejection_reason classify(llhttp_errno_t error, const char* reason) {
 }
 }  // namespace
 
-parse_step request_parser::execute(const char* base, std::size_t begin, std::size_t end) {
+parse_step request_parser::execute(char* base, std::size_t begin, std::size_t end) {
   if (m_failed) return fail_step(m_error, begin);
   m_base = base;
   m_window_begin = begin;
   m_body_offset.reset();
   m_body_length = 0;
   parse_step step;
+  if (m_at_chunk_line) {
+    // See request_parser.hpp, "Chunk extensions".
+    const std::size_t available = end - begin;
+    switch (prepare_chunk_line(base + begin, std::min(available, k_max_held_chunk_line_bytes))) {
+      case chunk_line_status::incomplete:
+        if (available < k_max_held_chunk_line_bytes) {
+          step.event = parse_event::need_more;
+          step.position = begin;  // the line's start stays unparsed, for the next call
+          return step;
+        }
+        break;  // too long to hold back: llhttp parses it as it comes
+      case chunk_line_status::invalid:
+        return fail_step(rejection_reason::invalid_chunk, begin);
+      case chunk_line_status::ready:
+        break;
+    }
+    m_at_chunk_line = false;
+  }
   std::size_t from = begin;
   for (;;) {
     m_pause = pause_reason::none;
@@ -423,6 +445,7 @@ parse_step request_parser::execute(const char* base, std::size_t begin, std::siz
           return fail_step(rejection_reason::invalid_line_ending, begin);
         }
         step.event = parse_event::head_complete;
+        m_at_chunk_line = chunked();
         break;
       case pause_reason::chunk:
         // Chunk data ends in CRLF (llhttp skips any two bytes there).
@@ -430,6 +453,7 @@ parse_step request_parser::execute(const char* base, std::size_t begin, std::siz
           return fail_step(rejection_reason::invalid_chunk, begin);
         }
         step.event = parse_event::chunk_end;
+        m_at_chunk_line = !m_last_chunk;
         break;
       case pause_reason::message:
         // A chunked message ends with the CRLF after the trailers. At `begin` (the message ends

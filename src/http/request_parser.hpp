@@ -27,6 +27,18 @@
 // (message_complete of a chunked body) the two bytes before the position are CRLF. The byte
 // before a window may have been compacted away by the connection, so the last byte of the
 // previous window is remembered. After any error the parser refuses to go on.
+//
+// Chunk extensions: llhttp 8.1's grammar for them is wrong both ways. It refuses valid ones
+// (a token value followed by another extension, "5;a=b;c=d"; a quoted-pair; BWS around ";" and
+// "="), and takes invalid ones ("5;a=", "5;=b"). So the parser checks each chunk-size line that
+// carries one against RFC 9112 section 7.1.1 itself, before llhttp sees it: it waits until the
+// whole line is in the window (at most k_max_held_chunk_line_bytes; a longer line goes to llhttp
+// as it is, and llhttp's own rules apply), refuses a line that does not match, and rewrites a
+// line that does in place, keeping its length, to a form llhttp takes ("5;xxxxxxx"): the
+// extensions are ignored anyway (a recipient MUST ignore unrecognised ones), and their bytes
+// still count against max_chunk_extension_bytes. This is why execute() takes a writable buffer,
+// and why it may return need_more before the end of the window (the start of an incomplete
+// chunk-size line, which the caller keeps for the next call).
 
 #include <harrier/http/rejection.hpp>
 #include <harrier/http/server_limits.hpp>
@@ -72,7 +84,7 @@ class request_parser {
   request_parser& operator=(const request_parser&) = delete;
 
   // Parses base[begin, end); offsets in the result and in the accessors are relative to base.
-  parse_step execute(const char* base, std::size_t begin, std::size_t end);
+  parse_step execute(char* base, std::size_t begin, std::size_t end);
   // Prepares for the next request (after message_complete).
   void next_message() noexcept;
 
@@ -139,6 +151,10 @@ class request_parser {
   std::size_t m_window_begin = 0;    // `begin` of the current execute()
   std::optional<std::size_t> m_body_offset;
   std::size_t m_body_length = 0;
+  // The next bytes start a chunk-size line (after the head of a chunked message, and after
+  // the data of a chunk that was not the last); and whether the current chunk is the last.
+  bool m_at_chunk_line = false;
+  bool m_last_chunk = false;
   char m_previous_byte = 0;        // the last byte parsed by the previous execute()
   bool m_failed = false;           // an error was reported: nothing more is parsed
   bool m_callback_failed = false;  // a callback failed with m_error (fail())
