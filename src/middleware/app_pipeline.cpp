@@ -59,7 +59,9 @@ task<void> app_pipeline::dispatch_unmatched(context& ctx) const {
             .execute(ctx);
         co_return;
       }
-      co_await results::problem(405).with_header("Allow", match->allow).execute(ctx);
+      // OPTIONS is in Allow too: it is answered for this resource (above), and Allow lists what
+      // the resource supports (RFC 9110 section 10.2.1).
+      co_await results::problem(405).with_header("Allow", match->allow + ", OPTIONS").execute(ctx);
       co_return;
     case route_match_status::not_found:
       if (ctx.request().method() == "OPTIONS" && ctx.request().path() == "*") {

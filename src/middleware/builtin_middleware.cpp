@@ -86,14 +86,27 @@ middleware_fn static_files(static_file_options options) {
     const std::string_view method = ctx.request().method();
     const std::string_view path = ctx.request().path();
     std::optional<detail::resolved_file> file;
-    if ((method == "GET" || method == "HEAD") && path.substr(0, prefix.size()) == prefix) {
+    if (path.substr(0, prefix.size()) == prefix) {
       file = detail::resolve_static_file(root, path.substr(prefix.size() - 1));
     }
-    if (file) {
+    if (file && (method == "GET" || method == "HEAD")) {
       co_await detail::send_file(ctx, *file, {});
-    } else {
-      co_await next(ctx);
+      co_return;
     }
+    const route_match* match = ctx.match();
+    if (file && (match == nullptr || match->status == route_match_status::not_found)) {
+      // Another method on a file, and no endpoint for it either: the resource exists, so not
+      // 404 but 405 with the methods it has (RFC 9110 section 15.5.6; nginx answers the same),
+      // and OPTIONS gets them with 204, as routed resources do.
+      constexpr const char* k_allow = "GET, HEAD, OPTIONS";
+      if (method == "OPTIONS") {
+        co_await results::no_content().with_header("Allow", k_allow).execute(ctx);
+      } else {
+        co_await results::problem(405).with_header("Allow", k_allow).execute(ctx);
+      }
+      co_return;
+    }
+    co_await next(ctx);
   };
 }
 

@@ -90,10 +90,10 @@ class Routes(harness.ServerTestCase):
     def test_a_wrong_method_is_405_with_allow(self):
         res, _ = self.request("POST", "/plaintext")
         self.assertEqual(res.status, 405)
-        self.assertEqual(res.getheader("Allow"), "GET, HEAD")
+        self.assertEqual(res.getheader("Allow"), "GET, HEAD, OPTIONS")  # OPTIONS is answered too
         res, _ = self.request("GET", "/echo")
         self.assertEqual(res.status, 405)
-        self.assertEqual(res.getheader("Allow"), "POST")
+        self.assertEqual(res.getheader("Allow"), "POST, OPTIONS")
 
     def test_options_lists_the_allowed_methods(self):
         # RFC 9110 9.3.7: answered for routes without an OPTIONS endpoint, and for the server (*).

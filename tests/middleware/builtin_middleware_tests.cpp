@@ -120,6 +120,29 @@ TEST_CASE("traversal attempts and missing files fall through to 404", "[builtin]
   CHECK(roundtrip(app, request("GET", "/api")).body == "api");  // other paths reach the endpoints
 }
 
+TEST_CASE("another method on a static file is 405 with Allow, unless an endpoint takes it",
+          "[builtin][static]") {
+  site s;
+  for (const char* method : {"POST", "PUT", "DELETE", "PATCH"}) {
+    INFO(method);
+    app_pipeline app = static_app(s);
+    auto r = roundtrip(app, request(method, "/static/index.html"));
+    CHECK(r.status == 405);
+    CHECK(r.header("Allow") == "GET, HEAD, OPTIONS");
+    CHECK(r.body.find("<h1>") == std::string::npos);
+  }
+  app_pipeline options_app = static_app(s);
+  auto options = roundtrip(options_app, request("OPTIONS", "/static/css/app.css"));
+  CHECK(options.status == 204);
+  CHECK(options.header("Allow") == "GET, HEAD, OPTIONS");
+  // A missing file stays 404, and a route for the path wins over the file.
+  app_pipeline missing_app = static_app(s);
+  CHECK(roundtrip(missing_app, request("POST", "/static/missing.txt")).status == 404);
+  app_pipeline routed = static_app(s);
+  routed.add_endpoint({"POST"}, "/static/index.html", make_endpoint([] { return "posted"; }));
+  CHECK(roundtrip(routed, request("POST", "/static/index.html")).body == "posted");
+}
+
 TEST_CASE("a missing content root is a clear error at start", "[builtin][static]") {
   CHECK_THROWS_WITH(harrier::static_files({.root = "/nonexistent/www"}),
                     Catch::Contains("/nonexistent/www"));

@@ -131,7 +131,7 @@ TEST_CASE("unknown paths are 404 and wrong methods 405 with Allow, as problem do
   app2.add_endpoint({"PUT"}, "/a", make_endpoint([] { return "a"; }));
   auto wrong = roundtrip(app2, request("DELETE", "/a"));
   CHECK(wrong.status == 405);
-  CHECK(wrong.header("Allow") == "GET, HEAD, PUT");
+  CHECK(wrong.header("Allow") == "GET, HEAD, PUT, OPTIONS");
 }
 
 TEST_CASE("OPTIONS is answered with Allow where no endpoint takes it, and OPTIONS * with 204",

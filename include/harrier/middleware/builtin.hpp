@@ -38,9 +38,11 @@ struct static_file_options {
 };
 
 // Serves GET and HEAD for files under the content root (Content-Type by extension, ETag,
-// Last-Modified, If-None-Match / If-Modified-Since → 304, Range → 206 / 416). Anything it does not
-// serve (other methods, other prefixes, missing files, traversal attempts) goes on to the rest of
-// the pipeline, which usually answers 404. Throws std::invalid_argument if the root is missing.
+// Last-Modified, If-None-Match / If-Modified-Since → 304, Range → 206 / 416). Another method on an
+// existing file, when no endpoint matches the request either, gets 405 with `Allow: GET, HEAD,
+// OPTIONS` (OPTIONS itself: 204 with that Allow). Anything else it does not serve (other
+// prefixes, missing files, traversal attempts, requests an endpoint matches) goes on to the rest
+// of the pipeline, which usually answers 404. Throws std::invalid_argument if the root is missing.
 middleware_fn static_files(static_file_options options);
 
 struct cors_options {
