@@ -228,7 +228,16 @@ task<void> server::accept_loop(net::listener& listener) {
     if (limit != 0 && active >= limit) {
       m_refused.fetch_add(1, std::memory_order_relaxed);
       spawn(refuse(std::move(accepted.stream)), "refused connection");
+    } else if (executor* pool = m_io.options().dispatch) {
+      // Posted, not started here: a connection started inline runs until its first suspension,
+      // and a handler that blocks before one (epoll can complete the first receive at once)
+      // would hold this loop, so that it neither accepts nor sees stop() until the handler
+      // returns: a request in flight at SIGTERM was answered without Connection: close. Kestrel
+      // queues each connection to the thread pool, Go starts a goroutine.
+      spawn(*pool, serve(std::move(accepted.stream), listener), "connection");
     } else {
+      // Inline dispatch: everything runs on the I/O thread anyway (a blocking handler stalls it
+      // all, as documented), and posting there would only add a hop.
       spawn(serve(std::move(accepted.stream), listener), "connection");
     }
   }

@@ -191,6 +191,25 @@ class Lifecycle(unittest.TestCase):
         self.assertEqual(headers.get("connection"), ["close"])
         self.assertEqual(server.stop(), 0)
 
+    def test_a_blocking_request_neither_holds_new_connections_nor_misses_shutdown(self):
+        # A connection's first request used to run inside the accept loop (epoll can complete
+        # its receive at once): a handler that blocked held the loop, so no other connection was
+        # served and SIGTERM's drain began only after the response, which lacked
+        # Connection: close. Both backends, since only epoll showed it.
+        for io in ("epoll", "io_uring"):
+            with self.subTest(io=io):
+                server = harness.Server("--io", io).start()
+                s = harness.connect(server)
+                s.sendall(b"GET /sync/sleep?ms=1500 HTTP/1.1\r\nHost: x\r\n\r\n")
+                # Served while the first handler blocks: the scrape is a new connection.
+                harness.wait_for_active_requests(server, 1, timeout=1.0)
+                server.proc.send_signal(signal.SIGTERM)
+                status, headers, _, _ = harness.read_response(s)
+                self.assertEqual(status, 200)
+                self.assertEqual(headers.get("connection"), ["close"])
+                s.close()
+                self.assertEqual(server.stop(), 0, server.log())
+
     def test_readiness_turns_unhealthy_during_the_shutdown_delay(self):
         server = harness.Server("--shutdown-delay-ms", "3000").start()
         server.proc.send_signal(signal.SIGTERM)
