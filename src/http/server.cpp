@@ -1,5 +1,6 @@
 #include <harrier/core/spawn.hpp>
 #include <harrier/core/sync_wait.hpp>
+#include <harrier/core/when_all.hpp>
 #include <harrier/http/server.hpp>
 #include <harrier/http/tcp_transport.hpp>
 #include <harrier/net/tcp_stream.hpp>
@@ -104,6 +105,29 @@ connection_info describe_connection(const net::tcp_stream& stream, const net::en
 
 constexpr std::string_view k_busy_response =
     "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+// The lingering close of a refused connection: how long, and how much, it reads and drops.
+constexpr std::chrono::seconds k_refused_linger{1};
+constexpr std::size_t k_refused_linger_bytes = 64 * 1024;
+
+// Reads and drops what the client sends until it closes, k_refused_linger_bytes passed, or
+// `token` (the linger's time) is cancelled; then stops the timer.
+task<void> drain_refused(net::tcp_stream& stream, const cancellation_source& stop_timer,
+                         cancellation_token token) {
+  std::byte buffer[512];
+  std::size_t total = 0;
+  while (total < k_refused_linger_bytes) {
+    const auto r = co_await stream.recv(buffer, token);
+    if (r.error || r.bytes == 0) break;
+    total += r.bytes;
+  }
+  stop_timer.request_cancellation();
+}
+
+task<void> linger_timer(net::io_context& io, const cancellation_source& stop_drain,
+                        cancellation_token token) {
+  const std::error_code ec = co_await net::sleep_for(io, k_refused_linger, std::move(token));
+  if (!ec) stop_drain.request_cancellation();
+}
 
 }  // namespace
 
@@ -274,9 +298,22 @@ task<void> server::serve(net::tcp_stream stream, const net::listener& listener) 
   connection_finished();
 }
 
+// A connection over max_concurrent_connections: 503, then a lingering close (RFC 9112 section
+// 9.6). Closing at once, with the client's request unread in the socket, makes the kernel send a
+// reset, which can reach the client before it has read the 503 (4-7 times in 10 on loopback): it
+// then sees ECONNRESET instead. So the sending side is shut down and input is read and dropped
+// until the client closes (it does once it has the response), for at most k_refused_linger or
+// k_refused_linger_bytes: little, since the server is at its limit.
 task<void> server::refuse(net::tcp_stream stream) {
   const auto bytes = std::as_bytes(std::span(k_busy_response.data(), k_busy_response.size()));
-  co_await stream.send(bytes);
+  const auto sent = co_await stream.send(bytes);
+  if (!sent.error) {
+    (void)co_await stream.shutdown_send();
+    cancellation_source stop_drain;
+    cancellation_source stop_timer;
+    co_await when_all(drain_refused(stream, stop_timer, stop_drain.token()),
+                      linger_timer(m_io, stop_drain, stop_timer.token()));
+  }
   stream.close();
   connection_finished();
 }
