@@ -52,9 +52,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   static const server_limits limits = small_limits();
   // A copy: the parser rewrites chunk-size lines with extensions in place (as it does in the
   // connection's receive buffer).
-  std::vector<char> buffer(data + k_config_bytes, data + size);
-  char* base = buffer.data();
+  // One byte more, so that an empty payload still has an address (llhttp does arithmetic on it).
   const std::size_t length = size - k_config_bytes;
+  std::vector<char> buffer(length + 1);
+  std::copy(data + k_config_bytes, data + size, buffer.begin());
+  char* base = buffer.data();
   std::size_t stops[3] = {static_cast<std::size_t>(data[0]) * length / 256,
                           static_cast<std::size_t>(data[1]) * length / 256, length};
   std::sort(stops, stops + 2);
