@@ -32,11 +32,11 @@
 // 5. Wake sleepers or start threads until the awake count reaches the goal.
 // Quiet: after k_quiet_ticks ticks in a row with no item started, none running, nothing queued
 // and no compensation in force, the rules have nothing to look at, and the monitor waits
-// k_quiet_interval between ticks instead of monitor_interval (100 wake-ups a second were most of
-// an idle server's CPU: 0.3-0.5 % with 0-5,000 idle connections, against nginx's 0). Any
-// worker's wake-up (unpark) nudges it back at once; what starts without one (a lone worker that
-// drives the I/O and runs what it harvests) is seen at the next quiet tick, at most
-// k_quiet_interval late. The quiet time is left out of the hill climbing's samples and the
+// options.idle_monitor_interval (250 ms) between ticks instead of monitor_interval (100 wake-ups a
+// second were most of an idle server's CPU: 0.3-0.5 % with 0-5,000 idle connections, against
+// nginx's 0). Any worker's wake-up (unpark) nudges it back at once; what starts without one (a lone
+// worker that drives the I/O and runs what it harvests) is seen at the next quiet tick, at most
+// idle_monitor_interval late. The quiet time is left out of the hill climbing's samples and the
 // gate's period, which start afresh, as if the pool had just started (.NET's hill climbing, fed
 // by completions, sees nothing of idle time either).
 // Before them, each tick: an attached io_driver that no worker drove since the last tick (every
@@ -89,7 +89,6 @@ std::int64_t to_ns(steady::duration d) noexcept {
 // (20 ms), and an idle server's timers (its heartbeats, a wake-up or two a second) cost five
 // ticks each. Measured idle: 100 monitor wake-ups a second before, ~16 with this.
 constexpr int k_quiet_ticks = 5;
-constexpr std::chrono::milliseconds k_quiet_interval{250};
 
 }  // namespace
 
@@ -307,13 +306,13 @@ void pool_core::monitor_main() {
   }
 }
 
-// The quiet wait: k_quiet_interval, or until nudge_monitor (or stop) sets the word to 2.
+// The quiet wait: idle_monitor_interval, or until nudge_monitor (or stop) sets the word to 2.
 void pool_core::wait_quietly() noexcept {
   std::uint32_t expected = 0;
   // ordering: seq_cst, with stop()'s exchange: a 2 already there (a nudge or stop before this
   // wait began) makes the wait return at once.
   if (m_monitor_word.compare_exchange_strong(expected, 1, std::memory_order_seq_cst)) {
-    const auto deadline = steady::now() + k_quiet_interval;
+    const auto deadline = steady::now() + m_options.idle_monitor_interval;
     for (;;) {
       const auto left = deadline - steady::now();
       if (left <= steady::duration::zero()) break;
@@ -327,7 +326,7 @@ void pool_core::wait_quietly() noexcept {
 void pool_core::nudge_monitor() noexcept {
   // ordering: relaxed first look: while the monitor ticks (always, in a busy pool) this is one
   // load of a line nobody writes. A nudge that misses a wait just beginning leaves it to end on
-  // its own, at most k_quiet_interval later.
+  // its own, at most idle_monitor_interval later.
   if (m_monitor_word.load(std::memory_order_relaxed) != 1) return;
   std::uint32_t expected = 1;
   if (m_monitor_word.compare_exchange_strong(expected, 2, std::memory_order_seq_cst)) {

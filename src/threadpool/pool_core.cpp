@@ -43,9 +43,11 @@ thread_pool_options validated(thread_pool_options o) {
                                 std::to_string(o.max_threads) + ") must be >= min_threads (" +
                                 std::to_string(o.min_threads) + ")");
   }
-  if (o.monitor_interval.count() <= 0 || o.starvation_gate_period.count() <= 0) {
+  if (o.monitor_interval.count() <= 0 || o.idle_monitor_interval.count() <= 0 ||
+      o.starvation_gate_period.count() <= 0) {
     throw std::invalid_argument(
-        "thread_pool_options: monitor_interval and starvation_gate_period must be positive");
+        "thread_pool_options: monitor_interval, idle_monitor_interval and starvation_gate_period "
+        "must be positive");
   }
   return o;
 }

@@ -218,11 +218,14 @@ bool monitor_goes_quiet(harrier::thread_pool& pool) {
 TEST_CASE("an idle pool's monitor slows down, and work brings it back at once") {
   auto o = base(2);
   o.detect_stalled_workers = true;
+  // Long, so that a tick soon after the post can only be the worker's nudge (by chance, with
+  // a quiet tick falling within the bound, about one round in five).
+  o.idle_monitor_interval = 5s;
   harrier::test::event_recorder events;
   harrier::thread_pool pool(o);
   events.attach(pool);
   // Three rounds: without the wake-up from the worker, the next idle tick would come after
-  // 0-250 ms, so three rounds under 100 ms would happen by chance about one time in sixteen.
+  // 0-5 s, so three rounds under 1 s would happen by chance about one time in 125.
   for (int round = 0; round < 3; ++round) {
     INFO("round " << round);
     REQUIRE(monitor_goes_quiet(pool));
@@ -234,7 +237,7 @@ TEST_CASE("an idle pool's monitor slows down, and work brings it back at once") 
     while (pool.stats().monitor_ticks == before && std::chrono::steady_clock::now() - posted < 5s) {
       std::this_thread::sleep_for(1ms);
     }
-    CHECK(std::chrono::steady_clock::now() - posted < 100ms);
+    CHECK(std::chrono::steady_clock::now() - posted < 1s);
   }
   // And a blocked worker of a pool that was idle is still detected and replaced.
   REQUIRE(monitor_goes_quiet(pool));

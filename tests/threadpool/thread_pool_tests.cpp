@@ -222,6 +222,15 @@ TEST_CASE("options with max below min are rejected") {
   REQUIRE_THROWS_AS(harrier::thread_pool(o), std::invalid_argument);
 }
 
+TEST_CASE("options with a monitor interval that is not positive are rejected") {
+  for (int which = 0; which < 2; ++which) {
+    harrier::thread_pool_options o;
+    (which == 0 ? o.monitor_interval : o.idle_monitor_interval) = std::chrono::milliseconds(0);
+    REQUIRE_THROWS_WITH(harrier::thread_pool(o),
+                        Catch::Contains(which == 0 ? "monitor_interval" : "idle_monitor_interval"));
+  }
+}
+
 TEST_CASE("work posted by a worker stays in its local queue; work from outside goes global") {
   auto o = small_pool(1);
   o.max_threads = 1;

@@ -62,6 +62,10 @@ struct thread_pool_options {
   std::chrono::milliseconds idle_timeout{20'000};
   // The monitor thread wakes this often to look for starvation and stalls (ours: 10 ms).
   std::chrono::milliseconds monitor_interval{10};
+  // ... and this often while the pool is idle (five ticks in a row with no item started, none
+  // running, nothing queued, no compensation): an idle server then wakes ~4 times a second, not
+  // 100. A worker's wake-up brings monitor_interval back at once.
+  std::chrono::milliseconds idle_monitor_interval{250};
 
   // Starvation gate, .NET's rule with our period: when work is queued and no item was dequeued
   // during a whole period while process CPU use is below the threshold, add gate_step threads.

@@ -56,8 +56,9 @@ struct thread_pool_stats {
   std::uint64_t completed_items = 0;
   std::uint32_t blocked_threads = 0;  // annotated (blocking(), sync_wait) plus detected stalls
   std::array<std::uint64_t, k_adjustment_reason_count> adjustments{};  // by adjustment_reason
-  // The monitor's rounds: every monitor_interval while the pool works, every 250 ms once it has
-  // been idle for a few (a worker's wake-up brings the short interval back at once).
+  // The monitor's rounds: every monitor_interval while the pool works, every
+  // idle_monitor_interval once it has been idle for a few (a worker's wake-up brings the short
+  // interval back at once).
   std::uint64_t monitor_ticks = 0;
 };
 
