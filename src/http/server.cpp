@@ -108,6 +108,9 @@ constexpr std::string_view k_busy_response =
 // The lingering close of a refused connection: how long, and how much, it reads and drops.
 constexpr std::chrono::seconds k_refused_linger{1};
 constexpr std::size_t k_refused_linger_bytes = 64 * 1024;
+// At most this many refused connections linger at once; beyond, they close at once (a flood of
+// connections that never close must not hold a second's worth of sockets each).
+constexpr std::size_t k_max_lingering_refusals = 256;
 
 // Reads and drops what the client sends until it closes, k_refused_linger_bytes passed, or
 // `token` (the linger's time) is cancelled; then stops the timer.
@@ -303,17 +306,21 @@ task<void> server::serve(net::tcp_stream stream, const net::listener& listener) 
 // reset, which can reach the client before it has read the 503 (4-7 times in 10 on loopback): it
 // then sees ECONNRESET instead. So the sending side is shut down and input is read and dropped
 // until the client closes (it does once it has the response), for at most k_refused_linger or
-// k_refused_linger_bytes: little, since the server is at its limit.
+// k_refused_linger_bytes, and for at most k_max_lingering_refusals connections at once: little,
+// since the server is at its limit.
 task<void> server::refuse(net::tcp_stream stream) {
   const auto bytes = std::as_bytes(std::span(k_busy_response.data(), k_busy_response.size()));
   const auto sent = co_await stream.send(bytes);
-  if (!sent.error) {
+  // ordering: relaxed; a bound on resources, not a synchronisation.
+  if (!sent.error &&
+      m_lingering_refusals.fetch_add(1, std::memory_order_relaxed) < k_max_lingering_refusals) {
     (void)co_await stream.shutdown_send();
     cancellation_source stop_drain;
     cancellation_source stop_timer;
     co_await when_all(drain_refused(stream, stop_timer, stop_drain.token()),
                       linger_timer(m_io, stop_drain, stop_timer.token()));
   }
+  if (!sent.error) m_lingering_refusals.fetch_sub(1, std::memory_order_relaxed);
   stream.close();
   connection_finished();
 }

@@ -105,6 +105,7 @@ class server {
   std::atomic<std::size_t> m_active{0};
   std::atomic<std::uint64_t> m_total{0};
   std::atomic<std::uint64_t> m_refused{0};
+  std::atomic<std::size_t> m_lingering_refusals{0};  // refuse() calls in their lingering close
   std::atomic<std::uint64_t> m_accept_failures{0};
 };
 
