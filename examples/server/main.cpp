@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <limits>
 #include <optional>
 #include <string>
 #include <thread>
@@ -97,7 +98,9 @@ int main(int argc, char** argv) {
   });
 
   app.map_post("/echo", [](harrier::context& ctx) -> harrier::task<harrier::result> {
-    std::string body = co_await ctx.request().body().read_all(30'000'000);
+    // No limit of its own: the server's (--limits:max-request-body-size, 413 above it) applies.
+    std::string body =
+        co_await ctx.request().body().read_all(std::numeric_limits<std::size_t>::max());
     const auto type = ctx.request().header("Content-Type");
     co_return harrier::results::text(std::move(body),
                                      std::string(type.value_or("application/octet-stream")));

@@ -74,9 +74,16 @@ application application::create(int argc, char** argv, std::vector<option_spec> 
     std::exit(2);
   }
   auto state = std::make_unique<impl>();
+  try {
+    // Values that pass the schema's checks but not the settings' own (a URL, min above max,
+    // a proxy address): the same clear line and exit code, not an escaping exception.
+    state->settings = detail::read_settings(config, schema);
+  } catch (const configuration_error& e) {
+    std::fprintf(stderr, "%s: %s\n", argc > 0 ? argv[0] : "harrier", e.what());
+    std::exit(2);
+  }
   state->config = std::move(config);
   state->schema = std::move(schema);
-  state->settings = detail::read_settings(state->config, state->schema);
   state->requests = std::make_unique<app_pipeline>(state->settings.development);
   install_builtin_middleware(*state);
   return application(std::move(state));

@@ -1,10 +1,13 @@
 #include "middleware/application_options.hpp"
 
 #include <harrier/net/endpoint.hpp>
+#include <harrier/threadpool/thread_pool.hpp>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <cctype>
 #include <stdexcept>
 
 #include "core/logger.hpp"
@@ -45,7 +48,7 @@ std::vector<option_spec> builtin_options() {
       {.key = "min_threads",
        .type = option_type::integer,
        .default_value = "0",
-       .help = "thread pool minimum (0: the processor count)",
+       .help = "thread pool minimum (0: the processor count, at most --max-threads)",
        .min = 0,
        .max = 32767},
       {.key = "max_threads",
@@ -218,23 +221,29 @@ std::vector<std::string> comma_list(std::string_view text) {
 
 net::endpoint parse_url(std::string_view url) {
   constexpr std::string_view k_http = "http://";
-  if (url.substr(0, 8) == "https://") {
+  // The scheme is case-insensitive (RFC 3986 section 3.1): HTTP:// is http://.
+  auto has_scheme = [url](std::string_view scheme) {
+    return url.size() >= scheme.size() &&
+           std::equal(scheme.begin(), scheme.end(), url.begin(), [](char a, char b) {
+             return a == static_cast<char>(std::tolower(static_cast<unsigned char>(b)));
+           });
+  };
+  if (has_scheme("https://")) {
     throw configuration_error(fmt::format(
         "URL \"{}\": https is not supported; expected http://HOST:PORT or http://unix:/path", url));
   }
-  if (url.substr(0, k_http.size()) != k_http) {
+  if (!has_scheme(k_http)) {
     throw configuration_error(
         fmt::format("URL \"{}\": expected http://HOST:PORT or http://unix:/path", url));
   }
   std::string_view rest = url.substr(k_http.size());
   while (!rest.empty() && rest.back() == '/')
     rest.remove_suffix(1);
-  if (rest.substr(0, 5) == "unix:") return net::endpoint::parse(rest);
   std::string text(rest);
   if (text.rfind("localhost:", 0) == 0) text = "127.0.0.1" + text.substr(9);
   if (text.rfind("*:", 0) == 0 || text.rfind("+:", 0) == 0) text = "0.0.0.0" + text.substr(1);
   try {
-    return net::endpoint::parse(text);
+    return net::endpoint::parse(text);  // "unix:/path" too
   } catch (const std::exception& e) {
     throw configuration_error(fmt::format("URL \"{}\": {}", url, e.what()));
   }
@@ -259,6 +268,11 @@ application_settings read_settings(const configuration& config,
   if (s.pool.min_threads != 0 && s.pool.min_threads > s.pool.max_threads) {
     throw configuration_error(fmt::format("min_threads ({}) is above max_threads ({})",
                                           s.pool.min_threads, s.pool.max_threads));
+  }
+  // min_threads 0 means the processor count, but never above an explicit max_threads
+  // (--max-threads 1 on a 2-core machine would otherwise refuse to start).
+  if (s.pool.min_threads == 0 && processor_count() > s.pool.max_threads) {
+    s.pool.min_threads = s.pool.max_threads;
   }
   s.log_level = config.get_string("log_level", schema);
   s.trace_file = config.get_string("trace", schema);

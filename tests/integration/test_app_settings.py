@@ -107,8 +107,65 @@ class ForwardedHeadersOff(unittest.TestCase):
         proc = subprocess.run([harness.SERVER, "--urls", "http://127.0.0.1:0",
                                "--forwarded-headers", "true", "--known-networks", "10.0.0.0/99"],
                               capture_output=True, text=True, timeout=20)
-        self.assertNotEqual(proc.returncode, 0)
+        self.assertEqual(proc.returncode, 2, proc.stderr)  # a clear exit, not an abort (134)
         self.assertIn("known_networks", proc.stdout + proc.stderr)
+
+
+class StartupErrors(unittest.TestCase):
+    def run_server(self, *args):
+        return subprocess.run([harness.SERVER, *args], capture_output=True, text=True, timeout=20)
+
+    def test_a_bad_url_is_one_clear_line_and_exit_code_2(self):
+        # These passed the option checks and then escaped as an exception (abort, exit 134).
+        for url in ("garbage", "", "ftp://127.0.0.1:0", "https://127.0.0.1:0", "http://127.0.0.1",
+                    "http://[::1]", "http://127.0.0.1:99999", "http://256.1.1.1:0",
+                    "http://unix:"):
+            with self.subTest(url=url):
+                proc = self.run_server("--urls", url)
+                self.assertEqual(proc.returncode, 2, proc.stderr)
+                self.assertIn("URL" if url else "urls", proc.stderr)
+                self.assertNotIn("terminate called", proc.stderr)
+
+    def test_min_threads_above_max_threads_is_exit_code_2(self):
+        proc = self.run_server("--urls", "http://127.0.0.1:0", "--min-threads", "8",
+                               "--max-threads", "2")
+        self.assertEqual(proc.returncode, 2, proc.stderr)
+        self.assertIn("min_threads (8) is above max_threads (2)", proc.stderr)
+
+    def test_a_max_below_the_processor_count_lowers_the_default_minimum(self):
+        # The default minimum is the processor count (2 on the CI machine); --max-threads 1
+        # used to refuse to start ("max_threads (1) must be >= min_threads (2)").
+        server = harness.Server("--max-threads", "1").start()
+        try:
+            self.assertEqual(request(server, "/plaintext")[0].status, 200)
+        finally:
+            self.assertEqual(server.stop(), 0)
+
+    def test_the_url_scheme_is_case_insensitive(self):
+        server = harness.Server("--urls=HTTP://127.0.0.1:0").start()
+        try:
+            self.assertEqual(request(server, "/plaintext")[0].status, 200)
+        finally:
+            self.assertEqual(server.stop(), 0)
+
+
+class BodyLimit(unittest.TestCase):
+    def test_echo_takes_a_body_above_the_default_limit_once_it_is_raised(self):
+        # /echo had a 30,000,000-byte limit of its own, so raising the server's did nothing.
+        body = b"x" * 30_000_100
+        for limit in ("0", "40000000"):
+            with self.subTest(limit=limit):
+                server = harness.Server("--limits:max-request-body-size", limit).start()
+                try:
+                    conn = http.client.HTTPConnection(server.host, server.port, timeout=60)
+                    conn.request("POST", "/echo", body=body)
+                    res = conn.getresponse()
+                    data = res.read()
+                    conn.close()
+                    self.assertEqual(res.status, 200)
+                    self.assertEqual(len(data), len(body))
+                finally:
+                    self.assertEqual(server.stop(), 0)
 
 
 if __name__ == "__main__":
