@@ -58,11 +58,13 @@ namespace harrier::http::detail {
 
 enum class deadline_kind : std::int64_t {
   none = 0,
-  keep_alive = 1,  // waiting for the first byte of a request: close quietly
-  headers = 2,     // inside a request head: 408
-  body_rate = 3,   // waiting for body bytes below the minimum rate: 408
-  linger = 4,      // draining input after an error response before closing
-  shutdown = 5,    // fired only: the server is shutting down and the connection was idle
+  keep_alive = 1,     // waiting for the first byte of a request: close quietly
+  headers = 2,        // inside a request head: 408
+  body_rate = 3,      // waiting for body bytes below the minimum rate: 408
+  linger = 4,         // draining input after an error response before closing
+  shutdown = 5,       // fired only: the server is shutting down and the connection was idle
+  first_request = 6,  // a new connection waiting for its first request: as keep_alive, except
+                      // that shutdown does not close it at once (see read_head)
 };
 
 class connection_core {

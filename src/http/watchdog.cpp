@@ -31,6 +31,8 @@ constexpr int k_kind_bits = 3;
 constexpr std::int64_t k_kind_mask = (std::int64_t{1} << k_kind_bits) - 1;
 // How long a rejected connection reads and drops input before closing (see close_connection).
 constexpr std::chrono::seconds k_linger_timeout{2};
+// How long a new connection waits for its first request once shutdown has begun (read_head).
+constexpr std::chrono::seconds k_first_request_grace{1};
 // The watchdogs' regular wake-ups fall on multiples of this (see watchdog()).
 constexpr std::chrono::nanoseconds k_watchdog_grain = std::chrono::milliseconds(50);
 }  // namespace
@@ -69,6 +71,14 @@ std::chrono::nanoseconds connection_core::check_timeouts(transport_clock::time_p
     switch (static_cast<deadline_kind>(word & k_kind_mask)) {
       case deadline_kind::keep_alive:
         timeout = limits.keep_alive_timeout;
+        break;
+      case deadline_kind::first_request:
+        timeout = limits.keep_alive_timeout;
+        // ordering: seq_cst, as everywhere with the flag; a late view only delays the grace by
+        // one check.
+        if (m_shutting_down.load(std::memory_order_seq_cst)) {
+          timeout = std::min<std::chrono::nanoseconds>(timeout, k_first_request_grace);
+        }
         break;
       case deadline_kind::headers:
         timeout = limits.request_headers_timeout;

@@ -125,6 +125,41 @@ TEST_CASE("shutdown closes an idle connection at once", "[http][shutdown]") {
   CHECK(parse_responses(h.transport.output).size() == 1);
 }
 
+TEST_CASE("shutdown gives a new connection a moment for its first request", "[http][shutdown]") {
+  // Accepted just before shutdown (or queued while every worker was busy): its request is on
+  // the way or already in the socket, and is answered, with Connection: close.
+  int calls = 0;
+  connection_harness h(hello_handler{&calls});
+  h.start();
+  h.connection->begin_shutdown();
+  h.loop.run();
+  CHECK_FALSE(h.finished);
+  h.loop.advance(std::chrono::milliseconds(500));
+  CHECK_FALSE(h.finished);
+  h.feed(get("/first") + get("/never"));
+  CHECK(h.finished);
+  CHECK(calls == 1);
+  const auto responses = parse_responses(h.transport.output);
+  REQUIRE(responses.size() == 1);
+  CHECK(responses[0].body == "hello /first");
+  CHECK(responses[0].header("Connection") == "close");
+}
+
+TEST_CASE("a new connection that sends nothing closes soon after shutdown", "[http][shutdown]") {
+  for (auto idle_before : {std::chrono::seconds(0), std::chrono::seconds(60)}) {
+    INFO("idle before shutdown: " << idle_before.count() << " s");
+    int calls = 0;
+    connection_harness h(hello_handler{&calls});
+    h.start();
+    h.loop.advance(idle_before);  // far below the keep-alive timeout (130 s)
+    CHECK_FALSE(h.finished);
+    h.connection->begin_shutdown();
+    h.loop.advance(std::chrono::seconds(3));  // the 1 s grace, plus up to two checks
+    CHECK(h.finished);
+    CHECK(h.transport.output.empty());
+  }
+}
+
 TEST_CASE("shutdown lets an in-flight request finish with Connection: close", "[http][shutdown]") {
   connection_harness* harness = nullptr;
   auto handler = [&harness](request&, response& res) -> harrier::task<void> {
