@@ -250,25 +250,68 @@ task<void> server::accept_loop(net::listener& listener) {
                        diagnostics::trace_names::k_category_http,
                        {{"fd", accepted.stream.native_handle()}});
     }
-    const std::size_t limit = m_options.max_concurrent_connections;
-    const std::size_t active = m_active.fetch_add(1);  // counted before serve or refuse starts
-    if (limit != 0 && active >= limit) {
-      m_refused.fetch_add(1, std::memory_order_relaxed);
-      spawn(refuse(std::move(accepted.stream)), "refused connection");
-    } else if (executor* pool = m_io.options().dispatch) {
-      // Posted, not started here: a connection started inline runs until its first suspension,
-      // and a handler that blocks before one (epoll can complete the first receive at once)
-      // would hold this loop, so that it neither accepts nor sees stop() until the handler
-      // returns: a request in flight at SIGTERM was answered without Connection: close. Kestrel
-      // queues each connection to the thread pool, Go starts a goroutine.
-      spawn(*pool, serve(std::move(accepted.stream), listener), "connection");
-    } else {
-      // Inline dispatch: everything runs on the I/O thread anyway (a blocking handler stalls it
-      // all, as documented), and posting there would only add a hop.
-      spawn(serve(std::move(accepted.stream), listener), "connection");
-    }
+    hand_off(std::move(accepted.stream), listener);
   }
+  co_await take_accepted(listener);
   if (m_accept_loops.fetch_sub(1) == 1) m_accept_loops_done.set();
+}
+
+void server::hand_off(net::tcp_stream stream, const net::listener& listener) {
+  const std::size_t limit = m_options.max_concurrent_connections;
+  const std::size_t active = m_active.fetch_add(1);  // counted before serve or refuse starts
+  if (limit != 0 && active >= limit) {
+    m_refused.fetch_add(1, std::memory_order_relaxed);
+    spawn(refuse(std::move(stream)), "refused connection");
+  } else if (executor* pool = m_io.options().dispatch) {
+    // Posted, not started here: a connection started inline runs until its first suspension,
+    // and a handler that blocks before one (epoll can complete the first receive at once)
+    // would hold the accept loop, so that it neither accepts nor sees stop() until the handler
+    // returns: a request in flight at SIGTERM was answered without Connection: close. Kestrel
+    // queues each connection to the thread pool, Go starts a goroutine.
+    spawn(*pool, serve(std::move(stream), listener), "connection");
+  } else {
+    // Inline dispatch: everything runs on the I/O thread anyway (a blocking handler stalls it
+    // all, as documented), and posting there would only add a hop.
+    spawn(serve(std::move(stream), listener), "connection");
+  }
+}
+
+// At stop(), before the listener closes: the connections already accepted. The I/O side accepts
+// ahead of the loop (epoll takes connections off the backlog when the listener is readable,
+// io_uring's multishot accept completes as they come), and the loop runs on the pool, so when
+// every worker is busy the loop falls behind: closing the listener then reset connections whose
+// requests had long been sent (5 of 8 in the audit, with 2 threads blocked by /sync/sleep).
+// They are taken for up to k_accept_drain (each accept of one already there completes at
+// once), then served as any connection during shutdown: their first request is answered, with
+// Connection: close. Collected first, handed off after, so that the connections this starts
+// cannot take the pool from under the loop.
+task<void> server::take_accepted(net::listener& listener) {
+  constexpr std::chrono::milliseconds k_accept_drain{50};
+  cancellation_source stop_taking;
+  cancellation_source stop_timer;
+  std::vector<net::tcp_stream> taken;
+  auto take = [&]() -> task<void> {
+    for (;;) {
+      net::accept_result accepted = co_await listener.accept(stop_taking.token());
+      if (accepted.error) break;
+      taken.push_back(std::move(accepted.stream));
+    }
+    stop_timer.request_cancellation();
+  };
+  auto timer = [&]() -> task<void> {
+    const std::error_code ec = co_await net::sleep_for(m_io, k_accept_drain, stop_timer.token());
+    if (!ec) stop_taking.request_cancellation();
+  };
+  co_await when_all(take(), timer());
+  if (!taken.empty()) {
+    harrier::detail::harrier_logger()->debug(
+        "shutdown: {} connection(s) accepted before {} closed are served", taken.size(),
+        listener.local_endpoint().to_string());
+  }
+  for (net::tcp_stream& stream : taken) {
+    m_total.fetch_add(1, std::memory_order_relaxed);
+    hand_off(std::move(stream), listener);
+  }
 }
 
 // `listener` by reference: a coroutine's parameters live in its frame for the whole connection,

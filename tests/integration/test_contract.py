@@ -4,6 +4,7 @@ import http.client
 import json
 import os
 import signal
+import threading
 import socket
 import subprocess
 import sys
@@ -209,6 +210,39 @@ class Lifecycle(unittest.TestCase):
                 self.assertEqual(headers.get("connection"), ["close"])
                 s.close()
                 self.assertEqual(server.stop(), 0, server.log())
+
+    def test_requests_already_sent_are_answered_when_shutdown_finds_the_pool_busy(self):
+        # 4 requests on 4 connections against 2 threads that the first two block: the other two
+        # wait for a worker, the accept loop too. SIGTERM then closed the listener with them
+        # accepted by the I/O side but not yet taken by the loop (reset), or took them and
+        # closed them as idle; their requests were already sent, so they are in flight.
+        # (With many more waiting connections than threads, some can still be reset: the loop
+        # that takes them runs on the same starved pool. See server.cpp, take_accepted.)
+        server = harness.Server("--max-threads", "2").start()
+        results = []
+
+        def one():
+            conn = http.client.HTTPConnection(server.host, server.port, timeout=30)
+            try:
+                conn.request("GET", "/sync/sleep?ms=500")
+                res = conn.getresponse()
+                res.read()
+                results.append((res.status, res.getheader("Connection")))
+            except (OSError, http.client.HTTPException) as e:
+                results.append((repr(e), None))
+            finally:
+                conn.close()
+
+        clients = [threading.Thread(target=one) for _ in range(4)]
+        for c in clients:
+            c.start()
+        time.sleep(0.3)  # the requests are sent; the first two block their threads
+        server.proc.send_signal(signal.SIGTERM)
+        for c in clients:
+            c.join(timeout=30)
+        self.assertEqual(len(results), 4)
+        self.assertEqual([r[0] for r in results], [200] * 4, results)
+        self.assertEqual(server.stop(), 0)
 
     def test_readiness_turns_unhealthy_during_the_shutdown_delay(self):
         server = harness.Server("--shutdown-delay-ms", "3000").start()

@@ -75,6 +75,8 @@ class server {
  private:
   struct connection_entry;
   task<void> accept_loop(net::listener& listener);
+  void hand_off(net::tcp_stream stream, const net::listener& listener);
+  task<void> take_accepted(net::listener& listener);
   task<void> serve(net::tcp_stream stream, const net::listener& listener);
   task<void> refuse(net::tcp_stream stream);
   task<void> abort_after_timeout();
