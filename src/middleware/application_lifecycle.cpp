@@ -45,6 +45,7 @@
 
 #include "core/logger.hpp"
 #include "middleware/application_state.hpp"
+#include "middleware/shutdown_guard.hpp"
 
 namespace harrier {
 
@@ -392,7 +393,16 @@ int application::run() {
   int received = 0;
   sigwait(&signals, &received);
   detail::harrier_logger()->info("received {}", received == SIGINT ? "SIGINT" : "SIGTERM");
-  sync_wait(stop());
+  {
+    // See shutdown_guard.hpp: the delay, the drain's timeout, then 5 s for the aborted requests.
+    const auto& s = m_impl->settings;
+    const auto limit =
+        s.shutdown_delay +
+        std::chrono::duration_cast<std::chrono::milliseconds>(s.server.shutdown_timeout) +
+        std::chrono::seconds(5);
+    detail::shutdown_guard guard(limit, signals);
+    sync_wait(stop());
+  }
   return 0;
 }
 

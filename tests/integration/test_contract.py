@@ -244,6 +244,38 @@ class Lifecycle(unittest.TestCase):
         self.assertEqual([r[0] for r in results], [200] * 4, results)
         self.assertEqual(server.stop(), 0)
 
+    def deadlocked_server(self):
+        # Sync over async on a pool capped at one thread: the only worker waits for a
+        # continuation that only a worker could run. Nothing ends that request.
+        server = harness.Server("--max-threads", "1", "--shutdown-timeout-ms", "500").start()
+        s = harness.connect(server)
+        s.sendall(b"GET /sync-over-async?ms=100 HTTP/1.1\r\nHost: x\r\n\r\n")
+        server.wait_for_log("blocked|Heartbeat took longer|still running", timeout=15)
+        return server, s
+
+    def test_a_handler_blocked_for_good_does_not_keep_the_process_after_the_timeout(self):
+        server, s = self.deadlocked_server()
+        started = time.monotonic()
+        server.proc.send_signal(signal.SIGTERM)
+        code = server.proc.wait(timeout=30)
+        elapsed = time.monotonic() - started
+        s.close()
+        self.assertEqual(code, 0, server.log())
+        self.assertGreaterEqual(elapsed, 5.0)  # the timeout (0.5 s), then 5 s for the aborted
+        self.assertIn("blocks its thread for good", server.log())
+
+    def test_a_second_sigterm_ends_a_stuck_shutdown_at_once(self):
+        server, s = self.deadlocked_server()
+        server.proc.send_signal(signal.SIGTERM)
+        server.wait_for_log("shutting down", timeout=10)
+        started = time.monotonic()
+        server.proc.send_signal(signal.SIGTERM)
+        code = server.proc.wait(timeout=30)
+        s.close()
+        self.assertEqual(code, 1, server.log())
+        self.assertLess(time.monotonic() - started, 3.0)
+        self.assertIn("received SIGTERM again", server.log())
+
     def test_readiness_turns_unhealthy_during_the_shutdown_delay(self):
         server = harness.Server("--shutdown-delay-ms", "3000").start()
         server.proc.send_signal(signal.SIGTERM)
