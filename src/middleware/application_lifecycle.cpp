@@ -254,8 +254,9 @@ void shut_down(application::impl& s) {
     std::this_thread::sleep_for(s.settings.shutdown_delay);
   }
   logger->info(
-      "shutting down: draining connections (timeout {} s)",
-      std::chrono::duration_cast<std::chrono::seconds>(s.settings.server.shutdown_timeout).count());
+      "shutting down: draining connections (timeout {} ms)",
+      std::chrono::duration_cast<std::chrono::milliseconds>(s.settings.server.shutdown_timeout)
+          .count());
   sync_wait(s.server->stop());
   release_runtime(s);
   if (!s.settings.trace_file.empty()) {
@@ -400,7 +401,7 @@ int application::run() {
         s.shutdown_delay +
         std::chrono::duration_cast<std::chrono::milliseconds>(s.server.shutdown_timeout) +
         std::chrono::seconds(5);
-    detail::shutdown_guard guard(limit, signals);
+    detail::shutdown_guard guard(limit);
     sync_wait(stop());
   }
   return 0;

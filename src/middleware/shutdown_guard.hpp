@@ -8,33 +8,34 @@
 // blocking wait on inline dispatch for work only the I/O thread could do. stop() then waits
 // forever, and so did the process: SIGTERM could not end it.
 //
-// While it lives, the guard's thread waits for (a) `limit` to pass: it logs an error naming the
+// While it lives, the guard's thread waits for `limit` to pass: it then logs an error naming the
 // cause and ends the process with exit code 0, as .NET's host lets the process exit after its
-// shutdown timeout whatever its threads still do; or (b) a second SIGINT/SIGTERM (they are
-// blocked in every thread; the guard takes them with sigtimedwait): the operator insists, and the
-// process ends at once with exit code 1. Destroying the guard (the shutdown finished) stops its
-// thread. The exit is std::_Exit after flushing the log: destructors and atexit handlers would
-// wait for, or free memory of, the very threads that are stuck.
+// shutdown timeout whatever its threads still do. Destroying the guard (the shutdown finished)
+// stops its thread. The exit is std::_Exit after flushing the log: destructors and atexit
+// handlers would wait for, or free memory of, the very threads that are stuck.
+// A second SIGTERM does not cut the drain short: supervisors and test harnesses send one to ask
+// for a stop and another to make sure, and expect the graceful exit either way.
 
-#include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
-
-#include <signal.h>
 
 namespace harrier::detail {
 
 class shutdown_guard {
  public:
-  shutdown_guard(std::chrono::milliseconds limit, const sigset_t& signals);
+  explicit shutdown_guard(std::chrono::milliseconds limit);
   ~shutdown_guard();
   shutdown_guard(const shutdown_guard&) = delete;
   shutdown_guard& operator=(const shutdown_guard&) = delete;
 
  private:
-  void watch(std::chrono::milliseconds limit, sigset_t signals) noexcept;
+  void watch(std::chrono::milliseconds limit) noexcept;
 
-  std::atomic<bool> m_done{false};
+  std::mutex m_mutex;
+  std::condition_variable m_cv;
+  bool m_done = false;  // guarded by m_mutex
   std::thread m_thread;
 };
 

@@ -264,18 +264,6 @@ class Lifecycle(unittest.TestCase):
         self.assertGreaterEqual(elapsed, 5.0)  # the timeout (0.5 s), then 5 s for the aborted
         self.assertIn("blocks its thread for good", server.log())
 
-    def test_a_second_sigterm_ends_a_stuck_shutdown_at_once(self):
-        server, s = self.deadlocked_server()
-        server.proc.send_signal(signal.SIGTERM)
-        server.wait_for_log("shutting down", timeout=10)
-        started = time.monotonic()
-        server.proc.send_signal(signal.SIGTERM)
-        code = server.proc.wait(timeout=30)
-        s.close()
-        self.assertEqual(code, 1, server.log())
-        self.assertLess(time.monotonic() - started, 3.0)
-        self.assertIn("received SIGTERM again", server.log())
-
     def test_readiness_turns_unhealthy_during_the_shutdown_delay(self):
         server = harness.Server("--shutdown-delay-ms", "3000").start()
         server.proc.send_signal(signal.SIGTERM)
@@ -329,7 +317,7 @@ class Lifecycle(unittest.TestCase):
         out = subprocess.run([harness.SERVER, "--no-such-flag", "1"], capture_output=True,
                              text=True, timeout=10)
         self.assertEqual(out.returncode, 2)
-        self.assertIn("no_such_flag", out.stderr)
+        self.assertIn("no-such-flag", out.stderr)
 
     def test_a_port_in_use_fails_at_start_with_exit_code_1_and_the_reason(self):
         with socket.socket() as taken:
