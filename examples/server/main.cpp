@@ -41,6 +41,8 @@ constexpr std::string_view k_usage =
     "  GET  /healthz               liveness and readiness (503 while shutting down)\n"
     "  GET  /metrics               Prometheus metrics\n"
     "  GET  /counters              the same figures as JSON\n"
+    "  GET  /dashboard             a live dashboard of those figures\n"
+    "  GET  /trace?seconds=N       a Chrome trace of the next N seconds (1-60)\n"
     "  GET  /static/...            files from --content-root";
 
 // Milliseconds from the query, bounded so that one request cannot hold a worker for an hour.
@@ -84,6 +86,12 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "harrier-server: --content-root %s is not a directory\n",
                  content_root.c_str());
     return 2;
+  } else {
+    // The default is relative to the working directory: said, rather than a silent 404.
+    std::fprintf(stderr,
+                 "harrier-server: warning: no %s directory here, so /static/ is not served "
+                 "(run from the source tree, or give --content-root)\n",
+                 content_root.c_str());
   }
 
   app.map_get("/plaintext", [] { return harrier::results::text("Hello, World!"); });

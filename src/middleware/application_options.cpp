@@ -6,8 +6,11 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
+#include <filesystem>
 #include <stdexcept>
 
 #include "core/logger.hpp"
@@ -276,6 +279,16 @@ application_settings read_settings(const configuration& config,
   }
   s.log_level = config.get_string("log_level", schema);
   s.trace_file = config.get_string("trace", schema);
+  if (!s.trace_file.empty()) {
+    // Written at shutdown: a path that cannot be written is said now, not after the whole run.
+    const std::filesystem::path parent = std::filesystem::path(s.trace_file).parent_path();
+    const std::string dir = parent.empty() ? std::string(".") : parent.string();
+    std::error_code ec;
+    if (!std::filesystem::is_directory(dir, ec) || ::access(dir.c_str(), W_OK) != 0) {
+      throw configuration_error(fmt::format(
+          "trace: cannot write \"{}\": \"{}\" is not a writable directory", s.trace_file, dir));
+    }
+  }
   s.request_metrics = config.get_boolean("request_metrics", schema);
   s.request_timeout = ms("request_timeout_ms");
   s.blocking_warning = ms("blocking_warning_ms");

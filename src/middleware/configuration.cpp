@@ -143,6 +143,7 @@ void configuration::add_command_line(int argc, const char* const* argv,
                                      const std::vector<option_spec>& schema) {
   for (int i = 1; i < argc; ++i) {
     std::string_view arg(argv[i]);
+    if (arg == "-h") arg = "--help";
     if (arg.substr(0, 2) != "--" || arg.size() == 2) {
       throw configuration_error(fmt::format(
           "unexpected argument \"{}\": expected options of the form --name value or --name=value "
@@ -153,10 +154,15 @@ void configuration::add_command_line(int argc, const char* const* argv,
     const std::size_t eq = arg.find('=');
     std::string key = normalise_key(arg.substr(0, eq));
     const option_spec* spec = find_spec(schema, key);
+    if (spec == nullptr) {
+      // Said now: taking the next argument as its value first would report "--bogus expects a
+      // value" for a trailing unknown flag, or swallow the next option.
+      throw configuration_error(fmt::format("unknown option {} (see --help)", flag_name(key)));
+    }
     std::string value;
     if (eq != std::string_view::npos) {
       value = std::string(arg.substr(eq + 1));
-    } else if (spec != nullptr && spec->flag) {
+    } else if (spec->flag) {
       value = "true";
     } else if (i + 1 < argc) {
       value = argv[++i];

@@ -89,11 +89,26 @@ TEST_CASE("nested JSON, double-underscore environment names and dashed flags nam
 
 TEST_CASE("an unknown key fails validation with its name and origin", "[configuration]") {
   configuration c;
-  const char* argv[] = {"prog", "--min-thread", "4"};
-  c.add_command_line(3, argv, schema());
+  c.add_json_text(R"({"min_thread": 4})", "settings.json");
   CHECK_THROWS_WITH(c.validate(schema()), Catch::Contains("unknown setting \"min_thread\"") &&
-                                              Catch::Contains("command line") &&
+                                              Catch::Contains("settings.json") &&
                                               Catch::Contains("min_threads"));
+}
+
+TEST_CASE("an unknown option on the command line is named at once, even as the last argument",
+          "[configuration]") {
+  // Taking the next argument as its value first said "--bogus expects a value" for a trailing
+  // unknown flag, and would have swallowed the option after it.
+  for (int argc : {2, 4}) {
+    configuration c;
+    const char* argv[] = {"prog", "--bogus", "--min-threads", "4"};
+    CHECK_THROWS_WITH(c.add_command_line(argc, argv, schema()),
+                      Catch::Contains("unknown option --bogus"));
+  }
+  configuration help;
+  const char* argv[] = {"prog", "-h"};
+  help.add_command_line(2, argv, schema());
+  CHECK(help.get("help") == "true");
 }
 
 TEST_CASE("bad values fail validation naming key, value and what was expected", "[configuration]") {
