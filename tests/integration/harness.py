@@ -14,7 +14,7 @@ import threading
 import time
 import unittest
 
-SERVER = os.environ.get("HARRIER_SERVER", "build/dev/examples/harrier-server")
+SERVER = os.path.abspath(os.environ.get("HARRIER_SERVER", "build/dev/examples/harrier-server"))
 START_TIMEOUT = 20.0
 STOP_TIMEOUT = 40.0
 LISTENING = re.compile(r"listening on (http://\S+)")
@@ -26,6 +26,7 @@ class Server:
     def __init__(self, *args, env=None):
         self.args = list(args)
         self.env = dict(os.environ, **(env or {}))
+        self.cwd = None  # the server's working directory (None: the test's)
         self.proc = None
         self.urls = []
         self.lines = []  # everything the server logged (stdout and stderr merged)
@@ -38,7 +39,7 @@ class Server:
             argv += ["--urls", "http://127.0.0.1:0"]
         argv += self.args
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     env=self.env)
+                                     env=self.env, cwd=self.cwd)
         deadline = time.monotonic() + START_TIMEOUT
         expected = max(1, next((a.split("=", 1)[-1] for a in self.args if a.startswith("--urls=")),
                                "x").count(",") + 1)

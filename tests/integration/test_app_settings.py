@@ -141,6 +141,23 @@ class StartupErrors(unittest.TestCase):
         finally:
             self.assertEqual(server.stop(), 0)
 
+    def test_a_trace_file_that_cannot_be_written_is_refused_at_start(self):
+        proc = self.run_server("--urls", "http://127.0.0.1:0", "--trace",
+                               "/nonexistent/dir/t.json")
+        self.assertEqual(proc.returncode, 2, proc.stderr)
+        self.assertIn("/nonexistent/dir", proc.stderr)
+
+    def test_a_missing_default_content_root_is_said(self):
+        # Started from a directory without examples/wwwroot: /static/ is off, and stderr says so.
+        server = harness.Server()
+        server.cwd = tempfile.mkdtemp()
+        try:
+            server.start()
+            server.wait_for_log("no examples/wwwroot directory here", timeout=10)
+        finally:
+            self.assertEqual(server.stop(), 0)
+            shutil.rmtree(server.cwd, ignore_errors=True)
+
     def test_the_url_scheme_is_case_insensitive(self):
         server = harness.Server("--urls=HTTP://127.0.0.1:0").start()
         try:
