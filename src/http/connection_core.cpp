@@ -169,13 +169,22 @@ task<connection_core::head_result> connection_core::read_head() {
   }
 }
 
-// Whether a Connection field value (a comma-separated list of tokens, RFC 9110 section 7.6.1)
-// holds the "close" option, case-insensitively, with any OWS around the elements.
+namespace {
+// Takes the next element of a comma-separated field value (RFC 9110 section 5.6.1) off the
+// front of `list`, without the OWS around it (empty for an empty element).
+std::string_view next_list_element(std::string_view& list) noexcept {
+  const std::size_t comma = list.find(',');
+  const std::string_view element = trim_ows(list.substr(0, comma));
+  list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+  return element;
+}
+}  // namespace
+
+// Whether a Connection field value (a list of tokens, RFC 9110 section 7.6.1) holds the "close"
+// option, case-insensitively.
 bool connection_core::lists_close(std::string_view list) noexcept {
   while (!list.empty()) {
-    const std::size_t comma = list.find(',');
-    if (iequals(trim_ows(list.substr(0, comma)), "close")) return true;
-    list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+    if (iequals(next_list_element(list), "close")) return true;
   }
   return false;
 }
@@ -221,9 +230,7 @@ std::optional<rejection_reason> connection_core::check_transfer_codings(
     if (!iequals(f.name, "transfer-encoding")) continue;
     std::string_view list = f.value;
     while (!list.empty()) {
-      const std::size_t comma = list.find(',');
-      const std::string_view coding = trim_ows(list.substr(0, comma));
-      list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+      const std::string_view coding = next_list_element(list);
       if (coding.empty()) continue;  // empty list elements are allowed (RFC 9110 §5.6.1)
       if (iequals(coding, "chunked")) {
         ++chunked;

@@ -126,10 +126,12 @@ task<void> drain_refused(net::tcp_stream& stream, const cancellation_source& sto
   stop_timer.request_cancellation();
 }
 
-task<void> linger_timer(net::io_context& io, const cancellation_source& stop_drain,
-                        cancellation_token token) {
-  const std::error_code ec = co_await net::sleep_for(io, k_refused_linger, std::move(token));
-  if (!ec) stop_drain.request_cancellation();
+// Cancels `target` after `delay`, unless `token` is cancelled first: the bound of a loop that
+// stops the timer itself when it ends earlier.
+task<void> cancel_after(net::io_context& io, std::chrono::nanoseconds delay,
+                        const cancellation_source& target, cancellation_token token) {
+  const std::error_code ec = co_await net::sleep_for(io, delay, std::move(token));
+  if (!ec) target.request_cancellation();
 }
 
 }  // namespace
@@ -298,11 +300,7 @@ task<void> server::take_accepted(net::listener& listener) {
     }
     stop_timer.request_cancellation();
   };
-  auto timer = [&]() -> task<void> {
-    const std::error_code ec = co_await net::sleep_for(m_io, k_accept_drain, stop_timer.token());
-    if (!ec) stop_taking.request_cancellation();
-  };
-  co_await when_all(take(), timer());
+  co_await when_all(take(), cancel_after(m_io, k_accept_drain, stop_taking, stop_timer.token()));
   if (!taken.empty()) {
     harrier::detail::harrier_logger()->debug(
         "shutdown: {} connection(s) accepted before {} closed are served", taken.size(),
@@ -361,7 +359,7 @@ task<void> server::refuse(net::tcp_stream stream) {
     cancellation_source stop_drain;
     cancellation_source stop_timer;
     co_await when_all(drain_refused(stream, stop_timer, stop_drain.token()),
-                      linger_timer(m_io, stop_drain, stop_timer.token()));
+                      cancel_after(m_io, k_refused_linger, stop_drain, stop_timer.token()));
   }
   if (!sent.error) m_lingering_refusals.fetch_sub(1, std::memory_order_relaxed);
   stream.close();
