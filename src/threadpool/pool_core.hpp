@@ -193,8 +193,8 @@ class pool_core final : public blocking_observer {
   std::atomic<std::uint32_t> m_idle_waiters{0};
   std::atomic<std::uint32_t> m_idle_epoch{0};
 
-  // The attached io_driver (worker.cpp has the protocol). m_driver changes only while
-  // m_driver_held is set by the one changing it; holders read it under the same lock.
+  // The attached io_driver (worker.cpp has the protocol). Holders read m_driver under
+  // m_driver_held; detach_driver clears it, then takes the lock once, so no holder is inside.
   std::atomic<io_driver*> m_driver{nullptr};
   std::atomic<bool> m_driver_held{false};
   std::atomic<std::uint64_t> m_driver_turns{0};  // written by holders only

@@ -66,8 +66,9 @@
 //   as Go's sysmon polls the network: what it wakes goes to the global queue, where the stall
 //   rules see it and add a thread if the workers are blocked. A blocked handler therefore holds
 //   up other connections' I/O for at most the monitor's reaction, not until it returns.
-// - detach_driver() takes the lock for good (waking a holder that waits) and clears m_driver;
-//   m_driver_wakers covers an unpark() that read m_driver before it was cleared.
+// - detach_driver() clears m_driver, then takes the lock once (waking a holder that still
+//   waits), so nobody is inside when it returns; m_driver_wakers covers an unpark() that read
+//   m_driver before it was cleared.
 
 #include <harrier/core/blocking.hpp>
 
@@ -519,13 +520,19 @@ bool pool_core::attach_driver(io_driver& driver) {
 
 void pool_core::detach_driver(io_driver& driver) noexcept {
   if (m_driver.load(std::memory_order_acquire) != &driver) return;
+  // Cleared before the lock is taken: a holder that comes now finds no driver and lets go at
+  // once. Taking the lock first was a livelock: a worker woken out of drive() let go and took
+  // the lock straight back to wait again, and on a loaded machine (CI) the detaching thread,
+  // between two tries, lost that race for a minute or more.
+  m_driver.store(nullptr, std::memory_order_seq_cst);
   while (m_driver_held.exchange(true, std::memory_order_acquire)) {
-    driver.wake();  // a worker waiting in it returns
+    driver.wake();  // a worker that still waits in it returns
     std::this_thread::yield();
   }
-  m_driver.store(nullptr, std::memory_order_seq_cst);
   m_driver_held.store(false, std::memory_order_release);
-  while (m_driver_wakers.load(std::memory_order_acquire) != 0)
+  // ordering: seq_cst, with unpark()'s increment before its m_driver load: an unpark() that
+  // read the driver before it was cleared is seen here.
+  while (m_driver_wakers.load(std::memory_order_seq_cst) != 0)
     std::this_thread::yield();
 }
 

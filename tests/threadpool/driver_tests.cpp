@@ -10,9 +10,12 @@
 #include <chrono>
 #include <condition_variable>
 #include <coroutine>
+#include <functional>
 #include <mutex>
 #include <thread>
 #include <vector>
+
+#include <sched.h>
 
 #include "event_recorder.hpp"
 
@@ -269,4 +272,57 @@ TEST_CASE("a pool stops while a worker waits in its driver", "[threadpool][drive
     REQUIRE(driver.wait_until_waiting(5s));
   }  // stop() wakes it out of the driver (a hang here fails the run's time limit)
   CHECK(driver.inside.load() == 0);
+}
+
+namespace {
+// Runs the calling thread, and the threads it starts, on one CPU until destroyed.
+class one_cpu {
+ public:
+  one_cpu() {
+    m_saved_ok = sched_getaffinity(0, sizeof m_saved, &m_saved) == 0;
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+      if (m_saved_ok && CPU_ISSET(cpu, &m_saved)) {
+        CPU_SET(cpu, &one);
+        break;
+      }
+    }
+    m_pinned = m_saved_ok && sched_setaffinity(0, sizeof one, &one) == 0;
+  }
+  ~one_cpu() {
+    if (m_pinned) (void)sched_setaffinity(0, sizeof m_saved, &m_saved);
+  }
+  one_cpu(const one_cpu&) = delete;
+  one_cpu& operator=(const one_cpu&) = delete;
+  bool pinned() const noexcept { return m_pinned; }
+
+ private:
+  cpu_set_t m_saved{};
+  bool m_saved_ok = false;
+  bool m_pinned = false;
+};
+}  // namespace
+
+TEST_CASE("detach_driver returns while the worker in the driver would come straight back",
+          "[threadpool][driver]") {
+  // On one CPU, detach_driver's wake() and yield() hand the CPU to the woken worker, which used
+  // to let go of the driver and take it again to wait before the detaching thread ran: a
+  // livelock that held CI's pool destructors for a minute and more on a loaded machine.
+  one_cpu pin;
+  REQUIRE(pin.pinned());
+  fake_driver driver;
+  harrier::thread_pool pool(workers(1, 1));
+  REQUIRE(pool.attach_driver(driver));
+  REQUIRE(driver.wait_until_waiting(5s));
+  const auto start = std::chrono::steady_clock::now();
+  pool.detach_driver(driver);
+  const auto took = std::chrono::steady_clock::now() - start;
+  CHECK(took < 2s);
+  CHECK(driver.inside.load() == 0);
+  const int drives = driver.drive_count();
+  harrier::test::flag ran;
+  pool.post([&] { ran.set(); });
+  REQUIRE(ran.wait_for(5s));
+  CHECK(driver.drive_count() == drives);  // nobody entered after detach_driver returned
 }
