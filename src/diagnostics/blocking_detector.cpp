@@ -159,6 +159,15 @@ std::size_t blocking_detector::scan(clock::time_point now) {
   return reported;
 }
 
+std::chrono::milliseconds blocking_detector::threshold() const noexcept {
+  return m_state->options.threshold;
+}
+
+std::chrono::milliseconds blocking_detector::scan_period() const noexcept {
+  using std::chrono::milliseconds;
+  return std::clamp(m_state->options.threshold / 10, milliseconds(10), milliseconds(100));
+}
+
 std::uint64_t blocking_detector::reports() const noexcept {
   return m_state->reports.load(std::memory_order_relaxed);
 }

@@ -180,11 +180,6 @@ void start_runtime(application::impl& s) {
       std::make_unique<diagnostics::heartbeat>(diagnostics::heartbeat_options{}, s.registry);
   s.heartbeat->add_callback(
       [](std::chrono::system_clock::time_point now) { http::date_cache::shared().refresh(now); });
-  if (s.detector) {
-    s.heartbeat->add_callback([detector = s.detector.get()](std::chrono::system_clock::time_point) {
-      detector->scan(diagnostics::blocking_detector::clock::now());
-    });
-  }
   s.heartbeat->set_pool_load_probe([pool = s.pool.get()] {
     const thread_pool_stats stats = pool->stats();
     return diagnostics::pool_load{stats.global_queue_length + stats.local_queue_length,

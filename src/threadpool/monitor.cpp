@@ -30,6 +30,9 @@
 //    sample; "work waiting" is false when workers parked during the sample with empty queues;
 //    CPU utilisation is the process's CPU time over the machine's capacity during the sample.
 // 5. Wake sleepers or start threads until the awake count reaches the goal.
+// 6. The blocking detector (options.detector), every detector->scan_period() (10-100 ms) while
+//    items run: it names an item that holds its worker past the threshold, with its stack. Its
+//    report (a stack capture, a log line) is rare, and comes after the tick's thread injection.
 // Quiet: after k_quiet_ticks ticks in a row with no item started, none running, nothing queued
 // and no compensation in force, the rules have nothing to look at, and the monitor waits
 // options.idle_monitor_interval (250 ms) between ticks instead of monitor_interval (100 wake-ups a
@@ -50,6 +53,8 @@
 
 #include <fcntl.h>
 #include <unistd.h>
+
+#include <harrier/diagnostics/blocking_detector.hpp>
 
 #include "threadpool/futex.hpp"
 #include "threadpool/pool_core.hpp"
@@ -106,6 +111,9 @@ void pool_core::monitor_main() {
   std::uint64_t driver_turns_seen = ~std::uint64_t{0};
   std::uint64_t started_at_tick = total_started();
   int quiet_ticks = 0;  // quiet ticks in a row
+  diagnostics::blocking_detector* const detector = m_options.detector;
+  const auto scan_period = detector != nullptr ? detector->scan_period() : steady::duration{};
+  auto last_scan = start;
 
   std::unique_lock monitor_lock(m_monitor_mutex);
   for (;;) {
@@ -301,6 +309,15 @@ void pool_core::monitor_main() {
       ensure_workers(queued > 0 || !rescued.empty());
     } catch (...) {
       // Thread creation failed; logged in start_worker_locked. Try again next tick.
+    }
+    // 6. The blocking detector; nothing runs while the pool is quiet.
+    if (detector != nullptr && !quiet && now - last_scan >= scan_period) {
+      last_scan = now;
+      try {
+        detector->scan(now);
+      } catch (...) {
+        // Out of memory for a report: the next scan reports it.
+      }
     }
     monitor_lock.lock();
   }

@@ -153,3 +153,11 @@ TEST_CASE("the hot calls are no-ops on an unregistered thread", "[blocking_detec
   blocking_detector detector;
   CHECK(detector.scan(clock_type::now()) == 0);
 }
+
+TEST_CASE("the scan period is a tenth of the threshold, between 10 and 100 ms",
+          "[blocking_detector]") {
+  CHECK(blocking_detector(blocking_detector_options{300ms, false}).scan_period() == 30ms);
+  CHECK(blocking_detector(blocking_detector_options{50ms, false}).scan_period() == 10ms);
+  CHECK(blocking_detector(blocking_detector_options{5000ms, false}).scan_period() == 100ms);
+  CHECK(blocking_detector(blocking_detector_options{300ms, false}).threshold() == 300ms);
+}

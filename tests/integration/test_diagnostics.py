@@ -112,10 +112,12 @@ class Starvation(unittest.TestCase):
             self.assertEqual(server.stop(), 0)
 
     def test_the_blocking_detector_names_the_request_and_the_stack_of_a_blocked_worker(self):
-        server = harness.Server("--blocking-warning-ms", "200").start()
+        # A 1 s block with a 300 ms threshold: reported while it blocks (scanned from the 1 s
+        # heartbeat, it went unreported).
+        server = harness.Server("--blocking-warning-ms", "300").start()
         try:
-            threads = load(server, "/sync/sleep?ms=3000", 1, connections=1)
-            m = server.wait_for_log(r"has been running for at least \d+ ms \(GET /sync/sleep\?ms=3000\)",
+            threads = load(server, "/sync/sleep?ms=1000", 1, connections=1)
+            m = server.wait_for_log(r"has been running for at least \d+ ms \(GET /sync/sleep\?ms=1000\)",
                                     timeout=20)
             self.assertIsNotNone(m)
             server.wait_for_log(r"nanosleep", timeout=5)  # the blocked thread's stack

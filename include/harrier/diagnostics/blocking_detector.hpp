@@ -12,9 +12,12 @@
 // How, and what it costs the workers: each registered worker thread owns a slot with a sequence
 // number that is odd while an item runs (item_begin / item_end: one relaxed load and one store
 // each, no clock read, no RMW; about 2 ns per begin+end pair, bench/diagnostics). A scanner
-// (scan(now), e.g. from the heartbeat every second) remembers when it first saw each odd sequence;
-// an item whose sequence is still the same after `threshold` is reported. The reported time is
-// therefore a lower bound, short by up to one scan period. The stack is captured with
+// (scan(now)) remembers when it first saw each odd sequence; an item whose sequence is still the
+// same after `threshold` is reported. The reported time is therefore a lower bound, short by up
+// to one scan period, and the report comes up to two periods after the threshold. A thread_pool
+// given the detector scans it from its monitor every scan_period() while items run, and not at
+// all while it is idle. (It was scanned from the 1 s heartbeat: a 1 s block went unreported
+// with a 300 ms threshold, and reports came up to 2 s late.) The stack is captured with
 // capture_thread_stack() (thread_stack.hpp); the item may have moved on between the check and the
 // capture, in which case the stack is of its successor.
 //
@@ -68,8 +71,15 @@ class blocking_detector {
   static void item_end() noexcept;
   static void describe_current_item(std::string_view description) noexcept;
 
-  // Checks every worker at time `now`; logs and returns the number of new reports.
+  // Checks every worker at time `now`; logs and returns the number of new reports. Scans are
+  // serialised (one at a time, under a lock).
   std::size_t scan(clock::time_point now);
+
+  std::chrono::milliseconds threshold() const noexcept;
+  // How often to scan: a tenth of the threshold, between 10 and 100 ms, so that a report comes
+  // at most a fifth of the threshold (and 200 ms) late. A scan with nothing to report costs a
+  // lock and a load per worker.
+  std::chrono::milliseconds scan_period() const noexcept;
 
   std::uint64_t reports() const noexcept;
 

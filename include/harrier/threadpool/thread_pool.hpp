@@ -96,7 +96,8 @@ struct thread_pool_options {
   std::string thread_name = "harrier-pool";  // pthread name prefix (15 characters kept)
 
   // When set, every worker registers with it and marks each item's start and end (about 2 ns
-  // per item), so that it can name an item that holds its worker too long. Must outlive the pool.
+  // per item), and the monitor scans it every detector->scan_period() while items run, so that
+  // it names an item that holds its worker too long. Must outlive the pool.
   diagnostics::blocking_detector* detector = nullptr;
 
   // .NET's rules, for comparisons: the gate every 500 ms adding one thread, no stall
