@@ -43,11 +43,32 @@ io_context_impl::io_context_impl(io_options options) : m_options(options) {
                                               *refusal);
       m_backend = backend_kind::epoll;
     } else {
-      throw std::system_error(
-          std::make_error_code(std::errc::function_not_supported),
-          "harrier: the io_uring backend was requested but is refused: " + *refusal);
+      throw std::system_error(std::make_error_code(std::errc::operation_not_supported),
+                              "harrier: the io_uring backend was requested, but this kernel or "
+                              "sandbox refuses it (" +
+                                  *refusal + ")");
     }
   }
+  try {
+    start_reactors();
+  } catch (const std::system_error& e) {
+    // The probe's small ring passed, but a reactor's own did not (its size, its provided
+    // buffers: a memory limit, a sandbox that filters on the arguments). Automatic means any
+    // backend that works. No reactor was attached to the pool: a failed open stops before that,
+    // and with more than one reactor none is (reactor::attach_to_dispatch).
+    if (m_options.backend != backend_kind::automatic || m_backend != backend_kind::io_uring) {
+      throw;
+    }
+    harrier::detail::harrier_logger()->warn(
+        "net: io_uring ring setup failed ({}); falling back to epoll", e.what());
+    m_threads.clear();
+    m_reactors.clear();
+    m_backend = backend_kind::epoll;
+    start_reactors();
+  }
+}
+
+void io_context_impl::start_reactors() {
   for (unsigned i = 0; i < m_options.io_threads; ++i) {
     m_reactors.push_back(m_backend == backend_kind::io_uring
                              ? make_io_uring_reactor(*this, m_options)

@@ -33,6 +33,7 @@ class io_context_impl {
   reactor& local_reactor() noexcept;
 
  private:
+  void start_reactors();  // makes m_options.io_threads reactors of m_backend, then starts them
   void start_threads();
   void shutdown_threads() noexcept;
 

@@ -23,9 +23,10 @@ LISTENING = re.compile(r"listening on (http://\S+)")
 class Server:
     """A harrier-server process on port 0; `url`, `host`, `port` are known once it is ready."""
 
-    def __init__(self, *args, env=None):
+    def __init__(self, *args, env=None, preexec_fn=None):
         self.args = list(args)
         self.env = dict(os.environ, **(env or {}))
+        self.preexec_fn = preexec_fn  # run in the child before exec (e.g. a seccomp filter)
         self.cwd = None  # the server's working directory (None: the test's)
         self.proc = None
         self.urls = []
@@ -39,7 +40,7 @@ class Server:
             argv += ["--urls", "http://127.0.0.1:0"]
         argv += self.args
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     env=self.env, cwd=self.cwd)
+                                     env=self.env, cwd=self.cwd, preexec_fn=self.preexec_fn)
         deadline = time.monotonic() + START_TIMEOUT
         expected = max(1, next((a.split("=", 1)[-1] for a in self.args if a.startswith("--urls=")),
                                "x").count(",") + 1)
