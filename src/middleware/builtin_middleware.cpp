@@ -72,6 +72,38 @@ middleware_fn request_logging() {
   };
 }
 
+namespace {
+
+// A request under the static files' prefix: a file, a 405 for another method on one, or on to
+// the next stage (no such file). root and prefix live in the pipeline's stage, which outlives
+// every request.
+task<void> static_file_or_next(context& ctx, next_handler next, const std::filesystem::path& root,
+                               std::string_view prefix) {
+  const std::string_view method = ctx.request().method();
+  const std::optional<detail::resolved_file> file =
+      detail::resolve_static_file(root, ctx.request().path().substr(prefix.size() - 1));
+  if (file && (method == "GET" || method == "HEAD")) {
+    co_await detail::send_file(ctx, *file, {});
+    co_return;
+  }
+  const route_match* match = ctx.match();
+  if (file && (match == nullptr || match->status == route_match_status::not_found)) {
+    // Another method on a file, and no endpoint for it either: the resource exists, so not
+    // 404 but 405 with the methods it has (RFC 9110 section 15.5.6; nginx answers the same),
+    // and OPTIONS gets them with 204, as routed resources do.
+    constexpr const char* k_allow = "GET, HEAD, OPTIONS";
+    if (method == "OPTIONS") {
+      co_await results::no_content().with_header("Allow", k_allow).execute(ctx);
+    } else {
+      co_await results::problem(405).with_header("Allow", k_allow).execute(ctx);
+    }
+    co_return;
+  }
+  co_await next(ctx);
+}
+
+}  // namespace
+
 middleware_fn static_files(static_file_options options) {
   std::error_code ec;
   const std::filesystem::path root = std::filesystem::canonical(options.root, ec);
@@ -82,31 +114,12 @@ middleware_fn static_files(static_file_options options) {
   }
   std::string prefix = options.request_prefix;
   if (prefix.empty() || prefix.back() != '/') prefix += '/';
+  // Not a coroutine: a request outside the prefix (most of them) goes on to the next stage's task
+  // directly, without a frame of this stage (callgrind, /plaintext: ~150 instructions less).
+  // next(ctx) copies what it needs from `next` into the next stage's frame before returning.
   return [root, prefix](context& ctx, next_handler next) -> task<void> {
-    const std::string_view method = ctx.request().method();
-    const std::string_view path = ctx.request().path();
-    std::optional<detail::resolved_file> file;
-    if (path.substr(0, prefix.size()) == prefix) {
-      file = detail::resolve_static_file(root, path.substr(prefix.size() - 1));
-    }
-    if (file && (method == "GET" || method == "HEAD")) {
-      co_await detail::send_file(ctx, *file, {});
-      co_return;
-    }
-    const route_match* match = ctx.match();
-    if (file && (match == nullptr || match->status == route_match_status::not_found)) {
-      // Another method on a file, and no endpoint for it either: the resource exists, so not
-      // 404 but 405 with the methods it has (RFC 9110 section 15.5.6; nginx answers the same),
-      // and OPTIONS gets them with 204, as routed resources do.
-      constexpr const char* k_allow = "GET, HEAD, OPTIONS";
-      if (method == "OPTIONS") {
-        co_await results::no_content().with_header("Allow", k_allow).execute(ctx);
-      } else {
-        co_await results::problem(405).with_header("Allow", k_allow).execute(ctx);
-      }
-      co_return;
-    }
-    co_await next(ctx);
+    if (!ctx.request().path().starts_with(prefix)) return next(ctx);
+    return static_file_or_next(ctx, next, root, prefix);
   };
 }
 
