@@ -37,6 +37,7 @@ struct blocking_detector::worker_slot {
   std::uint64_t description_sequence = 0;  // guarded by busy: the item it describes
   pthread_t thread{};
   std::string name;
+  watched_thread_role role = watched_thread_role::pool_worker;
   // Scanner-only bookkeeping.
   std::uint64_t seen_sequence = 0;
   clock::time_point first_seen{};
@@ -74,10 +75,11 @@ blocking_detector::blocking_detector(blocking_detector_options options, metric_r
 
 blocking_detector::~blocking_detector() = default;
 
-void blocking_detector::register_current_thread(std::string_view name) {
+void blocking_detector::register_current_thread(std::string_view name, watched_thread_role role) {
   auto slot = std::make_unique<worker_slot>();
   slot->thread = ::pthread_self();
   slot->name = name.empty() ? pthread_name() : std::string(name);
+  slot->role = role;
   std::lock_guard lock(m_state->mutex);
   t_slot = slot.get();
   m_state->slots.push_back(std::move(slot));
@@ -147,16 +149,26 @@ std::size_t blocking_detector::scan(clock::time_point now) {
     }
     default_trace_recorder().instant(trace_names::k_long_item, trace_names::k_category_threadpool,
                                      {{"held_ms", held_ms}, {"item", description}});
+    const bool io_thread = slot->role == watched_thread_role::io_thread;
     harrier::detail::harrier_logger()->warn(
-        "Work item on thread {} has been running for at least {} ms{}: a blocked worker starves "
-        "the thread pool.{}{}",
-        slot->name, held_ms, description.empty() ? std::string() : " (" + description + ")",
+        "Work item on {}thread {} has been running for at least {} ms{}: {}.{}{}",
+        io_thread ? "I/O " : "", slot->name, held_ms,
+        description.empty() ? std::string() : " (" + description + ")",
+        io_thread ? "a blocked I/O thread stalls every connection it serves (inline dispatch)"
+                  : "a blocked worker starves the thread pool",
         stack.empty() ? "" : " Its stack:\n", stack);
     m_state->reports_counter.inc();
     m_state->reports.fetch_add(1, std::memory_order_relaxed);
     ++reported;
   }
   return reported;
+}
+
+bool blocking_detector::any_item_running() const {
+  std::lock_guard lock(m_state->mutex);
+  return std::any_of(m_state->slots.begin(), m_state->slots.end(), [](const auto& slot) {
+    return (slot->sequence.load(std::memory_order_relaxed) & 1) != 0;
+  });
 }
 
 std::chrono::milliseconds blocking_detector::threshold() const noexcept {

@@ -140,7 +140,8 @@ void heartbeat::stop() noexcept {
 void heartbeat::tick(clock::time_point scheduled, clock::time_point now) {
   state& s = *m_state;
   clock::duration lag = std::max(now - scheduled, clock::duration::zero());
-  const char* cause = "late";
+  std::string_view cause = "late";
+  const std::string waiting = "waiting for " + s.options.probe_runner;
 
   std::unique_lock lock(s.callbacks_mutex);
   if (s.post) {
@@ -148,13 +149,13 @@ void heartbeat::tick(clock::time_point scheduled, clock::time_point now) {
       // The previous probe is still waiting for a worker: that wait is the lag that matters.
       if (now - s.probe_posted_at > lag) {
         lag = now - s.probe_posted_at;
-        cause = "waiting for a thread-pool thread";
+        cause = waiting;
       }
     } else {
       const clock::duration last{s.probe->latency_ns.load(std::memory_order_relaxed)};
       if (last > lag) {
         lag = last;
-        cause = "waiting for a thread-pool thread";
+        cause = waiting;
       }
       s.probe->pending.store(true, std::memory_order_relaxed);
       s.probe_posted_at = now;
@@ -199,18 +200,20 @@ void heartbeat::tick(clock::time_point scheduled, clock::time_point now) {
     return;
   }
   s.last_warning = now;
-  pool_load load;
+  std::string figures;
   try {
-    if (s.load_probe) load = s.load_probe();
+    if (s.load_probe) {
+      const pool_load load = s.load_probe();
+      figures = fmt::format(" (queue length {}, threads {})", load.queue_length, load.threads);
+    }
   } catch (...) {  // warn without the figures rather than not at all
   }
   lock.unlock();
 
   const std::uint64_t suppressed = s.suppressed.exchange(0, std::memory_order_relaxed);
   harrier::detail::harrier_logger()->warn(
-      "Heartbeat took longer than expected ({} ms {}); this may be thread-pool starvation "
-      "(queue length {}, threads {}){}",
-      lag_ms, cause, load.queue_length, load.threads,
+      "Heartbeat took longer than expected ({} ms {}); this may be {} starvation{}{}", lag_ms,
+      cause, s.options.starved, figures,
       suppressed == 0 ? std::string()
                       : fmt::format(" [{} similar warning(s) suppressed]", suppressed));
   s.warnings.fetch_add(1, std::memory_order_relaxed);

@@ -14,6 +14,7 @@
 //     thread_local mark the request handler leaves (with --dispatch inline only).
 // The first stop() claims the shutdown (stop_claimed); later ones await `stopped`.
 
+#include <harrier/core/spawn.hpp>
 #include <harrier/core/sync_wait.hpp>
 #include <harrier/diagnostics/blocking_detector.hpp>
 #include <harrier/diagnostics/heartbeat.hpp>
@@ -28,6 +29,7 @@
 #include <harrier/middleware/application.hpp>
 #include <harrier/net/endpoint.hpp>
 #include <harrier/net/io_context.hpp>
+#include <harrier/net/timer.hpp>
 #include <harrier/threadpool/thread_pool.hpp>
 
 #include <spdlog/spdlog.h>
@@ -38,6 +40,7 @@
 #include <coroutine>
 #include <cstdio>
 #include <exception>
+#include <functional>
 #include <mutex>
 #include <stdexcept>
 #include <system_error>
@@ -153,6 +156,13 @@ void register_runtime_metrics(application::impl& s) {
       {{std::string(names::k_label_backend), std::string(net::to_string(io->backend()))}}));
 }
 
+// The heartbeat's probe under inline dispatch: runs `item` on an I/O thread, after the timer
+// (due at once) completes there, behind whatever that thread is running.
+task<void> probe_on_io_thread(net::io_context& io, std::function<void()> item) {
+  (void)co_await net::sleep_for(io, std::chrono::nanoseconds(0));
+  item();
+}
+
 // Starts the pool, the I/O threads, the heartbeat and the server, on the calling thread.
 void start_runtime(application::impl& s) {
   detail::apply_log_level(s.settings.log_level);
@@ -174,19 +184,32 @@ void start_runtime(application::impl& s) {
   io_options.dispatch = s.settings.inline_dispatch ? nullptr : s.pool.get();
   io_options.io_threads = s.settings.io_threads;
   io_options.workers_drive_io = s.settings.workers_drive_io;
+  io_options.detector = s.detector.get();  // watches the I/O threads under inline dispatch
   s.io = std::make_unique<net::io_context>(io_options);
 
-  s.heartbeat =
-      std::make_unique<diagnostics::heartbeat>(diagnostics::heartbeat_options{}, s.registry);
+  diagnostics::heartbeat_options heartbeat_options;
+  if (s.settings.inline_dispatch) {
+    heartbeat_options.probe_runner = "an I/O thread";
+    heartbeat_options.starved = "I/O thread";
+  }
+  s.heartbeat = std::make_unique<diagnostics::heartbeat>(heartbeat_options, s.registry);
   s.heartbeat->add_callback(
       [](std::chrono::system_clock::time_point now) { http::date_cache::shared().refresh(now); });
-  s.heartbeat->set_pool_load_probe([pool = s.pool.get()] {
-    const thread_pool_stats stats = pool->stats();
-    return diagnostics::pool_load{stats.global_queue_length + stats.local_queue_length,
-                                  stats.threads};
-  });
-  s.heartbeat->set_dispatcher(
-      [pool = s.pool.get()](std::function<void()> item) { pool->post(std::move(item)); });
+  if (s.settings.inline_dispatch) {
+    // Handlers run on the I/O threads: the probe waits for one of them (a timer completes on
+    // it), so a handler that blocks one is seen. The pool's queue says nothing here.
+    s.heartbeat->set_dispatcher([io = s.io.get()](std::function<void()> item) {
+      spawn(probe_on_io_thread(*io, std::move(item)), "heartbeat probe");
+    });
+  } else {
+    s.heartbeat->set_pool_load_probe([pool = s.pool.get()] {
+      const thread_pool_stats stats = pool->stats();
+      return diagnostics::pool_load{stats.global_queue_length + stats.local_queue_length,
+                                    stats.threads};
+    });
+    s.heartbeat->set_dispatcher(
+        [pool = s.pool.get()](std::function<void()> item) { pool->post(std::move(item)); });
+  }
   s.heartbeat->start();
 
   http::request_handler handler = s.requests->handler();

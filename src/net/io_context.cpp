@@ -8,10 +8,17 @@
 
 #include "net/io_context_impl.hpp"
 
+#include <harrier/diagnostics/blocking_detector.hpp>
+
+#include <pthread.h>
+
 #include <condition_variable>
 #include <exception>
 #include <mutex>
+#include <string>
 #include <system_error>
+
+#include <fmt/format.h>
 
 #include "core/logger.hpp"
 
@@ -82,9 +89,13 @@ void io_context_impl::start_threads() {
   std::condition_variable ready;
   std::size_t opened = 0;
   std::exception_ptr failure;
-  for (auto& r : m_reactors) {
-    reactor* target = r.get();
-    m_threads.emplace_back([target, &mutex, &ready, &opened, &failure] {
+  diagnostics::blocking_detector* const detector =
+      m_options.dispatch == nullptr ? m_options.detector : nullptr;
+  for (std::size_t index = 0; index < m_reactors.size(); ++index) {
+    reactor* target = m_reactors[index].get();
+    m_threads.emplace_back([target, index, detector, &mutex, &ready, &opened, &failure] {
+      const std::string name = fmt::format("harrier-io-{}", index);
+      ::pthread_setname_np(::pthread_self(), name.c_str());  // for top -H, perf, gdb
       bool ok = true;
       try {
         target->open();
@@ -99,7 +110,17 @@ void io_context_impl::start_threads() {
         ++opened;
         ready.notify_all();
       }
-      if (ok) target->run();
+      if (!ok) return;
+      bool watched = false;
+      if (detector != nullptr) {
+        try {
+          detector->register_current_thread(name, diagnostics::watched_thread_role::io_thread);
+          watched = true;
+        } catch (...) {  // out of memory: run unwatched rather than not at all
+        }
+      }
+      target->run();
+      if (watched) detector->unregister_current_thread();
     });
   }
   std::unique_lock lock(mutex);

@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include <harrier/diagnostics/blocking_detector.hpp>
 #include <harrier/diagnostics/trace_names.hpp>
 #include <harrier/diagnostics/trace_recorder.hpp>
 
@@ -332,9 +333,13 @@ void reactor::dispatch_ready() noexcept {
     }
   } else {
     // Inline: a resumed coroutine may start operations that complete at once; they land in
-    // m_ready and run on the next turn of the loop, after the next poll.
-    for (std::coroutine_handle<> h : m_running)
+    // m_ready and run on the next turn of the loop, after the next poll. Each is an item for
+    // the blocking detector (no-ops unless this thread registered: io_options::detector).
+    for (std::coroutine_handle<> h : m_running) {
+      diagnostics::blocking_detector::item_begin();
       h.resume();
+      diagnostics::blocking_detector::item_end();
+    }
   }
   m_running.clear();
 }

@@ -33,6 +33,8 @@
 // 6. The blocking detector (options.detector), every detector->scan_period() (10-100 ms) while
 //    items run: it names an item that holds its worker past the threshold, with its stack. Its
 //    report (a stack capture, a log line) is rare, and comes after the tick's thread injection.
+//    The detector may watch threads outside the pool too (I/O threads under inline dispatch);
+//    an item running on one of them keeps the monitor from being quiet.
 // Quiet: after k_quiet_ticks ticks in a row with no item started, none running, nothing queued
 // and no compensation in force, the rules have nothing to look at, and the monitor waits
 // options.idle_monitor_interval (250 ms) between ticks instead of monitor_interval (100 wake-ups a
@@ -295,6 +297,14 @@ void pool_core::monitor_main() {
     for (std::uint32_t i = 0, count = m_slot_count.load(std::memory_order_relaxed);
          quiet && i < count; ++i) {
       quiet = !m_slots[i].load(std::memory_order_relaxed)->busy.load(std::memory_order_relaxed);
+    }
+    // Threads outside the pool that the detector watches (I/O threads under inline dispatch)
+    // keep the monitor ticking while one is inside an item, so that rule 6 scans them.
+    if (quiet && detector != nullptr) {
+      try {
+        quiet = !detector->any_item_running();
+      } catch (...) {  // the detector's lock failed: judge by the pool alone
+      }
     }
     started_at_tick = started_now;
     quiet_ticks = quiet ? quiet_ticks + 1 : 0;

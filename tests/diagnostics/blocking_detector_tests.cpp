@@ -43,9 +43,10 @@ class captured_log {
 // A registered worker thread that runs the commands it is given, one at a time.
 class test_worker {
  public:
-  explicit test_worker(blocking_detector& detector)
-      : m_thread([this, &detector] {
-          detector.register_current_thread("test-worker-1");
+  explicit test_worker(blocking_detector& detector,
+                       watched_thread_role role = watched_thread_role::pool_worker)
+      : m_thread([this, &detector, role] {
+          detector.register_current_thread("test-worker-1", role);
           std::unique_lock lock(m_mutex);
           for (;;) {
             m_cv.wait(lock, [this] { return m_command || m_quit; });
@@ -160,4 +161,27 @@ TEST_CASE("the scan period is a tenth of the threshold, between 10 and 100 ms",
   CHECK(blocking_detector(blocking_detector_options{50ms, false}).scan_period() == 10ms);
   CHECK(blocking_detector(blocking_detector_options{5000ms, false}).scan_period() == 100ms);
   CHECK(blocking_detector(blocking_detector_options{300ms, false}).threshold() == 300ms);
+}
+
+TEST_CASE("an I/O thread's long item is reported as stalling its connections",
+          "[blocking_detector]") {
+  captured_log log;
+  blocking_detector detector(blocking_detector_options{300ms, false});
+  test_worker worker(detector, watched_thread_role::io_thread);
+  CHECK_FALSE(detector.any_item_running());
+  worker.run([] {
+    blocking_detector::item_begin();
+    blocking_detector::describe_current_item("GET /sync/sleep?ms=1000");
+  });
+  CHECK(detector.any_item_running());
+  const clock_type::time_point t0{};
+  CHECK(detector.scan(t0) == 0);
+  CHECK(detector.scan(t0 + 400ms) == 1);
+  const std::string text = log.text();
+  INFO(text);
+  CHECK(text.find("warning Work item on I/O thread test-worker-1 has been running for at least "
+                  "400 ms (GET /sync/sleep?ms=1000): a blocked I/O thread stalls every "
+                  "connection it serves (inline dispatch).") != std::string::npos);
+  worker.run([] { blocking_detector::item_end(); });
+  CHECK_FALSE(detector.any_item_running());
 }

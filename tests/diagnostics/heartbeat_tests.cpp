@@ -111,6 +111,25 @@ TEST_CASE("a pool probe that waits for a worker is the heartbeat's lag", "[heart
   CHECK(hb.last_lag_seconds() < 0.5);  // the probe's real wait (this test ran it at once)
 }
 
+TEST_CASE("a probe run elsewhere than the pool is named so, and no pool figures are made up",
+          "[heartbeat]") {
+  captured_log log;
+  heartbeat_options options{1s, 500ms, 10s};
+  options.probe_runner = "an I/O thread";  // inline dispatch: handlers run on the I/O threads
+  options.starved = "I/O thread";
+  heartbeat hb(options);
+  std::vector<std::function<void()>> queued;  // an I/O thread stuck in a handler
+  hb.set_dispatcher([&](std::function<void()> item) { queued.push_back(std::move(item)); });
+  const clock_type::time_point t0{};
+  hb.tick(t0, t0);
+  hb.tick(t0 + 1s, t0 + 1s);
+  CHECK(hb.warnings_logged() == 1);
+  const std::string text = log.text();
+  INFO(text);
+  CHECK(text.find("warning Heartbeat took longer than expected (1000 ms waiting for an I/O "
+                  "thread); this may be I/O thread starvation\n") != std::string::npos);
+}
+
 TEST_CASE("the heartbeat thread ticks every interval and runs the callbacks", "[heartbeat]") {
   heartbeat hb(heartbeat_options{5ms, 10s, 10s});
   std::mutex mutex;

@@ -126,6 +126,22 @@ class Starvation(unittest.TestCase):
         finally:
             self.assertEqual(server.stop(), 0)
 
+    def test_under_inline_dispatch_a_blocked_io_thread_is_warned_about_and_named(self):
+        # Handlers run on the I/O thread: the pool is idle, so a probe posted there and a detector
+        # watching only the pool saw nothing while every connection stalled.
+        server = harness.Server("--dispatch", "inline", "--blocking-warning-ms", "300").start()
+        try:
+            threads = load(server, "/sync/sleep?ms=1000", 4, connections=2)
+            server.wait_for_log(r"Work item on I/O thread harrier-io-0 has been running for at "
+                                r"least \d+ ms \(GET /sync/sleep\?ms=1000\): a blocked I/O "
+                                r"thread stalls every connection it serves", timeout=20)
+            server.wait_for_log(r"Heartbeat took longer than expected \(\d+ ms waiting for an I/O "
+                                r"thread\); this may be I/O thread starvation", timeout=20)
+            for t in threads:
+                t.join(timeout=60)
+        finally:
+            self.assertEqual(server.stop(), 0)
+
 
 if __name__ == "__main__":
     unittest.main()

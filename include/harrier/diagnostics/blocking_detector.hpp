@@ -44,6 +44,10 @@ class metric_registry;
 
 inline constexpr std::size_t k_max_item_description_bytes = 95;
 
+// What a watched thread is, for the warning's words: a blocked pool worker starves the pool; a
+// blocked I/O thread (inline dispatch runs handlers on it) stalls every connection it serves.
+enum class watched_thread_role { pool_worker, io_thread };
+
 struct blocking_detector_options {
   std::chrono::milliseconds threshold{1000};  // as the issue asks; configurable
   bool capture_stacks = true;
@@ -63,7 +67,8 @@ class blocking_detector {
 
   // The calling thread becomes a watched worker; `name` labels it in warnings (default: the
   // thread's pthread name).
-  void register_current_thread(std::string_view name = {});
+  void register_current_thread(std::string_view name = {},
+                               watched_thread_role role = watched_thread_role::pool_worker);
   void unregister_current_thread() noexcept;
 
   // Hot path, on the worker around each item it runs.
@@ -74,6 +79,10 @@ class blocking_detector {
   // Checks every worker at time `now`; logs and returns the number of new reports. Scans are
   // serialised (one at a time, under a lock).
   std::size_t scan(clock::time_point now);
+
+  // Whether a watched thread is inside an item now (a lock and a load per thread): a scanner
+  // that sleeps while nothing runs (the pool's quiet monitor) looks here first.
+  bool any_item_running() const;
 
   std::chrono::milliseconds threshold() const noexcept;
   // How often to scan: a tenth of the threshold, between 10 and 100 ms, so that a report comes

@@ -8,7 +8,8 @@
 // 2. if a dispatch probe is set, posts a tiny work item to the thread pool and measures how long
 //    it waits for a worker (or, if the previous probe still has not run, how long it has been
 //    waiting): this is what actually sees thread-pool starvation, since the heartbeat's own thread
-//    is not a pool thread;
+//    is not a pool thread (an embedder with inline dispatch sends it to an I/O thread instead,
+//    and says so in probe_runner and starved);
 // 3. publishes lag = max(1, 2) as harrier_heartbeat_lag_seconds;
 // 4. runs the registered callbacks, in registration order, on the heartbeat thread;
 // 5. when lag > lag_warning_threshold, records a "heartbeat_late" instant in the default trace
@@ -16,7 +17,7 @@
 //    warning_min_interval (later ones are counted and the count is reported with the next one):
 //      Heartbeat took longer than expected (1234 ms late); this may be thread-pool starvation
 //      (queue length 57, threads 4)
-//    with the figures from the pool-load probe the lead wires to the pool.
+//    with the figures from the pool-load probe, when one is set.
 //
 // Why 500 ms: half the interval. Kestrel warns when a heartbeat runs past its 1 s interval; a
 // probe that waited half a second for a worker is already a latency no HTTP client should see,
@@ -33,6 +34,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 
 namespace harrier::diagnostics {
 
@@ -42,6 +44,10 @@ struct heartbeat_options {
   std::chrono::milliseconds interval{1000};
   std::chrono::milliseconds lag_warning_threshold{500};
   std::chrono::milliseconds warning_min_interval{10'000};
+  // Who runs the dispatch probe, in the warning's words: "... ms waiting for <probe_runner>);
+  // this may be <starved> starvation". Under inline dispatch the probe runs on an I/O thread.
+  std::string probe_runner = "a thread-pool thread";
+  std::string starved = "thread-pool";
 };
 
 // What the pool says about itself when the heartbeat warns.

@@ -25,6 +25,10 @@
 #include <memory>
 #include <string_view>
 
+namespace harrier::diagnostics {
+class blocking_detector;
+}
+
 namespace harrier::net {
 
 enum class backend_kind { automatic, io_uring, epoll };
@@ -44,6 +48,10 @@ struct io_options {
   // with no hop (Tokio's topology); the I/O thread only starts and finishes. Otherwise, or when
   // false, the I/O thread harvests and posts each batch (Kestrel's).
   bool workers_drive_io = true;
+  // With inline dispatch (no dispatch executor), each I/O thread registers with this detector
+  // (as "harrier-io-N", an I/O thread) and marks every coroutine it resumes as an item, so that a
+  // handler that blocks the thread is named. Must outlive the io_context. Ignored otherwise.
+  diagnostics::blocking_detector* detector = nullptr;
 };
 
 // Counters for benchmarks and diagnostics; approximate while the I/O threads run.
