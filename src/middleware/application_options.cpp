@@ -164,8 +164,8 @@ std::vector<option_spec> builtin_options() {
       {.key = "blocking_warning_ms",
        .type = option_type::integer,
        .default_value = "1000",
-       .help = "warn (with the thread's stack) when one work item holds a pool thread this long; "
-               "0: off",
+       .help = "warn (with the thread's stack) when one work item holds a pool thread (an I/O "
+               "thread with --dispatch inline) this long; 0: off",
        .min = 0,
        .max = k_max_ms},
       {.key = "forwarded_headers",
