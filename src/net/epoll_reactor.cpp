@@ -141,11 +141,11 @@ class epoll_reactor final : public reactor {
       return;
     }
     op_list& list = is_recv_side(op->kind) ? s->recv_waiters : s->send_waiters;
-    if (list.empty()) {
+    if (list.empty() || op->no_wait) {
       const bool skip = (op->kind == op_kind::recv || op->kind == op_kind::recv_provided) &&
                         !s->maybe_readable && !s->read_side_final;
       int r = skip ? -EAGAIN : attempt(s, *op);
-      if (r != -EAGAIN) {
+      if (r != -EAGAIN || op->no_wait) {
         complete(op, r);
         return;
       }

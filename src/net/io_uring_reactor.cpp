@@ -243,6 +243,11 @@ class io_uring_reactor final : public reactor {
           note_idle(s);
           return;
         }
+        if (op->no_wait) {  // try_accept: the backlog, directly (beside the multishot accept)
+          op->transferred = static_cast<std::size_t>(s->family);
+          complete(op, attempt_accept(s->fd));
+          return;
+        }
         s->recv_waiters.push_back(op);
         if (!s->multishot_armed && !s->starved) arm_multishot(s);
         break;

@@ -149,3 +149,46 @@ TEST_CASE("port 0 reports the real port", "[net][listener]") {
   CHECK(l.local_endpoint().port() != 0);
   CHECK(l.local_endpoint().to_string().starts_with("[::1]:"));
 }
+
+TEST_CASE("try_accept takes the connections that are there, then says so without waiting",
+          "[net][listener]") {
+  const config c = any_config();
+  INFO(c.name());
+  environment env(c);
+  auto l = listener::bind(env.context, endpoint::parse("127.0.0.1:0"));
+  const endpoint to = l.local_endpoint();
+  auto try_once = [](listener& li) -> task<harrier::net::accept_result> {
+    co_return co_await li.try_accept();
+  };
+  const auto empty = run(try_once(l));
+  CHECK(empty.error == std::errc::resource_unavailable_try_again);
+
+  // Blocking connects complete in the kernel's backlog, accepted by nobody yet.
+  std::vector<int> fds;
+  for (int i = 0; i < 3; ++i) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(::connect(fd, to.data(), to.size()) == 0);
+    fds.push_back(fd);
+  }
+  // One by a waiting accept (on io_uring it arms the multishot accept, which may take the others
+  // ahead into the listener's queue: try_accept takes from there first, then the backlog).
+  auto take_all = [](listener& li) -> task<std::set<int>> {
+    std::set<int> ports;
+    auto first = co_await li.accept();
+    NET_EXPECT(!first.error);
+    ports.insert(first.stream.remote_endpoint().port());
+    for (;;) {
+      auto more = co_await li.try_accept();
+      if (more.error) {
+        NET_EXPECT(more.error == std::errc::resource_unavailable_try_again);
+        break;
+      }
+      ports.insert(more.stream.remote_endpoint().port());
+    }
+    co_return ports;
+  };
+  const std::set<int> ports = run(take_all(l));
+  for (int fd : fds)
+    ::close(fd);
+  CHECK(ports.size() == 3);
+}

@@ -7,7 +7,9 @@
 //   SO_REUSEADDR is always set on TCP; SO_REUSEPORT when asked (several listeners, one port:
 //   the kernel spreads connections). A Unix socket path left by a dead process is replaced.
 // - Several accepts may be pending at once; each connection goes to exactly one of them.
-// - close() makes pending accepts complete with operation_canceled. The destructor closes.
+// - close() makes pending accepts complete with operation_canceled, and resets the connections
+//   accepted ahead (or still in the kernel's backlog) that nobody took: try_accept() takes
+//   them first without waiting. The destructor closes.
 //   A Unix socket's path is unlinked on close.
 
 #include <harrier/core/cancellation.hpp>
@@ -46,6 +48,12 @@ class listener {
 
   [[nodiscard]] detail::accept_op accept(cancellation_token token = {}) noexcept {
     return detail::accept_op(m_state, std::move(token));
+  }
+  // Completes at once, without waiting: with a connection the I/O side already accepted, else
+  // one from the kernel's backlog, else resource_unavailable_try_again. For taking what is
+  // there before close() (which resets the connections still queued).
+  [[nodiscard]] detail::accept_op try_accept() noexcept {
+    return detail::accept_op(m_state, {}, false);
   }
   // The bound address; the real port when port 0 was asked.
   endpoint local_endpoint() const { return m_local; }

@@ -110,6 +110,7 @@ class io_operation : public submit_link, public cancel_link {
   bool cancel_consumed = false;
   bool cancel_before_start = false;
   bool completion_deferred = false;
+  bool no_wait = false;  // accept: complete with -EAGAIN rather than wait (listener::try_accept)
   std::atomic<std::uint8_t> cancel_phase{0};
 
   int result = 0;               // bytes or accepted fd when >= 0, -errno otherwise

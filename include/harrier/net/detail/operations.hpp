@@ -105,8 +105,10 @@ class send_file_op : public socket_awaitable<send_file_op> {
 
 class accept_op : public socket_awaitable<accept_op> {
  public:
-  accept_op(socket_state* s, cancellation_token t) noexcept
-      : socket_awaitable(op_kind::accept, s, std::move(t)) {}
+  accept_op(socket_state* s, cancellation_token t, bool wait = true) noexcept
+      : socket_awaitable(op_kind::accept, s, std::move(t)) {
+    no_wait = !wait;
+  }
   accept_result await_resume() noexcept;
 };
 
