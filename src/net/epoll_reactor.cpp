@@ -316,12 +316,16 @@ class epoll_reactor final : public reactor {
   }
 
   // Takes connections off the backlog before anyone asks, as io_uring's multishot accept does.
+  // An error stops it and is not queued: nobody waits now (accept_ahead runs only then), and the
+  // next accept, finding nothing queued, calls accept4 itself and sees the error if it lasts.
+  // Queued, each error cost the accept loop a back-off of up to 1 s when it reached it: out of
+  // descriptors (EMFILE), every edge of a flood queued one, and once descriptors were free
+  // again the loop took one connection a second from behind a hundred stale errors (audit 3).
   void accept_ahead(socket_state* s) noexcept {
     while (s->pending.size() < completion_queue::k_accept_ahead) {
-      int fd = attempt_accept(s->fd);
-      if (fd == -EAGAIN) break;
-      s->pending.push({fd, 0, false});
+      const int fd = attempt_accept(s->fd);
       if (fd < 0) break;
+      s->pending.push({fd, 0, false});
     }
   }
 

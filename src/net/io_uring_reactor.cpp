@@ -500,6 +500,9 @@ class io_uring_reactor final : public reactor {
     } else if (io_operation* parked = s->recv_slot.take_for_delivery()) {
       adopt_parked(parked);
       deliver(s, parked, c);
+    } else if (s->is_listener && c.result < 0) {
+      // An accept error with nobody waiting is not queued (as the epoll backend's accept_ahead):
+      // the next accept re-arms the multishot accept and gets the error then if it lasts.
     } else {
       s->pending.push(c);
     }
