@@ -28,7 +28,8 @@
 //    lock burns CPU, so it is not "stalled", yet nothing moves).
 // 4. Hill climbing, at the interval it asks for (10-200 ms), fed the completions since the last
 //    sample; "work waiting" is false when workers parked during the sample with empty queues;
-//    CPU utilisation is the process's CPU time over the machine's capacity during the sample.
+//    CPU utilisation is the larger of the process's CPU time over its CPUs' capacity and how
+//    busy those CPUs were (machine_cpu.hpp), during the sample.
 // 5. Wake sleepers or start threads until the awake count reaches the goal.
 // 6. The blocking detector (options.detector), every detector->scan_period() (10-100 ms) while
 //    items run: it names an item that holds its worker past the threshold, with its stack. Its
@@ -59,6 +60,7 @@
 #include <harrier/diagnostics/blocking_detector.hpp>
 
 #include "threadpool/futex.hpp"
+#include "threadpool/machine_cpu.hpp"
 #include "threadpool/pool_core.hpp"
 
 namespace harrier::detail {
@@ -113,6 +115,10 @@ void pool_core::monitor_main() {
   std::uint64_t driver_turns_seen = ~std::uint64_t{0};
   std::uint64_t started_at_tick = total_started();
   int quiet_ticks = 0;  // quiet ticks in a row
+  // The machine's side of "CPU to spare" for hill climbing (machine_cpu.hpp). (Not for the
+  // starvation gate: it rescues a pool where nothing moves, whatever the neighbours do.)
+  machine_cpu_reader machine_at_sample;
+  (void)machine_at_sample.busy_since_last();
   diagnostics::blocking_detector* const detector = m_options.detector;
   const auto scan_period = detector != nullptr ? detector->scan_period() : steady::duration{};
   auto last_scan = start;
@@ -132,6 +138,7 @@ void pool_core::monitor_main() {
       last_gate = now;
       started_at_gate = total_started();
       cpu_at_gate = cpu_at_sample;
+      (void)machine_at_sample.busy_since_last();
     } else if (m_monitor_cv.wait_for(monitor_lock, m_options.monitor_interval,
                                      [this] { return m_monitor_stop; })) {
       return;
@@ -266,6 +273,10 @@ void pool_core::monitor_main() {
         sample.cpu_utilization = static_cast<double>(cpu - cpu_at_sample) /
                                  (static_cast<double>(to_ns(now - last_sample)) * m_processors);
       }
+      // Busy CPUs are busy whoever uses them: with neighbours saturating the machine, more
+      // threads would only take CPU from them (machine_cpu.hpp).
+      sample.cpu_utilization =
+          std::max(sample.cpu_utilization, machine_at_sample.busy_since_last());
       cpu_at_sample = cpu;
       const hill_climbing_decision decision = m_hill_climbing.update(sample);
       if (m_has_listener.load(std::memory_order_relaxed)) {
