@@ -544,6 +544,10 @@ void connection_core::abort() noexcept {
   m_recv_cancel.request_cancellation();
   m_abort.request_cancellation();
   m_client_gone.request_cancellation();
+  // A handler that ignores its token (one that blocks its thread) would hold the connection
+  // open until it returns: the client learns of the abort now (audit 3: it got its empty reply
+  // 5 s after the shutdown timeout, when the process exited).
+  m_transport.abort_io();
 }
 
 void connection_core_deleter::operator()(connection_core* core) const noexcept {

@@ -413,12 +413,15 @@ int application::run() {
   sigwait(&signals, &received);
   detail::harrier_logger()->info("received {}", received == SIGINT ? "SIGINT" : "SIGTERM");
   {
-    // See shutdown_guard.hpp: the delay, the drain's timeout, then 5 s for the aborted requests.
+    // See shutdown_guard.hpp: the delay, the drain's timeout, then 1 s for the aborted requests
+    // (their I/O is cancelled and their sockets shut down at the timeout: one that is not done a
+    // second later is stuck in its thread). It was 5 s; an operator who sets the orchestrator's
+    // grace period to the shutdown timeout had the process killed first (audit 3).
     const auto& s = m_impl->settings;
     const auto limit =
         s.shutdown_delay +
         std::chrono::duration_cast<std::chrono::milliseconds>(s.server.shutdown_timeout) +
-        std::chrono::seconds(5);
+        std::chrono::seconds(1);
     detail::shutdown_guard guard(limit);
     sync_wait(stop());
   }

@@ -262,8 +262,34 @@ class Lifecycle(unittest.TestCase):
         elapsed = time.monotonic() - started
         s.close()
         self.assertEqual(code, 0, server.log())
-        self.assertGreaterEqual(elapsed, 5.0)  # the timeout (0.5 s), then 5 s for the aborted
+        self.assertGreaterEqual(elapsed, 1.5)  # the timeout (0.5 s), then 1 s for the aborted
+        self.assertLess(elapsed, 4.0)  # not 5 s more, as it was
         self.assertIn("blocks its thread for good", server.log())
+
+    def test_the_shutdown_timeout_ends_a_blocked_request_for_its_client_at_once(self):
+        # The handler blocks its worker for 10 s and ignores its token. At the timeout the abort
+        # shuts the socket down, so the client learns of it then, not when the process exits.
+        server = harness.Server("--shutdown-timeout-ms", "500", "--blocking-warning-ms", "100").start()
+        s = harness.connect(server)
+        s.sendall(b"GET /sync/sleep?ms=10000 HTTP/1.1\r\nHost: x\r\n\r\n")
+        # The blocking detector names it: the handler runs, and blocks.
+        server.wait_for_log(r"Work item on thread \S+ has been running .*GET /sync/sleep", timeout=15)
+        started = time.monotonic()
+        server.proc.send_signal(signal.SIGTERM)
+        s.settimeout(10)
+        try:
+            ended = s.recv(4096)
+        except ConnectionResetError:
+            ended = b""
+        closed_after = time.monotonic() - started
+        code = server.proc.wait(timeout=30)
+        elapsed = time.monotonic() - started
+        s.close()
+        self.assertEqual(code, 0, server.log())
+        self.assertEqual(ended, b"")
+        self.assertLess(closed_after, 1.3, "the client waited for the process to exit")
+        self.assertGreaterEqual(elapsed, 1.4)  # the handler still blocked: the guard ended it
+        self.assertLess(elapsed, 4.0)
 
     def test_readiness_turns_unhealthy_during_the_shutdown_delay(self):
         server = harness.Server("--shutdown-delay-ms", "3000").start()

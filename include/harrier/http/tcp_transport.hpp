@@ -18,6 +18,8 @@
 #include <harrier/net/tcp_stream.hpp>
 #include <harrier/net/timer.hpp>
 
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <cstring>
 
@@ -60,6 +62,8 @@ class tcp_transport {
     return m_stream->send_file(fd, offset, length, std::move(token));
   }
   auto shutdown_send() { return m_stream->shutdown_send(); }
+  // Any thread: the peer sees the connection end now (transport_base::abort_io).
+  void abort_io() noexcept { (void)::shutdown(m_stream->native_handle(), SHUT_RDWR); }
   void close() noexcept {
     m_leftover.release();
     m_stream->close();

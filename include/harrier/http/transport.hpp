@@ -86,6 +86,11 @@ class transport_base {
                                     cancellation_token token) = 0;
   virtual task<void> shutdown_send() = 0;
   virtual void close() noexcept = 0;
+  // From any thread, while the connection may be using the transport: ends the connection for
+  // the peer now (a socket is shut down both ways, not closed: the owner closes it when it is
+  // done). For an abort whose handler cannot be interrupted (it blocks its thread). A transport
+  // without abort_io() does nothing here.
+  virtual void abort_io() noexcept = 0;
   virtual task<std::error_code> sleep_for(std::chrono::nanoseconds delay,
                                           cancellation_token token) = 0;
   virtual transport_clock::time_point now() = 0;
@@ -95,6 +100,10 @@ template <transport T>
 class transport_adapter final : public transport_base {
  public:
   explicit transport_adapter(T& inner) noexcept : m_inner(inner) {}
+
+  void abort_io() noexcept override {
+    if constexpr (requires(T & t) { t.abort_io(); }) m_inner.abort_io();
+  }
 
   // A transport whose recv/wait_readable already return task<io_result> gets its task handed
   // on as it is; others are converted in a coroutine of the adapter's (one more frame).
