@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <system_error>
@@ -78,10 +79,11 @@ namespace {
 // the next stage (no such file). root and prefix live in the pipeline's stage, which outlives
 // every request.
 task<void> static_file_or_next(context& ctx, next_handler next, const std::filesystem::path& root,
-                               std::string_view prefix) {
+                               std::string_view prefix, const std::string& route) {
   const std::string_view method = ctx.request().method();
   const std::optional<detail::resolved_file> file =
       detail::resolve_static_file(root, ctx.request().path().substr(prefix.size() - 1));
+  if (file) ctx.set_route_template(&route);  // the metrics' route label: not empty, not the path
   if (file && (method == "GET" || method == "HEAD")) {
     co_await detail::send_file(ctx, *file, {});
     co_return;
@@ -117,9 +119,11 @@ middleware_fn static_files(static_file_options options) {
   // Not a coroutine: a request outside the prefix (most of them) goes on to the next stage's task
   // directly, without a frame of this stage (callgrind, /plaintext: ~150 instructions less).
   // next(ctx) copies what it needs from `next` into the next stage's frame before returning.
-  return [root, prefix](context& ctx, next_handler next) -> task<void> {
+  // Heap-held: the metrics key on the template's address, which must not move with the stage.
+  auto route = std::make_shared<const std::string>(prefix + "{**path}");
+  return [root, prefix, route](context& ctx, next_handler next) -> task<void> {
     if (!ctx.request().path().starts_with(prefix)) return next(ctx);
-    return static_file_or_next(ctx, next, root, prefix);
+    return static_file_or_next(ctx, next, root, prefix, *route);
   };
 }
 

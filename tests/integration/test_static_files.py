@@ -64,6 +64,17 @@ class StaticFilesBase:
                 res, _ = self.get(path)
                 self.assertEqual(res.status, 404)
 
+    def test_served_files_are_counted_under_one_route_template_not_an_empty_one(self):
+        for _ in range(2):
+            res, _ = self.get("/static/small.txt")
+            self.assertEqual(res.status, 200)
+        _, metrics = self.get("/metrics")
+        lines = [l for l in metrics.decode().splitlines()
+                 if l.startswith("http_server_request_duration_seconds_count{")
+                 and 'method="GET",route="/static/{**path}",status="200"' in l]
+        self.assertEqual(len(lines), 1, metrics.decode())
+        self.assertGreaterEqual(float(lines[0].split()[-1]), 2)
+
     def test_a_large_file_arrives_whole_with_its_length(self):
         res, body = self.get("/static/large.bin")
         self.assertEqual(res.status, 200)

@@ -36,8 +36,10 @@ class context {
   http::request& request() noexcept { return m_request; }
   http::response& response() noexcept { return m_response; }
 
-  // Routing results: empty until the routing step matched an endpoint.
+  // Routing results: empty until the routing step matched an endpoint, or a middleware that
+  // answered the request itself named what it served (set_route_template).
   std::string_view route_template() const noexcept {
+    if (m_route_override != nullptr) return *m_route_override;
     return m_match != nullptr && m_match->route_template != nullptr
                ? std::string_view(*m_match->route_template)
                : std::string_view{};
@@ -113,11 +115,18 @@ class context {
 
   // Set by routing; `match` must outlive the request.
   void set_match(const route_match* match) noexcept { m_match = match; }
+  // For a middleware that answers requests itself (static files: "/static/{**path}"): the
+  // route label of its metrics and logs, a low-cardinality template, not the path. The string
+  // must outlive the request, at a stable address (the metrics key on it).
+  void set_route_template(const std::string* route_template) noexcept {
+    m_route_override = route_template;
+  }
 
  private:
   http::request& m_request;
   http::response& m_response;
   const route_match* m_match = nullptr;
+  const std::string* m_route_override = nullptr;
   cancellation_token m_aborted;  // empty: the request's own
   std::string m_trace_id;
   std::map<std::string, std::any, std::less<>> m_items;
