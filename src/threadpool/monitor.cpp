@@ -30,7 +30,8 @@
 //    sample; "work waiting" is false when workers parked during the sample with empty queues;
 //    CPU utilisation is the larger of the process's CPU time over its CPUs' capacity and how
 //    busy those CPUs were (machine_cpu.hpp), during the sample.
-// 5. Wake sleepers or start threads until the awake count reaches the goal.
+// 5. Wake sleepers or start threads until the awake count reaches the goal, one per queued item
+//    at most (pool_core.cpp, ensure_workers).
 // 6. The blocking detector (options.detector), every detector->scan_period() (10-100 ms) while
 //    items run: it names an item that holds its worker past the threshold, with its stack. Its
 //    report (a stack capture, a log line) is rare, and comes after the tick's thread injection.
@@ -327,7 +328,7 @@ void pool_core::monitor_main() {
     }
     monitor_lock.unlock();
     try {
-      ensure_workers(queued > 0 || !rescued.empty());
+      ensure_workers(queued + rescued.size());
     } catch (...) {
       // Thread creation failed; logged in start_worker_locked. Try again next tick.
     }

@@ -161,7 +161,7 @@ class pool_core final : public blocking_observer {
   void queue_on_ring(worker_slot& slot, std::span<const std::coroutine_handle<>> handles);
 
   // pool_core.cpp: threads and goal.
-  void ensure_workers(bool work_queued);
+  void ensure_workers(std::size_t queued);  // wakes or starts up to `queued` workers
   bool start_worker_locked();
   // Recomputes the goal from its parts; counts and emits an adjustment when it changed (or
   // always, with always_emit).
