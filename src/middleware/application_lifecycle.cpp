@@ -36,11 +36,16 @@
 
 #include <pthread.h>
 #include <signal.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include <coroutine>
+#include <cstdint>
 #include <cstdio>
 #include <exception>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <system_error>
@@ -156,6 +161,27 @@ void register_runtime_metrics(application::impl& s) {
       {{std::string(names::k_label_backend), std::string(net::to_string(io->backend()))}}));
 }
 
+// Memory back to the system once a burst of work is over. glibc keeps what large requests
+// freed (an /echo upload is held whole): 50 clients' 5 MB uploads left the server at 262-278 MB
+// for good, against 6 MB before them (audit 3). Checked each heartbeat: when the I/O threads
+// completed few operations in the last second after many since the last trim, malloc_trim(0)
+// hands the free pages back, once per burst (a few ms at most, on the heartbeat's thread).
+struct idle_trim {
+  static constexpr std::uint64_t k_quiet_completions = 50;  // an idle second: timers, a scrape
+  static constexpr std::uint64_t k_busy_completions = 1000;
+  std::uint64_t last = 0;
+  std::uint64_t at_trim = 0;
+  void tick(std::uint64_t completions) noexcept {
+    const std::uint64_t recent = completions - last;
+    last = completions;
+    if (recent > k_quiet_completions || completions - at_trim < k_busy_completions) return;
+    at_trim = completions;
+#if defined(__GLIBC__)
+    ::malloc_trim(0);
+#endif
+  }
+};
+
 // The heartbeat's probe under inline dispatch: runs `item` on an I/O thread, after the timer
 // (due at once) completes there, behind whatever that thread is running.
 task<void> probe_on_io_thread(net::io_context& io, std::function<void()> item) {
@@ -195,6 +221,9 @@ void start_runtime(application::impl& s) {
   s.heartbeat = std::make_unique<diagnostics::heartbeat>(heartbeat_options, s.registry);
   s.heartbeat->add_callback(
       [](std::chrono::system_clock::time_point now) { http::date_cache::shared().refresh(now); });
+  s.heartbeat->add_callback(
+      [io = s.io.get(), trim = std::make_shared<idle_trim>()](
+          std::chrono::system_clock::time_point) { trim->tick(io->stats().completions); });
   if (s.settings.inline_dispatch) {
     // Handlers run on the I/O threads: the probe waits for one of them (a timer completes on
     // it), so a handler that blocks one is seen. The pool's queue says nothing here.
