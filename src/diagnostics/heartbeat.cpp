@@ -47,6 +47,7 @@ struct dispatch_probe {
 
 struct heartbeat::state {
   heartbeat_options options;
+  std::string waiting;  // "waiting for " + options.probe_runner, the probe's cause in a warning
   gauge_handle lag_gauge;
 
   std::mutex callbacks_mutex;  // held while callbacks run
@@ -74,7 +75,8 @@ heartbeat::heartbeat(heartbeat_options options, metric_registry* registry)
     : m_state(std::make_unique<state>()) {
   if (options.interval <= std::chrono::milliseconds::zero())
     throw std::invalid_argument("heartbeat: interval must be positive");
-  m_state->options = options;
+  m_state->waiting = "waiting for " + options.probe_runner;
+  m_state->options = std::move(options);
   if (registry != nullptr)
     m_state->lag_gauge = registry->make_gauge(metrics::k_harrier_heartbeat_lag_seconds);
 }
@@ -141,7 +143,6 @@ void heartbeat::tick(clock::time_point scheduled, clock::time_point now) {
   state& s = *m_state;
   clock::duration lag = std::max(now - scheduled, clock::duration::zero());
   std::string_view cause = "late";
-  const std::string waiting = "waiting for " + s.options.probe_runner;
 
   std::unique_lock lock(s.callbacks_mutex);
   if (s.post) {
@@ -149,13 +150,13 @@ void heartbeat::tick(clock::time_point scheduled, clock::time_point now) {
       // The previous probe is still waiting for a worker: that wait is the lag that matters.
       if (now - s.probe_posted_at > lag) {
         lag = now - s.probe_posted_at;
-        cause = waiting;
+        cause = s.waiting;
       }
     } else {
       const clock::duration last{s.probe->latency_ns.load(std::memory_order_relaxed)};
       if (last > lag) {
         lag = last;
-        cause = waiting;
+        cause = s.waiting;
       }
       s.probe->pending.store(true, std::memory_order_relaxed);
       s.probe_posted_at = now;
