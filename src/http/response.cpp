@@ -199,6 +199,8 @@ task<void> response::send(int status, std::string_view content_type, std::string
   set_status(status);
   if (!content_type.empty()) set_content_type(content_type);
   if (try_write(body)) return end();
+  // Its whole length is known: framed by Content-Length rather than chunked.
+  if (!m_content_length) set_content_length(m_body_bytes + body.size());
   return write_and_end(*this, body);
 }
 

@@ -100,6 +100,27 @@ TEST_CASE("a flushed response without a length is chunked on HTTP/1.1", "[http][
   CHECK_FALSE(h.finished);
 }
 
+TEST_CASE("send() frames a body larger than the response buffer with Content-Length",
+          "[http][response]") {
+  const std::string big(200'000, 'b');  // past the 64 KiB response buffer
+  auto handler = [&big](request&, response& res) -> harrier::task<void> {
+    co_await res.send(200, "text/plain", big);
+  };
+  connection_harness h(handler);
+  h.start();
+  // HTTP/1.0 keep-alive too: with a length, the connection need not close to end the body.
+  h.feed(get("/big") + "GET /big HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+  const auto responses = parse_responses(h.transport.output);
+  REQUIRE(responses.size() == 2);
+  for (const auto& r : responses) {
+    CHECK(r.header("Content-Length") == "200000");
+    CHECK_FALSE(r.header("Transfer-Encoding"));
+    CHECK(r.body == big);
+  }
+  CHECK(responses[1].header("Connection") == "keep-alive");
+  CHECK_FALSE(h.finished);
+}
+
 TEST_CASE("a streamed response without a length is close-delimited on HTTP/1.0",
           "[http][response]") {
   auto handler = [](request&, response& res) -> harrier::task<void> {

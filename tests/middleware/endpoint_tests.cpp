@@ -78,6 +78,28 @@ TEST_CASE("a JSON value or a to_json type is 200 application/json", "[endpoint]"
   CHECK(nlohmann::json::parse(t.body) == nlohmann::json{{"id", 3}, {"title", "x"}});
 }
 
+TEST_CASE("a JSON document larger than the response buffer arrives whole", "[endpoint]") {
+  // Past what the response buffers at once, so the text is written out while the handler's
+  // value (a temporary, or the converted to_json value) is already gone.
+  const std::string title(300'000, 'x');
+  auto r = call(
+      "/",
+      [&] {
+        return nlohmann::json{{"title", title}, {"n", 7}};
+      },
+      request("GET", "/"));
+  CHECK(r.status == 200);
+  CHECK(r.header("Content-Length") == std::to_string(r.body.size()));  // not chunked
+  CHECK(nlohmann::json::parse(r.body) == nlohmann::json{{"title", title}, {"n", 7}});
+  auto t = call(
+      "/",
+      [&] {
+        return todo{9, title};
+      },
+      request("GET", "/"));
+  CHECK(nlohmann::json::parse(t.body) == nlohmann::json{{"id", 9}, {"title", title}});
+}
+
 TEST_CASE("an int return is that status with an empty body; void is 200", "[endpoint]") {
   CHECK(call(
             "/", [] { return 204; }, request("GET", "/"))

@@ -89,7 +89,7 @@ class response {
   body_filter* get_body_filter() const noexcept { return m_filter; }
   // set_status + Content-Type + body + end, for the common case. The status, the type and (when
   // it fits the response buffer) the body are taken when send() is called; `body` must stay
-  // valid until the returned task ends.
+  // valid until the returned task ends. Framed by Content-Length unless one was set already.
   task<void> send(int status, std::string_view content_type, std::string_view body);
 
  private:
