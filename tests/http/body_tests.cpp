@@ -107,6 +107,53 @@ TEST_CASE("read_all refuses a body over its limit with 413", "[http][body]") {
   CHECK(responses[0].header("Connection") == "close");
 }
 
+TEST_CASE("after a 413 the connection reads what the client still sends until it closes",
+          "[http][body]") {
+  // A client that uploads while it reads (Go, Node) closes once it has the 413; one that
+  // uploads everything first (Python's http.client) reads it after its last byte. Either way
+  // the server must not close with unread input (a reset that can destroy the 413): 1 MiB
+  // after the head, far past the 64 KiB read before.
+  http1_options options;
+  options.limits.max_request_body_bytes = 1000;
+  connection_harness h(echo_handler{nullptr}, options);
+  h.start();
+  h.feed("POST /e HTTP/1.1\r\nHost: t\r\nContent-Length: 2000000\r\n\r\n");
+  const std::string piece(16 * 1024, 'x');
+  for (int i = 0; i < 64; ++i) {
+    h.feed(piece);
+    REQUIRE_FALSE(h.finished);
+  }
+  CHECK(h.transport.send_shut_down);  // the 413 went out, then the end of our side
+  h.feed_eof();
+  CHECK(h.finished);
+  const auto responses = parse_responses(h.transport.output);
+  REQUIRE(responses.size() == 1);
+  CHECK(responses[0].status == 413);
+  CHECK(responses[0].header("Connection") == "close");
+}
+
+TEST_CASE("a body the handler left unread that passes the limit while drained ends lingering",
+          "[http][body]") {
+  // The handler answered without reading; draining the rest for the next request passes the
+  // body limit, so the connection closes, but only after the client stops sending.
+  int calls = 0;
+  http1_options options;
+  options.limits.max_request_body_bytes = 1000;
+  connection_harness h(hello_handler{&calls}, options);
+  h.start();
+  h.feed("POST /ignored HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n");
+  const std::string chunk = "4000\r\n" + std::string(0x4000, 'x') + "\r\n";
+  for (int i = 0; i < 16; ++i) {
+    h.feed(chunk);
+    REQUIRE_FALSE(h.finished);
+  }
+  h.feed_eof();
+  CHECK(h.finished);
+  const auto responses = parse_responses(h.transport.output);
+  REQUIRE(responses.size() == 1);
+  CHECK(responses[0].status == 200);  // sent before the drain passed the limit
+}
+
 TEST_CASE("an unread body is drained so the connection can be reused", "[http][body]") {
   int calls = 0;
   connection_harness h(hello_handler{&calls});
