@@ -223,20 +223,27 @@ class compression_filter final : public http::body_filter {
   }
 
  private:
-  // A 304 carries the validator and Vary of the 200 it stands for (RFC 9110 15.4.5). The
-  // handler's 304 has the identity variant's strong ETag; when the client revalidated the
-  // compressed variant (its If-None-Match holds our weak form of that ETag), answer with the
-  // weak form and Vary, as the 200 had.
+  // A 304 carries the validator and Vary of the 200 it stands for (RFC 9110 15.4.5): that of
+  // the variant this request would get. The handler's 304 has the identity variant's strong
+  // ETag and no Content-Type, so whether the resource is compressed at all is known only when
+  // the client holds our weak form of that ETag (it got the compressed variant before). Then
+  // the response varies by Accept-Encoding, and the ETag is the weak one if this request's
+  // Accept-Encoding selects a coding, else the strong one (audit 4: a client that no longer
+  // accepts gzip got the weak form).
   void revalidated_variant(http::response& res) const {
     const auto etag = res.header("ETag");
     const auto if_none_match = m_request.header("If-None-Match");
     if (!etag || !if_none_match || etag->substr(0, 2) == "W/") return;
     const std::string weak = "W/" + std::string(*etag);
     if (if_none_match->find(weak) == std::string_view::npos) return;
-    res.remove_header("ETag");
-    res.add_header("ETag", weak);
     const auto vary = res.header("Vary");
     if (!vary || !vary_covers_accept_encoding(*vary)) res.add_header("Vary", "Accept-Encoding");
+    if (detail::choose_coding(m_request.header("Accept-Encoding"), m_settings.offered) ==
+        content_coding::identity) {
+      return;
+    }
+    res.remove_header("ETag");
+    res.add_header("ETag", weak);
   }
 
   const settings& m_settings;
