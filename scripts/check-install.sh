@@ -7,9 +7,7 @@ prefix=$(mktemp -d)
 embed_build=$(mktemp -d)
 trap 'rm -rf "$prefix" "$embed_build"' EXIT
 cmake --preset release >/dev/null
-# Only what is installed (the library, and llhttp's when it is bundled): not the tests, the
-# benchmarks and the examples, which the release preset also builds (minutes on a cold cache).
-cmake --build --preset release --target harrier
+cmake --build --preset release
 cmake --install build/release --prefix "$prefix" >/dev/null
 cmake -S examples/embed -B "$embed_build" -G Ninja -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
 cmake --build "$embed_build"
