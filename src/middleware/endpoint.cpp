@@ -80,22 +80,24 @@ task<void> write_text(context& ctx, std::string_view text) {
 }
 
 namespace {
-// The body lives in this frame while a large document goes out.
+constexpr std::string_view k_json_type = "application/json; charset=utf-8";
+
+// Keeps a document past the response buffer alive while response::send writes it out (the
+// status and the type are set already).
 task<void> send_owned(http::response& res, std::string body) {
-  co_await res.write(body);
-  co_await res.end();
+  co_await res.send(res.status(), {}, body);
 }
 }  // namespace
 
 // Not a coroutine: a small document is buffered here and end() is the only frame, as in
-// response::send (callgrind, /json: 10,660 -> 10,429 instructions per request).
+// response::send (callgrind, /json: 10,660 -> 10,429 instructions per request); a large one
+// goes through response::send itself, in a frame that owns the text.
 task<void> write_json(context& ctx, const nlohmann::json& value) {
   std::string text = json_text(value);
   http::response& res = ctx.response();
   res.set_status(200);
-  res.set_content_type("application/json; charset=utf-8");
+  res.set_content_type(k_json_type);
   if (res.try_write(std::string_view(text))) return res.end();
-  res.set_content_length(text.size());  // as response::send frames a large body
   return send_owned(res, std::move(text));
 }
 

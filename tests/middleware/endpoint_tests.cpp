@@ -90,6 +90,8 @@ TEST_CASE("a JSON document larger than the response buffer arrives whole", "[end
       request("GET", "/"));
   CHECK(r.status == 200);
   CHECK(r.header("Content-Length") == std::to_string(r.body.size()));  // not chunked
+  CHECK(r.header("Content-Type") == "application/json; charset=utf-8");
+  CHECK(r.head.find("Content-Type") == r.head.rfind("Content-Type"));  // once
   CHECK(nlohmann::json::parse(r.body) == nlohmann::json{{"title", title}, {"n", 7}});
   auto t = call(
       "/",
