@@ -10,5 +10,7 @@
 namespace harrier::detail {
 
 std::string json_text(const nlohmann::json& value);
+// The same text, appended to `out` (which keeps its capacity across calls when reused).
+void append_json_text(std::string& out, const nlohmann::json& value);
 
 }  // namespace harrier::detail

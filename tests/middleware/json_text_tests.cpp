@@ -107,3 +107,11 @@ TEST_CASE("json_text rejects a string that is not UTF-8 as dump() does", "[json]
   CHECK_THROWS_AS(json_text(json{{"k", bad}}), json::type_error);
   CHECK_THROWS_AS(json_text(json{{"\xff", 1}}), json::type_error);
 }
+
+TEST_CASE("append_json_text appends after what the buffer holds", "[json]") {
+  std::string out = "prefix:";
+  harrier::detail::append_json_text(out, json{{"message", "Hello, World!"}});
+  CHECK(out == "prefix:{\"message\":\"Hello, World!\"}");
+  harrier::detail::append_json_text(out, json{{"k\"ey", 1}});  // a key that dump() writes
+  CHECK(out == "prefix:{\"message\":\"Hello, World!\"}{\"k\\\"ey\":1}");
+}
