@@ -2,10 +2,12 @@
 """HTTP benchmark: harrier-server against nginx and h2o, side by side in one run.
 
 Each server is pinned to CPU 0 with taskset and driven by wrk pinned to CPU 1, so that the
-server's CPU time per request is comparable. For every scenario and server it runs `--runs`
-repetitions (interleaving servers, so drift on this shared machine hits them alike), and takes
+server's CPU time per request is comparable. All servers run side by side for the whole
+benchmark; each of `--runs` runs measures every scenario on every server back to back (the
+order rotating from run to run), so drift on this shared machine hits them alike. It takes
 medians of requests/s, p99 latency, and server CPU time per request (utime + stime of the
-server's processes over the run, read from /proc/<pid>/stat before and after).
+server's processes over the run, read from /proc/<pid>/stat before and after), and also
+reports each run's own ratios (`per_run`), whose spread shows how far to trust the medians.
 
 Scenarios: /plaintext and /json at 64 connections, and /plaintext pipelined 16 deep (a wrk Lua
 script that writes 16 requests at once).
@@ -20,6 +22,7 @@ for (harrier / peer; for CPU per request and p99 lower is better, for requests/s
 """
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -243,11 +246,18 @@ def main():
         factories.append(lambda io=io: harrier_server(args.server, io, "pool"))
         factories.append(lambda io=io: harrier_server(args.server, io, "inline"))
 
-    samples = {}  # (server, scenario) -> list of results
-    for _ in range(args.runs):
-        for make in factories:
-            with make() as server:
-                for scenario, path, script in scenarios:
+    # Every server runs for the whole benchmark (all pinned to CPU 0; the idle ones cost nothing
+    # measurable), and each scenario is measured on every server back to back, in an order that
+    # rotates from run to run. On this shared VM the speed drifts by 10 % and more over minutes:
+    # harrier and nginx are then measured within ~40 s of each other (one server after another
+    # per run took ~2 minutes), and no server always goes first.
+    samples = {}  # (server, scenario) -> list of results, one per run
+    with contextlib.ExitStack() as stack:
+        servers = [stack.enter_context(make()) for make in factories]
+        for run in range(args.runs):
+            for scenario, path, script in scenarios:
+                shift = run % len(servers)
+                for server in servers[shift:] + servers[:shift]:
                     run_wrk(server, path, 64, 1)  # warm-up
                     r = run_wrk(server, path, 64, args.duration, lua if script else None)
                     samples.setdefault((server.name, scenario), []).append(r)
@@ -256,21 +266,24 @@ def main():
            for k, v in samples.items()}
     errors = {f"{k[0]}/{k[1]}": ";".join(x["errors"] for x in v if x["errors"]) for k, v in samples.items()}
 
-    result = {"runs": args.runs, "duration_s": args.duration, "connections": 64}
+    def ratio(key, h, peer, scenario, metric):
+        """The issue's figure (the ratio of the medians), and each run's own ratio beside it."""
+        result[key] = med[(h, scenario)][metric] / med[(peer, scenario)][metric]
+        result["per_run"][key] = [round(a[metric] / b[metric], 3) if b[metric] else None
+                                  for a, b in zip(samples[(h, scenario)], samples[(peer, scenario)])]
+
+    result = {"runs": args.runs, "duration_s": args.duration, "connections": 64, "per_run": {}}
     for io in ios:
         h = f"harrier-{io}"
         suffix = "" if io == "io_uring" else "_epoll"
-        result[f"plaintext_cpu_per_request_vs_nginx{suffix}"] = (
-            med[(h, "plaintext")]["cpu_us_per_request"] / med[("nginx", "plaintext")]["cpu_us_per_request"])
-        result[f"plaintext_inline_cpu_per_request_vs_nginx{suffix}"] = (
-            med[(h + "-inline", "plaintext")]["cpu_us_per_request"] / med[("nginx", "plaintext")]["cpu_us_per_request"])
-        result[f"json_cpu_per_request_vs_nginx{suffix}"] = (
-            med[(h, "json")]["cpu_us_per_request"] / med[("nginx", "json")]["cpu_us_per_request"])
-        result[f"pipelined_cpu_per_request_vs_nginx{suffix}"] = (
-            med[(h, "pipelined")]["cpu_us_per_request"] / med[("nginx", "pipelined")]["cpu_us_per_request"])
-        result[f"plaintext_rps_vs_nginx{suffix}"] = med[(h, "plaintext")]["rps"] / med[("nginx", "plaintext")]["rps"]
-        result[f"plaintext_rps_vs_h2o{suffix}"] = med[(h, "plaintext")]["rps"] / med[("h2o", "plaintext")]["rps"]
-        result[f"plaintext_p99_vs_nginx{suffix}"] = med[(h, "plaintext")]["p99_us"] / med[("nginx", "plaintext")]["p99_us"]
+        cpu = "cpu_us_per_request"
+        ratio(f"plaintext_cpu_per_request_vs_nginx{suffix}", h, "nginx", "plaintext", cpu)
+        ratio(f"plaintext_inline_cpu_per_request_vs_nginx{suffix}", h + "-inline", "nginx", "plaintext", cpu)
+        ratio(f"json_cpu_per_request_vs_nginx{suffix}", h, "nginx", "json", cpu)
+        ratio(f"pipelined_cpu_per_request_vs_nginx{suffix}", h, "nginx", "pipelined", cpu)
+        ratio(f"plaintext_rps_vs_nginx{suffix}", h, "nginx", "plaintext", "rps")
+        ratio(f"plaintext_rps_vs_h2o{suffix}", h, "h2o", "plaintext", "rps")
+        ratio(f"plaintext_p99_vs_nginx{suffix}", h, "nginx", "plaintext", "p99_us")
     result["medians"] = {f"{k[0]}/{k[1]}": v for k, v in sorted(med.items())}
     result["errors"] = {k: v for k, v in errors.items() if v}
 
@@ -282,7 +295,7 @@ def main():
             print(f"{k[0] + '/' + k[1]:34} {v['rps']:12.0f} {v['p99_us']:10.0f} {v['cpu_us_per_request']:11.2f}")
         for k, v in result.items():
             if isinstance(v, float):
-                print(f"{k}: {v:.3f}")
+                print(f"{k}: {v:.3f}  (each run: {', '.join(map(str, result['per_run'][k]))})")
         if result["errors"]:
             print("errors:", result["errors"])
     shutil.rmtree(workdir, ignore_errors=True)
