@@ -100,6 +100,47 @@ class ResourceExhaustion(unittest.TestCase):
                     self.assertEqual(server.stop(), 0)
 
 
+class OpenFileLimit(unittest.TestCase):
+    def test_a_low_soft_limit_is_raised_to_the_hard_one_at_startup(self):
+        # A shell's soft limit is often 1,024 under a far higher hard one; wrk -c2000 then met
+        # EMFILE. Started with a soft limit of 256, the server raises it, says so, and serves
+        # 400 connections at once on both backends.
+        _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard != resource.RLIM_INFINITY and hard < 1024:
+            self.skipTest(f"the hard limit ({hard}) leaves no room to show it")
+
+        def low_soft_limit():
+            resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
+
+        for io in ("epoll", "io_uring"):
+            with self.subTest(io=io):
+                with harness.Server("--io", io, preexec_fn=low_soft_limit) as server:
+                    server.wait_for_log(r"raised the open-file limit from 256 to \d+")
+                    soft, _ = resource.prlimit(server.proc.pid, resource.RLIMIT_NOFILE)
+                    self.assertEqual(soft, hard)
+                    conns = [harness.connect(server) for _ in range(400)]
+                    try:
+                        for s in conns:
+                            s.sendall(REQUEST)
+                        deadline = time.monotonic() + 10.0  # a bound for all 400 together
+                        served_all = sum(served_reply(s, max(0.05, deadline - time.monotonic()))
+                                         for s in conns)
+                        self.assertEqual(served_all, len(conns))
+                    finally:
+                        for s in conns:
+                            s.close()
+
+
+def served_reply(sock, timeout):
+    """Reads one /plaintext response already requested on sock (bounded)."""
+    sock.settimeout(timeout)
+    try:
+        status, _, body, _ = harness.read_response(sock)
+        return status == 200 and body == b"Hello, World!"
+    except (OSError, AssertionError):
+        return False
+
+
 def built_with_a_sanitizer():
     with open(harness.SERVER, "rb") as f:
         data = f.read()
