@@ -10,7 +10,8 @@ server's processes over the run, read from /proc/<pid>/stat before and after), a
 reports each run's own ratios (`per_run`), whose spread shows how far to trust the medians.
 
 Scenarios: /plaintext and /json at 64 connections, and /plaintext pipelined 16 deep (a wrk Lua
-script that writes 16 requests at once).
+script that writes 16 requests at once); and /plaintext at 1,000 connections, beyond the issue's
+targets, for how the cost per request grows with the number of connections.
 
 Peers:
 - nginx 1.22: one worker, `return 200` for /plaintext and /json, access log off,
@@ -114,6 +115,7 @@ def nginx_server(workdir):
     with open(conf, "w") as f:
         f.write(f"""
 worker_processes 1;
+worker_rlimit_nofile 8192;
 daemon off;
 pid {workdir}/nginx.pid;
 error_log {workdir}/nginx-error.log error;
@@ -234,8 +236,12 @@ def main():
         metrics_cost(args)
         return
     ios = ["io_uring", "epoll"] if args.io == "both" else [args.io]
-    scenarios = [("plaintext", "/plaintext", None), ("json", "/json", None),
-                 ("pipelined", "/plaintext", "pipeline")]
+    # (name, path, wrk script, connections). plaintext_1000c is not one of the issue's targets:
+    # it shows how the cost per request grows with the number of connections (each request
+    # then finds its connection's state cold in the caches).
+    scenarios = [("plaintext", "/plaintext", None, 64), ("json", "/json", None, 64),
+                 ("pipelined", "/plaintext", "pipeline", 64),
+                 ("plaintext_1000c", "/plaintext", None, 1000)]
     workdir = tempfile.mkdtemp(prefix="harrier-bench-")
     lua = os.path.join(workdir, "pipeline.lua")
     with open(lua, "w") as f:
@@ -255,11 +261,11 @@ def main():
     with contextlib.ExitStack() as stack:
         servers = [stack.enter_context(make()) for make in factories]
         for run in range(args.runs):
-            for scenario, path, script in scenarios:
+            for scenario, path, script, connections in scenarios:
                 shift = run % len(servers)
                 for server in servers[shift:] + servers[:shift]:
-                    run_wrk(server, path, 64, 1)  # warm-up
-                    r = run_wrk(server, path, 64, args.duration, lua if script else None)
+                    run_wrk(server, path, connections, 1)  # warm-up
+                    r = run_wrk(server, path, connections, args.duration, lua if script else None)
                     samples.setdefault((server.name, scenario), []).append(r)
 
     med = {k: {m: statistics.median(x[m] for x in v) for m in ("rps", "p99_us", "cpu_us_per_request")}
@@ -284,6 +290,9 @@ def main():
         ratio(f"plaintext_rps_vs_nginx{suffix}", h, "nginx", "plaintext", "rps")
         ratio(f"plaintext_rps_vs_h2o{suffix}", h, "h2o", "plaintext", "rps")
         ratio(f"plaintext_p99_vs_nginx{suffix}", h, "nginx", "plaintext", "p99_us")
+        ratio(f"plaintext_1000c_cpu_per_request_vs_nginx{suffix}", h, "nginx", "plaintext_1000c", cpu)
+        ratio(f"plaintext_1000c_inline_cpu_per_request_vs_nginx{suffix}", h + "-inline", "nginx",
+              "plaintext_1000c", cpu)
     result["medians"] = {f"{k[0]}/{k[1]}": v for k, v in sorted(med.items())}
     result["errors"] = {k: v for k, v in errors.items() if v}
 
