@@ -62,6 +62,12 @@ struct blocking_detector::state {
   std::mutex mutex;  // guards slots; taken by (un)registration and scan
   std::vector<std::unique_ptr<worker_slot>> slots;
   std::atomic<std::uint64_t> reports{0};
+  // The log's rate limit (guarded by mutex, as scan() is).
+  bool logged_any = false;
+  clock::time_point last_logged{};
+  std::uint64_t unlogged = 0;            // reports since the last line
+  std::int64_t unlogged_longest_ms = 0;  // the longest of them, when reported
+  std::string unlogged_example;          // one of their descriptions
 };
 
 blocking_detector::blocking_detector(blocking_detector_options options, metric_registry* registry)
@@ -120,7 +126,8 @@ void blocking_detector::describe_current_item(std::string_view description) noex
 
 std::size_t blocking_detector::scan(clock::time_point now) {
   std::size_t reported = 0;
-  std::lock_guard lock(m_state->mutex);
+  state& st = *m_state;
+  std::lock_guard lock(st.mutex);
   for (const auto& slot : m_state->slots) {
     const std::uint64_t s = slot->sequence.load(std::memory_order_relaxed);
     if ((s & 1) == 0) continue;  // idle
@@ -129,8 +136,7 @@ std::size_t blocking_detector::scan(clock::time_point now) {
       slot->first_seen = now;
       continue;
     }
-    if (s == slot->reported_sequence || now - slot->first_seen < m_state->options.threshold)
-      continue;
+    if (s == slot->reported_sequence || now - slot->first_seen < st.options.threshold) continue;
     slot->reported_sequence = s;
 
     std::string description;
@@ -142,13 +148,27 @@ std::size_t blocking_detector::scan(clock::time_point now) {
 
     const auto held_ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(now - slot->first_seen).count();
+    default_trace_recorder().instant(trace_names::k_long_item, trace_names::k_category_threadpool,
+                                     {{"held_ms", held_ms}, {"item", description}});
+    st.reports_counter.inc();
+    st.reports.fetch_add(1, std::memory_order_relaxed);
+    ++reported;
+    if (st.logged_any && now - st.last_logged < st.options.log_interval) {
+      ++st.unlogged;  // said in one line once the interval is over (below)
+      if (held_ms >= st.unlogged_longest_ms) {
+        st.unlogged_longest_ms = held_ms;
+        st.unlogged_example = description;
+      }
+      continue;
+    }
+    log_unlogged(now);
+    st.logged_any = true;
+    st.last_logged = now;
     std::string stack;
-    if (m_state->options.capture_stacks) {
+    if (st.options.capture_stacks) {
       stack = format_stack(capture_thread_stack(slot->thread));
       if (stack.empty()) stack = "  (the thread did not answer the stack request)\n";
     }
-    default_trace_recorder().instant(trace_names::k_long_item, trace_names::k_category_threadpool,
-                                     {{"held_ms", held_ms}, {"item", description}});
     const bool io_thread = slot->role == watched_thread_role::io_thread;
     harrier::detail::harrier_logger()->warn(
         "Work item on {}thread {} has been running for at least {} ms{}: {}.{}{}",
@@ -157,11 +177,30 @@ std::size_t blocking_detector::scan(clock::time_point now) {
         io_thread ? "a blocked I/O thread stalls every connection it serves (inline dispatch)"
                   : "a blocked worker starves the thread pool",
         stack.empty() ? "" : " Its stack:\n", stack);
-    m_state->reports_counter.inc();
-    m_state->reports.fetch_add(1, std::memory_order_relaxed);
-    ++reported;
+  }
+  if (st.unlogged > 0 && now - st.last_logged >= st.options.log_interval) {
+    log_unlogged(now);
+    st.last_logged = now;
   }
   return reported;
+}
+
+// The reports counted since the last line, in one line (nothing when there were none).
+void blocking_detector::log_unlogged(clock::time_point now) {
+  state& st = *m_state;
+  if (st.unlogged == 0) return;
+  const auto since_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now - st.last_logged).count();
+  harrier::detail::harrier_logger()->warn(
+      "{} more work item{} ran past the {} ms threshold in the last {} ms (the longest seen at "
+      "{} ms{}); one warning with a stack is logged per {} ms",
+      st.unlogged, st.unlogged == 1 ? "" : "s", st.options.threshold.count(), since_ms,
+      st.unlogged_longest_ms,
+      st.unlogged_example.empty() ? std::string() : ": " + st.unlogged_example,
+      st.options.log_interval.count());
+  st.unlogged = 0;
+  st.unlogged_longest_ms = 0;
+  st.unlogged_example.clear();
 }
 
 bool blocking_detector::any_item_running() const {
@@ -169,6 +208,14 @@ bool blocking_detector::any_item_running() const {
   return std::any_of(m_state->slots.begin(), m_state->slots.end(), [](const auto& slot) {
     return (slot->sequence.load(std::memory_order_relaxed) & 1) != 0;
   });
+}
+
+bool blocking_detector::wants_scan() const {
+  {
+    std::lock_guard lock(m_state->mutex);
+    if (m_state->unlogged > 0) return true;
+  }
+  return any_item_running();
 }
 
 std::chrono::milliseconds blocking_detector::threshold() const noexcept {

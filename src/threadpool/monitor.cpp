@@ -311,10 +311,11 @@ void pool_core::monitor_main() {
       quiet = !m_slots[i].load(std::memory_order_relaxed)->busy.load(std::memory_order_relaxed);
     }
     // Threads outside the pool that the detector watches (I/O threads under inline dispatch)
-    // keep the monitor ticking while one is inside an item, so that rule 6 scans them.
+    // keep the monitor ticking while one is inside an item, so that rule 6 scans them; so do
+    // reports that wait for the detector's log line (blocking_detector.hpp, "The log").
     if (quiet && detector != nullptr) {
       try {
-        quiet = !detector->any_item_running();
+        quiet = !detector->wants_scan();
       } catch (...) {  // the detector's lock failed: judge by the pool alone
       }
     }

@@ -123,6 +123,59 @@ TEST_CASE("an item that holds its worker past the threshold is reported once, wi
   worker.run([] { blocking_detector::item_end(); });
 }
 
+TEST_CASE("reports within the log interval are counted, then summarised in one line",
+          "[blocking_detector]") {
+  // 50 clients on /sync/sleep logged 251 warnings with stacks in 6 s (audit 5): after one full
+  // warning, the rest of the interval is one line.
+  captured_log log;
+  metric_registry registry;
+  blocking_detector detector(blocking_detector_options{1000ms, false, 10s}, &registry);
+  test_worker worker(detector);
+  const clock_type::time_point t0{};
+  const char* const items[] = {"GET /a", "GET /b", "GET /c"};
+  for (int i = 0; i < 3; ++i) {
+    worker.run([&] {
+      if (i > 0) blocking_detector::item_end();
+      blocking_detector::item_begin();
+      blocking_detector::describe_current_item(items[i]);
+    });
+    const auto start = t0 + i * 2000ms;
+    CHECK(detector.scan(start) == 0);                               // first seen
+    CHECK(detector.scan(start + (i == 1 ? 1700ms : 1500ms)) == 1);  // reported: /b the longest
+  }
+  CHECK(detector.reports() == 3);
+  CHECK(registry.make_counter({"harrier_thread_pool_long_items_total", ""}).value() == 3);
+  std::string text = log.text();
+  INFO(text);
+  CHECK(std::count(text.begin(), text.end(), '\n') == 1);  // only the first, so far
+  CHECK(text.find("Work item on thread test-worker-1 has been running for at least 1500 ms "
+                  "(GET /a)") != std::string::npos);
+
+  CHECK(detector.scan(t0 + 11000ms) == 0);  // still inside the interval: nothing more
+  CHECK(detector.scan(t0 + 11500ms) == 0);  // the interval is over: the summary
+  text = log.text();
+  CHECK(std::count(text.begin(), text.end(), '\n') == 2);
+  CHECK(text.find("warning 2 more work items ran past the 1000 ms threshold in the last 10000 ms "
+                  "(the longest seen at 1700 ms: GET /b); one warning with a stack is logged per "
+                  "10000 ms") != std::string::npos);
+  CHECK(detector.scan(t0 + 30000ms) == 0);  // nothing new: no line
+  text = log.text();
+  CHECK(std::count(text.begin(), text.end(), '\n') == 2);
+
+  // A new long item after the interval is logged in full again.
+  worker.run([] {
+    blocking_detector::item_end();
+    blocking_detector::item_begin();
+  });
+  CHECK(detector.scan(t0 + 31000ms) == 0);
+  CHECK(detector.scan(t0 + 32500ms) == 1);
+  text = log.text();
+  CHECK(std::count(text.begin(), text.end(), '\n') == 3);
+  CHECK(text.rfind("Work item on thread test-worker-1 has been running for at least 1500 ms") >
+        text.find("2 more work items"));
+  worker.run([] { blocking_detector::item_end(); });
+}
+
 TEST_CASE("short items and idle workers are never reported", "[blocking_detector]") {
   captured_log log;
   blocking_detector detector(blocking_detector_options{1000ms, false});

@@ -4,10 +4,16 @@
 #include <harrier/diagnostics/blocking_detector.hpp>
 #include <harrier/threadpool/thread_pool.hpp>
 
+#include "core/logger.hpp"
+
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 #include <catch2/catch.hpp>
 
 #include <atomic>
 #include <chrono>
+#include <sstream>
+#include <string>
 #include <thread>
 
 #include "event_recorder.hpp"
@@ -58,4 +64,58 @@ TEST_CASE("the monitor reports an item held past the detector's threshold soon a
   // Expected by 360 ms (threshold + two 30 ms periods); the rest is slack for a loaded machine,
   // and still under the 1 s the item blocks.
   CHECK(after < 900ms);
+}
+
+TEST_CASE(
+    "reports held back by the detector's log interval are logged once it is over, with "
+    "the pool quiet",
+    "[threadpool][blocking_detector]") {
+  // The monitor scans only while something runs; reports waiting for their summary line keep it
+  // scanning, so the line comes when the interval ends rather than at the next burst.
+  using clock = std::chrono::steady_clock;
+  std::ostringstream stream;
+  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(stream);
+  sink->set_pattern("%v");
+  harrier::detail::harrier_logger()->sinks().push_back(sink);
+  auto log_text = [&] {
+    sink->flush();
+    return stream.str();
+  };
+  {
+    harrier::diagnostics::blocking_detector detector(
+        harrier::diagnostics::blocking_detector_options{
+            .threshold = 100ms, .capture_stacks = false, .log_interval = 1500ms});
+    harrier::thread_pool_options options;
+    options.min_threads = 2;
+    options.max_threads = 2;
+    options.hill_climbing = false;
+    options.detector = &detector;
+    harrier::thread_pool pool(options);
+
+    harrier::test::flag first_done;
+    harrier::test::flag second_done;
+    // 500 ms each: reported (100 ms) with room for a slow monitor; over long before the
+    // interval (1.5 s after the first warning), so the summary comes while the pool is quiet.
+    pool.post([&] {
+      std::this_thread::sleep_for(500ms);
+      first_done.set();
+    });
+    pool.post([&] {
+      std::this_thread::sleep_for(500ms);
+      second_done.set();
+    });
+    REQUIRE(first_done.wait_for(5s));
+    REQUIRE(second_done.wait_for(5s));
+    CHECK(detector.reports() == 2);
+    // Nothing runs any more: the summary must still come, within the interval and some scans.
+    const auto give_up = clock::now() + 5s;
+    while (log_text().find("1 more work item ran past") == std::string::npos &&
+           clock::now() < give_up)
+      std::this_thread::sleep_for(5ms);
+    const std::string text = log_text();
+    INFO(text);
+    CHECK(text.find("has been running for at least") != std::string::npos);
+    CHECK(text.find("1 more work item ran past the 100 ms threshold") != std::string::npos);
+  }
+  std::erase(harrier::detail::harrier_logger()->sinks(), sink);
 }
