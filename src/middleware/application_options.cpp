@@ -130,13 +130,15 @@ std::vector<option_spec> builtin_options() {
       {.key = "limits:keep_alive_timeout_ms",
        .type = option_type::integer,
        .default_value = "120000",
-       .help = "idle keep-alive connections close after this (checked once a second)",
+       .help = "a connection with no request under way (idle between requests, or new and "
+               "silent) closes after this, without a response (checked once a second)",
        .min = 1,
        .max = k_max_ms},
       {.key = "limits:request_headers_timeout_ms",
        .type = option_type::integer,
        .default_value = "30000",
-       .help = "time to receive a request's headers (408 after; checked once a second)",
+       .help = "time to receive a request's headers, from its first byte (408 after; checked "
+               "once a second)",
        .min = 1,
        .max = k_max_ms},
       {.key = "limits:min_request_body_data_rate",
@@ -165,7 +167,8 @@ std::vector<option_spec> builtin_options() {
        .type = option_type::integer,
        .default_value = "1000",
        .help = "warn (with the thread's stack) when one work item holds a pool thread (an I/O "
-               "thread with --dispatch inline) this long; 0: off",
+               "thread with --dispatch inline) this long; at most one such warning per 10 s, "
+               "the others counted in one line; 0: off",
        .min = 0,
        .max = k_max_ms},
       {.key = "forwarded_headers",
