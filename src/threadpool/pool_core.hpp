@@ -157,7 +157,8 @@ class pool_core final : public blocking_observer {
   // on the slot's ring, or on the global queue for the monitor (slot == nullptr). A parking
   // worker (a non-zero timeout) can be woken out of the driver by unpark(). Returns how many
   // coroutines it queued.
-  std::ptrdiff_t drive_io(worker_slot* slot, std::chrono::nanoseconds timeout);
+  std::ptrdiff_t drive_io(worker_slot* slot, std::chrono::nanoseconds timeout,
+                          bool behind_global = false);
   void queue_on_ring(worker_slot& slot, std::span<const std::coroutine_handle<>> handles);
 
   // pool_core.cpp: threads and goal.

@@ -152,9 +152,13 @@ void pool_core::worker_main(worker_slot& slot) {
 
 void* pool_core::next_item(worker_slot& slot) {
   if (++slot.tick % k_global_check_interval == 0) {
+    // What this poll harvests queues behind what waits in the global queue, not on our ring:
+    // with a full ring it overflowed there anyway, and each later poll's harvest, put on the
+    // ring, went ahead of those older items (epoll, 1,000 connections: p99 112 ms, 24 ms with
+    // an I/O thread posting to the pool).
     // ordering: relaxed; a hint, re-read under the driver lock.
     if (m_driver.load(std::memory_order_relaxed) != nullptr &&
-        drive_io(&slot, std::chrono::nanoseconds(0)) > 1) {
+        drive_io(&slot, std::chrono::nanoseconds(0), true) > 1) {
       notify_work();
     }
     if (void* item = take_global(slot)) return item;
@@ -472,7 +476,8 @@ void pool_core::queue_on_ring(worker_slot& slot, std::span<const std::coroutine_
   }
 }
 
-std::ptrdiff_t pool_core::drive_io(worker_slot* slot, std::chrono::nanoseconds timeout) {
+std::ptrdiff_t pool_core::drive_io(worker_slot* slot, std::chrono::nanoseconds timeout,
+                                   bool behind_global) {
   // ordering: acquire pairs with the previous holder's release: the driver's state it left.
   if (m_driver_held.load(std::memory_order_relaxed) ||
       m_driver_held.exchange(true, std::memory_order_acquire)) {
@@ -496,7 +501,7 @@ std::ptrdiff_t pool_core::drive_io(worker_slot* slot, std::chrono::nanoseconds t
 
   const std::size_t n = out.size();
   if (n != 0) {
-    if (slot != nullptr) {
+    if (slot != nullptr && !behind_global) {
       queue_on_ring(*slot, out);
     } else {
       // The monitor stops before the queue closes (stop()), so this push cannot be refused.
