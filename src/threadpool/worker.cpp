@@ -61,7 +61,8 @@
 //   Measured (epoll, one pinned CPU, wrk -c64 /plaintext): see bench/RESULTS.md, session 6.
 // - A worker that waits in the driver does not exit on idle_timeout: it watches the I/O.
 // - Busy workers drive it too, without waiting, every 61st item (as Tokio's event_interval), so
-//   a pool that never runs dry still polls. And when nobody drove it during a whole
+//   a pool that never runs dry still polls; what that poll wakes queues behind the global queue
+//   rather than on the worker's ring (see next_item). And when nobody drove it during a whole
 //   monitor_interval (every worker inside a long or blocked item), the monitor drives it once,
 //   as Go's sysmon polls the network: what it wakes goes to the global queue, where the stall
 //   rules see it and add a thread if the workers are blocked. A blocked handler therefore holds
