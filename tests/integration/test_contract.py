@@ -221,11 +221,15 @@ class Lifecycle(unittest.TestCase):
         server = harness.Server("--max-threads", "2").start()
         count = 12
         results = []
+        sent = threading.Semaphore(0)  # released once per request written to its socket
 
         def one():
             conn = http.client.HTTPConnection(server.host, server.port, timeout=30)
             try:
-                conn.request("GET", "/sync/sleep?ms=500")
+                try:
+                    conn.request("GET", "/sync/sleep?ms=500")
+                finally:
+                    sent.release()
                 res = conn.getresponse()
                 res.read()
                 results.append((res.status, res.getheader("Connection")))
@@ -237,7 +241,14 @@ class Lifecycle(unittest.TestCase):
         clients = [threading.Thread(target=one) for _ in range(count)]
         for c in clients:
             c.start()
-        time.sleep(0.3)  # the requests are sent; the first two block their threads
+        # Every request is in the kernel before SIGTERM: a request not yet written when the
+        # server shuts down may rightly find its connection closed (a fixed 0.3 s sleep was not
+        # always enough for 12 client threads on a loaded CI machine: 4 of 12 failed once).
+        for _ in range(count):
+            self.assertTrue(sent.acquire(timeout=10), "a client did not send its request in 10 s")
+        # For the scenario, not the result: by then the first two usually block both threads
+        # (no event can say so: the starved pool cannot serve a /metrics scrape).
+        time.sleep(0.3)
         server.proc.send_signal(signal.SIGTERM)
         for c in clients:
             c.join(timeout=30)
