@@ -154,7 +154,8 @@ class pool_core final : public blocking_observer {
   void unpark(worker_slot& slot);
   void wake_all_for_stop();
   // Drives the attached io_driver if no other thread does (-1 otherwise) and queues what it woke
-  // on the slot's ring, or on the global queue for the monitor (slot == nullptr). A parking
+  // on the slot's ring, or on the global queue for the monitor (slot == nullptr) and for a busy
+  // worker's periodic poll (behind_global: behind older completions there). A parking
   // worker (a non-zero timeout) can be woken out of the driver by unpark(). Returns how many
   // coroutines it queued.
   std::ptrdiff_t drive_io(worker_slot* slot, std::chrono::nanoseconds timeout,

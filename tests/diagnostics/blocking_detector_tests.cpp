@@ -1,10 +1,6 @@
 #include <harrier/diagnostics/blocking_detector.hpp>
 #include <harrier/diagnostics/metric_registry.hpp>
 
-#include "core/logger.hpp"
-
-#include <spdlog/sinks/ostream_sink.h>
-#include <spdlog/spdlog.h>
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -12,33 +8,19 @@
 #include <condition_variable>
 #include <functional>
 #include <mutex>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <utility>
+
+#include "support/captured_log.hpp"
 
 using namespace harrier::diagnostics;
 using namespace std::chrono_literals;
 using clock_type = blocking_detector::clock;
 
+using harrier::test::captured_log;
+
 namespace {
-
-class captured_log {
- public:
-  captured_log() : m_sink(std::make_shared<spdlog::sinks::ostream_sink_mt>(m_stream)) {
-    m_sink->set_pattern("%l %v");
-    harrier::detail::harrier_logger()->sinks().push_back(m_sink);
-  }
-  ~captured_log() { std::erase(harrier::detail::harrier_logger()->sinks(), m_sink); }
-  std::string text() {
-    m_sink->flush();
-    return m_stream.str();
-  }
-
- private:
-  std::ostringstream m_stream;
-  std::shared_ptr<spdlog::sinks::ostream_sink_mt> m_sink;
-};
 
 // A registered worker thread that runs the commands it is given, one at a time.
 class test_worker {
@@ -147,20 +129,19 @@ TEST_CASE("reports within the log interval are counted, then summarised in one l
   CHECK(registry.make_counter({"harrier_thread_pool_long_items_total", ""}).value() == 3);
   std::string text = log.text();
   INFO(text);
-  CHECK(std::count(text.begin(), text.end(), '\n') == 1);  // only the first, so far
+  CHECK(log.lines() == 1);  // only the first, so far
   CHECK(text.find("Work item on thread test-worker-1 has been running for at least 1500 ms "
                   "(GET /a)") != std::string::npos);
 
   CHECK(detector.scan(t0 + 11000ms) == 0);  // still inside the interval: nothing more
   CHECK(detector.scan(t0 + 11500ms) == 0);  // the interval is over: the summary
   text = log.text();
-  CHECK(std::count(text.begin(), text.end(), '\n') == 2);
+  CHECK(log.lines() == 2);
   CHECK(text.find("warning 2 more work items ran past the 1000 ms threshold in the last 10000 ms "
                   "(the longest seen at 1700 ms: GET /b); one warning with a stack is logged per "
                   "10000 ms") != std::string::npos);
   CHECK(detector.scan(t0 + 30000ms) == 0);  // nothing new: no line
-  text = log.text();
-  CHECK(std::count(text.begin(), text.end(), '\n') == 2);
+  CHECK(log.lines() == 2);
 
   // A new long item after the interval is logged in full again.
   worker.run([] {
@@ -170,7 +151,7 @@ TEST_CASE("reports within the log interval are counted, then summarised in one l
   CHECK(detector.scan(t0 + 31000ms) == 0);
   CHECK(detector.scan(t0 + 32500ms) == 1);
   text = log.text();
-  CHECK(std::count(text.begin(), text.end(), '\n') == 3);
+  CHECK(log.lines() == 3);
   CHECK(text.rfind("Work item on thread test-worker-1 has been running for at least 1500 ms") >
         text.find("2 more work items"));
   worker.run([] { blocking_detector::item_end(); });

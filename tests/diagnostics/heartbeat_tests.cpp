@@ -1,54 +1,26 @@
 #include <harrier/diagnostics/heartbeat.hpp>
 #include <harrier/diagnostics/metric_registry.hpp>
 
-#include "core/logger.hpp"
-
-#include <spdlog/sinks/ostream_sink.h>
-#include <spdlog/spdlog.h>
 #include <catch2/catch.hpp>
 
 #include <algorithm>
 #include <condition_variable>
 #include <functional>
 #include <mutex>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "support/captured_log.hpp"
+
 using namespace harrier::diagnostics;
 using namespace std::chrono_literals;
 using clock_type = heartbeat::clock;
 
-namespace {
+using harrier::test::captured_log;
 
-// Captures what the "harrier" logger writes while it lives.
-class captured_log {
- public:
-  captured_log() : m_sink(std::make_shared<spdlog::sinks::ostream_sink_mt>(m_stream)) {
-    m_sink->set_pattern("%l %v");
-    harrier::detail::harrier_logger()->sinks().push_back(m_sink);
-  }
-  ~captured_log() {
-    auto& sinks = harrier::detail::harrier_logger()->sinks();
-    std::erase(sinks, m_sink);
-  }
-  std::string text() {
-    m_sink->flush();
-    return m_stream.str();
-  }
-  std::size_t lines() {
-    const std::string t = text();
-    return static_cast<std::size_t>(std::count(t.begin(), t.end(), '\n'));
-  }
-
- private:
-  std::ostringstream m_stream;
-  std::shared_ptr<spdlog::sinks::ostream_sink_mt> m_sink;
-};
-
-}  // namespace
+namespace {}  // namespace
 
 TEST_CASE("a late tick logs a starvation warning with the pool's figures", "[heartbeat]") {
   captured_log log;

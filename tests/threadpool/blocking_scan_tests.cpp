@@ -4,19 +4,15 @@
 #include <harrier/diagnostics/blocking_detector.hpp>
 #include <harrier/threadpool/thread_pool.hpp>
 
-#include "core/logger.hpp"
-
-#include <spdlog/sinks/ostream_sink.h>
-#include <spdlog/spdlog.h>
 #include <catch2/catch.hpp>
 
 #include <atomic>
 #include <chrono>
-#include <sstream>
 #include <string>
 #include <thread>
 
 #include "event_recorder.hpp"
+#include "support/captured_log.hpp"
 
 using namespace std::chrono_literals;
 
@@ -73,15 +69,8 @@ TEST_CASE(
   // The monitor scans only while something runs; reports waiting for their summary line keep it
   // scanning, so the line comes when the interval ends rather than at the next burst.
   using clock = std::chrono::steady_clock;
-  std::ostringstream stream;
-  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(stream);
-  sink->set_pattern("%v");
-  harrier::detail::harrier_logger()->sinks().push_back(sink);
-  auto log_text = [&] {
-    sink->flush();
-    return stream.str();
-  };
-  {
+  harrier::test::captured_log log;
+  {  // the pool and the detector go before the log
     harrier::diagnostics::blocking_detector detector(
         harrier::diagnostics::blocking_detector_options{
             .threshold = 100ms, .capture_stacks = false, .log_interval = 1500ms});
@@ -109,13 +98,12 @@ TEST_CASE(
     CHECK(detector.reports() == 2);
     // Nothing runs any more: the summary must still come, within the interval and some scans.
     const auto give_up = clock::now() + 5s;
-    while (log_text().find("1 more work item ran past") == std::string::npos &&
+    while (log.text().find("1 more work item ran past") == std::string::npos &&
            clock::now() < give_up)
       std::this_thread::sleep_for(5ms);
-    const std::string text = log_text();
+    const std::string text = log.text();
     INFO(text);
     CHECK(text.find("has been running for at least") != std::string::npos);
     CHECK(text.find("1 more work item ran past the 100 ms threshold") != std::string::npos);
   }
-  std::erase(harrier::detail::harrier_logger()->sinks(), sink);
 }
