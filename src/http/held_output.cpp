@@ -44,7 +44,7 @@ task<std::exception_ptr> connection_core::invoke_handler_behind_held_output() {
   } else {
     ::iovec held{m_out_held.data(), m_out_held.size()};
     const io_result r =
-        co_await m_transport.sendv(std::span<const ::iovec>(&held, 1), m_abort.token());
+        co_await m_transport.sendv_op(std::span<const ::iovec>(&held, 1), m_abort.token());
     m_out_held.clear();
     m_held_sent.set();
     co_await m_handler_done;

@@ -33,7 +33,7 @@ harrier::detail::detached_task connection_core::read_ahead(std::span<std::byte> 
   io_result r;
   try {
     if (m_read_ahead_waits_only) {
-      r = co_await m_transport.wait_readable(m_recv_cancel.token());
+      r = co_await m_transport.wait_readable_op(m_recv_cancel.token());
     } else {
       r = co_await m_transport.recv(into, m_recv_cancel.token());
     }

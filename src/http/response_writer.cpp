@@ -229,7 +229,7 @@ task<bool> connection_core::flush_output(std::span<const std::byte> extra) {
   }
   if (count == 0) co_return true;
   const io_result r =
-      co_await m_transport.sendv(std::span<const ::iovec>(buffers, count), m_abort.token());
+      co_await m_transport.sendv_op(std::span<const ::iovec>(buffers, count), m_abort.token());
   m_out.clear();
   if (r.error) {
     peer_gone();

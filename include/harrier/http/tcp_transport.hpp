@@ -21,7 +21,9 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <coroutine>
 #include <cstring>
+#include <span>
 
 namespace harrier::http {
 
@@ -39,6 +41,25 @@ class tcp_transport {
       if (r.error || r.bytes == 0) co_return r;
     }
     co_return io_result{{}, take(buffer)};
+  }
+  // The same wait and send kept in the awaiting coroutine's frame (transport.hpp): no frame
+  // of their own. A wait with input already kept completes at once.
+  bool start_wait_readable(transport_op& op, cancellation_token token, std::coroutine_handle<> h) {
+    if (!m_leftover.empty()) {
+      op.emplace<kept_input>(io_result{{}, m_leftover.size() - m_offset});
+      return false;
+    }
+    auto& wait = op.emplace<wait_op>(*this, std::move(token));
+    return !wait.operation.await_ready() && wait.operation.await_suspend(h);
+  }
+  bool start_sendv(transport_op& op, std::span<const ::iovec> buffers, cancellation_token token,
+                   std::coroutine_handle<> h) {
+    if (buffers.size() == 1) {  // send(2): the kernel's plainer path
+      auto& send = op.emplace<send_one>(*m_stream, buffers[0], std::move(token));
+      return !send.operation.await_ready() && send.operation.await_suspend(h);
+    }
+    auto& send = op.emplace<send_vector>(*m_stream, buffers, std::move(token));
+    return !send.operation.await_ready() && send.operation.await_suspend(h);
   }
   // Waits for input and keeps it for recv(); bytes: how many are waiting (0: EOF).
   task<io_result> wait_readable(cancellation_token token) {
@@ -74,6 +95,39 @@ class tcp_transport {
   transport_clock::time_point now() const { return transport_clock::now(); }
 
  private:
+  struct kept_input {
+    io_result result;
+    io_result finish() noexcept { return result; }
+  };
+  struct wait_op {
+    wait_op(tcp_transport& t, cancellation_token token) noexcept
+        : transport(t), operation(t.m_stream->recv_provided(std::move(token))) {}
+    io_result finish() noexcept { return transport.keep(operation.await_resume()); }
+    tcp_transport& transport;
+    net::detail::recv_provided_op operation;
+  };
+  struct send_one {
+    send_one(net::tcp_stream& stream, const ::iovec& buffer, cancellation_token token) noexcept
+        : operation(stream.send(std::span<const std::byte>(
+                                    static_cast<const std::byte*>(buffer.iov_base), buffer.iov_len),
+                                std::move(token))) {}
+    io_result finish() noexcept {
+      const net::io_result r = operation.await_resume();
+      return {r.error, r.bytes};
+    }
+    net::detail::send_op operation;
+  };
+  struct send_vector {
+    send_vector(net::tcp_stream& stream, std::span<const ::iovec> buffers,
+                cancellation_token token) noexcept
+        : operation(stream.sendv(buffers, std::move(token))) {}
+    io_result finish() noexcept {
+      const net::io_result r = operation.await_resume();
+      return {r.error, r.bytes};
+    }
+    net::detail::sendv_op operation;
+  };
+
   // Keeps a received buffer as the leftover; the result as recv reports it (bytes 0: EOF).
   io_result keep(net::recv_buffer_result r) noexcept {
     if (r.error) return {r.error, 0};

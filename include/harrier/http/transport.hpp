@@ -27,6 +27,13 @@
 // Inside, the connection talks to a `transport_base` (virtual calls, one coroutine frame per I/O
 // operation from the recycling frame allocator): the protocol code then lives in .cpp files, once,
 // instead of in a template per transport. The cost is small against a system call.
+//
+// The two operations of every request, the wait for the next one and the response's send, skip
+// that frame: a transport may offer `start_wait_readable(op, token, h)` and
+// `start_sendv(op, buffers, token, h)`, which construct the operation in `op` (a transport_op,
+// kept in the awaiting coroutine's frame), start it, and return true when `h` is to be resumed
+// once it completes, false when it completed at once; `op.finish()` then gives the result.
+// Without them, the task forms run underneath (a frame, as before).
 
 #include <harrier/core/cancellation.hpp>
 #include <harrier/core/task.hpp>
@@ -35,11 +42,14 @@
 
 #include <chrono>
 #include <concepts>
+#include <coroutine>
 #include <cstddef>
 #include <cstdint>
+#include <new>
 #include <span>
 #include <system_error>
 #include <type_traits>
+#include <utility>
 
 namespace harrier::http {
 
@@ -65,9 +75,105 @@ concept transport = requires(T& t, std::span<std::byte> in, std::span<const std:
   { t.now() } -> std::convertible_to<transport_clock::time_point>;
 };
 
+// Room for one operation of a transport's, in the awaiting coroutine's frame: a transport's
+// start_* constructs its awaitable here (in place: the net layer's awaitables are immovable) with
+// emplace<Op>(args...), where Op has `io_result finish()`, which finish() calls. The operation
+// is destroyed by finish(), or with this object if it never finishes.
+class transport_op {
+ public:
+  static constexpr std::size_t k_space = 256;
+
+  transport_op() noexcept = default;
+  transport_op(const transport_op&) = delete;
+  transport_op& operator=(const transport_op&) = delete;
+  ~transport_op() { destroy(); }
+
+  template <typename Op, typename... Args>
+  Op& emplace(Args&&... args) {
+    static_assert(sizeof(Op) <= k_space, "transport_op: the operation does not fit");
+    static_assert(alignof(Op) <= alignof(std::max_align_t));
+    destroy();
+    Op* op = ::new (static_cast<void*>(m_space)) Op(std::forward<Args>(args)...);
+    m_finish = [](std::byte* p) { return std::launder(reinterpret_cast<Op*>(p))->finish(); };
+    m_destroy = [](std::byte* p) noexcept { std::launder(reinterpret_cast<Op*>(p))->~Op(); };
+    return *op;
+  }
+
+  // The operation's result; destroys it.
+  io_result finish() {
+    struct destroy_after {
+      transport_op& self;
+      ~destroy_after() { self.destroy(); }
+    } guard{*this};
+    return m_finish(m_space);
+  }
+
+ private:
+  void destroy() noexcept {
+    if (m_destroy != nullptr) std::exchange(m_destroy, nullptr)(m_space);
+  }
+
+  alignas(std::max_align_t) std::byte m_space[k_space];
+  io_result (*m_finish)(std::byte*) = nullptr;
+  void (*m_destroy)(std::byte*) noexcept = nullptr;
+};
+
 // The erased interface the connection uses. Implemented by transport_adapter<T>.
 class transport_base {
  public:
+  // `co_await wait_readable_op(token)` is `co_await wait_readable(token)`, and
+  // `co_await sendv_op(buffers, token)` is `co_await sendv(buffers, token)`, without a coroutine
+  // frame of their own when the transport offers start_wait_readable / start_sendv (above).
+  class [[nodiscard]] wait_readable_awaiter {
+   public:
+    wait_readable_awaiter(transport_base& t, cancellation_token token) noexcept
+        : m_transport(t), m_token(std::move(token)) {}
+    bool await_ready() const noexcept { return false; }
+    bool await_suspend(std::coroutine_handle<> h) {
+      return m_transport.start_wait_readable(m_op, std::move(m_token), h);
+    }
+    io_result await_resume() { return m_op.finish(); }
+
+   private:
+    transport_base& m_transport;
+    cancellation_token m_token;
+    transport_op m_op;
+  };
+  class [[nodiscard]] sendv_awaiter {
+   public:
+    sendv_awaiter(transport_base& t, std::span<const ::iovec> buffers,
+                  cancellation_token token) noexcept
+        : m_transport(t), m_buffers(buffers), m_token(std::move(token)) {}
+    bool await_ready() const noexcept { return false; }
+    bool await_suspend(std::coroutine_handle<> h) {
+      return m_transport.start_sendv(m_op, m_buffers, std::move(m_token), h);
+    }
+    io_result await_resume() { return m_op.finish(); }
+
+   private:
+    transport_base& m_transport;
+    std::span<const ::iovec> m_buffers;
+    cancellation_token m_token;
+    transport_op m_op;
+  };
+  wait_readable_awaiter wait_readable_op(cancellation_token token) noexcept {
+    return {*this, std::move(token)};
+  }
+  sendv_awaiter sendv_op(std::span<const ::iovec> buffers, cancellation_token token) noexcept {
+    return {*this, buffers, std::move(token)};
+  }
+
+  // What the awaiters call: true when `h` will be resumed once the operation completes, false
+  // when it completed at once. By default, the task forms below, kept in `op`.
+  virtual bool start_wait_readable(transport_op& op, cancellation_token token,
+                                   std::coroutine_handle<> h) {
+    return start_task(op, wait_readable(std::move(token)), h);
+  }
+  virtual bool start_sendv(transport_op& op, std::span<const ::iovec> buffers,
+                           cancellation_token token, std::coroutine_handle<> h) {
+    return start_task(op, sendv(buffers, std::move(token)), h);
+  }
+
   virtual ~transport_base() = default;
   virtual task<io_result> recv(std::span<std::byte> buffer, cancellation_token token) = 0;
   // Whether wait_readable() is supported (else it fails with operation_not_supported).
@@ -94,6 +200,20 @@ class transport_base {
   virtual task<std::error_code> sleep_for(std::chrono::nanoseconds delay,
                                           cancellation_token token) = 0;
   virtual transport_clock::time_point now() = 0;
+
+ private:
+  struct task_op {
+    task<io_result> operation;
+    io_result finish() {
+      auto awaiter = operation.operator co_await();
+      return awaiter.await_resume();
+    }
+  };
+  static bool start_task(transport_op& op, task<io_result> operation, std::coroutine_handle<> h) {
+    auto awaiter = op.emplace<task_op>(std::move(operation)).operation.operator co_await();
+    // Nothing of `op` is touched once the task may have resumed `h`.
+    return !awaiter.await_ready() && awaiter.await_suspend(h);
+  }
 };
 
 template <transport T>
@@ -147,6 +267,22 @@ class transport_adapter final : public transport_base {
     }
     auto r = co_await m_inner.sendv(buffers, std::move(token));
     co_return io_result{r.error, r.bytes};
+  }
+  bool start_wait_readable(transport_op& op, cancellation_token token,
+                           std::coroutine_handle<> h) override {
+    if constexpr (requires { m_inner.start_wait_readable(op, std::move(token), h); }) {
+      return m_inner.start_wait_readable(op, std::move(token), h);
+    } else {
+      return transport_base::start_wait_readable(op, std::move(token), h);
+    }
+  }
+  bool start_sendv(transport_op& op, std::span<const ::iovec> buffers, cancellation_token token,
+                   std::coroutine_handle<> h) override {
+    if constexpr (requires { m_inner.start_sendv(op, buffers, std::move(token), h); }) {
+      return m_inner.start_sendv(op, buffers, std::move(token), h);
+    } else {
+      return transport_base::start_sendv(op, buffers, std::move(token), h);
+    }
   }
   bool can_send_file() const noexcept override {
     return requires(T & t, int fd, std::uint64_t offset, std::size_t length, cancellation_token c) {
