@@ -155,6 +155,10 @@ class connection_core {
   class head_buffer;
   void put_head_prefix(head_buffer& head, int status) const;
   task<bool> flush_output(std::span<const std::byte> extra = {});
+  // flush_output's steps before and after its send, which end_response also takes without
+  // flush_output's frame: the buffers to send (0: none), and the send's outcome (false: failed).
+  std::size_t output_buffers(::iovec (&buffers)[2], std::span<const std::byte> extra) noexcept;
+  bool output_sent(const io_result& r) noexcept;
   bool decide_keep_alive(const response& res) const noexcept;
 
   // watchdog.cpp: timeouts

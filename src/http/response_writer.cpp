@@ -222,20 +222,29 @@ task<bool> connection_core::flush_output(std::span<const std::byte> extra) {
     co_return false;
   }
   ::iovec buffers[2];
+  const std::size_t count = output_buffers(buffers, extra);
+  if (count == 0) co_return true;
+  co_return output_sent(
+      co_await m_transport.sendv_op(std::span<const ::iovec>(buffers, count), m_abort.token()));
+}
+
+std::size_t connection_core::output_buffers(::iovec (&buffers)[2],
+                                            std::span<const std::byte> extra) noexcept {
   std::size_t count = 0;
   if (!m_out.empty()) buffers[count++] = ::iovec{m_out.data(), m_out.size()};
   if (!extra.empty()) {
     buffers[count++] = ::iovec{const_cast<std::byte*>(extra.data()), extra.size()};
   }
-  if (count == 0) co_return true;
-  const io_result r =
-      co_await m_transport.sendv_op(std::span<const ::iovec>(buffers, count), m_abort.token());
+  return count;
+}
+
+bool connection_core::output_sent(const io_result& r) noexcept {
   m_out.clear();
   if (r.error) {
     peer_gone();
-    co_return false;
+    return false;
   }
-  co_return true;
+  return true;
 }
 
 bool connection_core::take_body_now(response& res, std::span<const std::byte> data) {
@@ -414,7 +423,18 @@ task<void> connection_core::end_response(response& res) {
   // the next one(s); the loop flushes before it waits for input.
   // While earlier responses are held (m_held_active), run() merges or sends them; flushing here
   // would split the batch.
-  if (m_parsed == m_end && !m_held_active) (void)co_await flush_output();
+  if (m_parsed != m_end || m_held_active) co_return;
+  // flush_output() without a frame of its own (nothing is held, checked above): the send of
+  // almost every response.
+  if (m_broken) {
+    m_out.clear();
+    co_return;
+  }
+  ::iovec buffers[2];
+  const std::size_t count = output_buffers(buffers, {});
+  if (count == 0) co_return;
+  (void)output_sent(
+      co_await m_transport.sendv_op(std::span<const ::iovec>(buffers, count), m_abort.token()));
 }
 
 }  // namespace harrier::http::detail

@@ -296,6 +296,24 @@ TEST_CASE("a client that disconnects cancels the request's token", "[http][respo
   CHECK(h.finished);
 }
 
+TEST_CASE("after a failed send, nothing more of the response is sent", "[http][response]") {
+  // A send that fails leaves the client with part of a response: the rest (here the chunked
+  // body's last chunk, which end() appends) must not follow even if the transport would take it.
+  memory_transport* transport = nullptr;
+  auto handler = [&transport](request&, response& res) -> harrier::task<void> {
+    transport->fail_sends = true;
+    co_await res.write(std::string(100 * 1024, 'x'));
+    transport->fail_sends = false;
+    co_await res.end();
+  };
+  connection_harness h(handler);
+  transport = &h.transport;
+  h.start();
+  h.feed(get("/a"));
+  CHECK(h.finished);
+  CHECK(h.transport.output.empty());
+}
+
 TEST_CASE("writing more than the declared Content-Length is a programming error",
           "[http][response]") {
   std::string error;
