@@ -100,6 +100,27 @@ TEST_CASE("a path that matches with the wrong method is 405 with an Allow list",
   CHECK(t.match("PATCH", "/nothing").status == route_match_status::not_found);
 }
 
+TEST_CASE("a literal route without the method leaves the path to a parameter route with it",
+          "[routing]") {
+  // A whole path of literals is looked up at once; when its route does not take the method, the
+  // search goes on as if that lookup had not happened.
+  route_table t;
+  t.add({"GET"}, "/users/new", users_literal_new);
+  t.add({"POST"}, "/users/{name}", post_users);
+  t.add({"GET"}, "/users/{name}/x", users_by_name);
+  auto post = t.match("POST", "/users/new");
+  REQUIRE(post.status == route_match_status::matched);
+  CHECK(post.endpoint == post_users);
+  CHECK(post.values.get("name") == "new");
+  CHECK(t.match("GET", "/users/new").endpoint == users_literal_new);
+  CHECK(t.match("GET", "/users/new/x").endpoint == users_by_name);
+  auto other = t.match("DELETE", "/users/new");
+  CHECK(other.status == route_match_status::method_not_allowed);
+  CHECK(other.allow == "GET, HEAD, POST");
+  CHECK(t.match("GET", "/Users/NEW").endpoint == users_literal_new);
+  CHECK(t.match("GET", "/users/n%65w").endpoint == users_literal_new);
+}
+
 TEST_CASE("HEAD is served by a GET route", "[routing]") {
   route_table t;
   t.add({"GET"}, "/json", root);
