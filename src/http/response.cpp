@@ -124,6 +124,11 @@ void response::set_content_type(std::string_view value) {
   append_header_line(m_headers, "Content-Type", value);
 }
 
+void response::set_content_type(header_literal value) {
+  check_not_started();
+  append_header_line(m_headers, "Content-Type", value.value());
+}
+
 void response::set_content_length(std::uint64_t length) {
   check_not_started();
   if (m_body_bytes > length) {
@@ -198,6 +203,16 @@ task<void> write_and_end(response& res, std::string_view body) {
 task<void> response::send(int status, std::string_view content_type, std::string_view body) {
   set_status(status);
   if (!content_type.empty()) set_content_type(content_type);
+  return send_body(body);
+}
+
+task<void> response::send(int status, header_literal content_type, std::string_view body) {
+  set_status(status);
+  if (!content_type.value().empty()) set_content_type(content_type);
+  return send_body(body);
+}
+
+task<void> response::send_body(std::string_view body) {
   if (try_write(body)) return end();
   // Its whole length is known: framed by Content-Length rather than chunked.
   if (!m_content_length) set_content_length(m_body_bytes + body.size());

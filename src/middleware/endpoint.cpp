@@ -78,11 +78,11 @@ void throw_json_shape_error(const std::exception& e, const std::type_info&) {
 }
 
 task<void> write_text(context& ctx, std::string_view text) {
-  return ctx.response().send(200, "text/plain; charset=utf-8", text);
+  return ctx.response().send(200, http::header_literal("text/plain; charset=utf-8"), text);
 }
 
 namespace {
-constexpr std::string_view k_json_type = "application/json; charset=utf-8";
+constexpr http::header_literal k_json_type("application/json; charset=utf-8");
 
 // Keeps a document past the response buffer alive while response::send writes it out (the
 // status and the type are set already).

@@ -12,14 +12,16 @@
 
 namespace harrier {
 
-constexpr std::string_view k_literal_content_types[] = {
-    "text/plain; charset=utf-8", "application/json; charset=utf-8", "application/problem+json"};
+constexpr http::header_literal k_literal_content_types[] = {
+    http::header_literal("text/plain; charset=utf-8"),
+    http::header_literal("application/json; charset=utf-8"),
+    http::header_literal("application/problem+json")};
 
 struct results_access {
   static void set_content_type(result& r, std::string_view content_type) {
-    for (std::string_view literal : k_literal_content_types) {
-      if (content_type == literal) {
-        r.m_literal_content_type = literal;
+    for (const http::header_literal& literal : k_literal_content_types) {
+      if (content_type == literal.value()) {
+        r.m_literal_content_type = &literal;
         return;
       }
     }
@@ -58,6 +60,11 @@ std::string_view problem_title(int status) noexcept {
   return http::reason_phrase(status);
 }
 
+std::string_view result::content_type() const noexcept {
+  return m_literal_content_type != nullptr ? m_literal_content_type->value()
+                                           : std::string_view(m_content_type);
+}
+
 result&& result::with_header(std::string name, std::string value) && {
   m_headers.emplace_back(std::move(name), std::move(value));
   return std::move(*this);
@@ -77,6 +84,7 @@ task<void> result::execute(context& ctx) const {
   for (const auto& [name, value] : m_headers)
     res.add_header(name, value);
   res.set_content_length(m_body.size());
+  if (m_literal_content_type != nullptr) return res.send(m_status, *m_literal_content_type, m_body);
   return res.send(m_status, content_type(), m_body);
 }
 

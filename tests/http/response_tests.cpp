@@ -411,6 +411,31 @@ TEST_CASE("send() takes a small body at once and a large one through write()", "
   CHECK(responses[1].body == big);
 }
 
+TEST_CASE("a header literal sets the Content-Type, through send() as through set_content_type",
+          "[http][response]") {
+  // header_literal is checked when compiled (header_literal("a\r\nb") does not compile);
+  // these only show that it lands where a checked value would.
+  static_assert(header_literal("text/html; charset=utf-8").value() == "text/html; charset=utf-8");
+  auto handler = [](request& req, response& res) -> harrier::task<void> {
+    if (req.path() == "/send") {
+      co_await res.send(202, header_literal("text/x-literal"), "sent");
+    } else {
+      res.set_content_type(header_literal("text/x-set"));
+      co_await res.write(std::string_view("written"));
+    }
+  };
+  connection_harness h(handler);
+  h.start();
+  h.feed(get("/send") + get("/set"));
+  const auto responses = parse_responses(h.transport.output);
+  REQUIRE(responses.size() == 2);
+  CHECK(responses[0].status == 202);
+  CHECK(responses[0].header("Content-Type") == "text/x-literal");
+  CHECK(responses[0].body == "sent");
+  CHECK(responses[1].header("Content-Type") == "text/x-set");
+  CHECK(responses[1].body == "written");
+}
+
 TEST_CASE("the status line carries any 3-digit code and its reason phrase", "[http][response]") {
   auto handler = [](request& req, response& res) -> harrier::task<void> {
     res.set_status(std::stoi(std::string(req.path().substr(1))));

@@ -38,6 +38,22 @@ namespace detail {
 class connection_core;
 }
 
+// A header value fixed when the program is compiled and checked then (a CR, LF or NUL in it
+// does not compile), so that set_content_type and send take it without checking it again on
+// every response: res.set_content_type(http::header_literal("text/html; charset=utf-8")).
+class header_literal {
+ public:
+  explicit consteval header_literal(const char* text) : m_value(text) {
+    for (const char c : m_value) {
+      if (c == '\r' || c == '\n' || c == '\0') throw "http::header_literal: CR, LF or NUL";
+    }
+  }
+  constexpr std::string_view value() const noexcept { return m_value; }
+
+ private:
+  std::string_view m_value;
+};
+
 class response {
  public:
   int status() const noexcept { return m_status; }
@@ -45,6 +61,7 @@ class response {
   // Appends a header line (no de-duplication). Throws std::invalid_argument on CR, LF or NUL.
   void add_header(std::string_view name, std::string_view value);
   void set_content_type(std::string_view value);
+  void set_content_type(header_literal value);  // checked when compiled: no check here
   void set_content_length(std::uint64_t length);
   // The length the handler declared with set_content_length (or a Content-Length header).
   std::optional<std::uint64_t> content_length() const noexcept { return m_content_length; }
@@ -91,11 +108,13 @@ class response {
   // it fits the response buffer) the body are taken when send() is called; `body` must stay
   // valid until the returned task ends. Framed by Content-Length unless one was set already.
   task<void> send(int status, std::string_view content_type, std::string_view body);
+  task<void> send(int status, header_literal content_type, std::string_view body);
 
  private:
   friend class detail::connection_core;
   explicit response(detail::connection_core& core) noexcept : m_core(&core) {}
   void reset() noexcept;
+  task<void> send_body(std::string_view body);
   void check_not_started() const;
 
   detail::connection_core* m_core;

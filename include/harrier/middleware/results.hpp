@@ -25,17 +25,15 @@ namespace harrier {
 class context;
 namespace http {
 class response;
-}
+class header_literal;
+}  // namespace http
 
 class result {
  public:
   result() = default;
 
   int status() const noexcept { return m_status; }
-  std::string_view content_type() const noexcept {
-    return m_literal_content_type.empty() ? std::string_view(m_content_type)
-                                          : m_literal_content_type;
-  }
+  std::string_view content_type() const noexcept;
   const std::string& body() const noexcept { return m_body; }
   // Adds a response header (Location, Cache-Control...).
   result&& with_header(std::string name, std::string value) &&;
@@ -51,9 +49,10 @@ class result {
   task<void> execute_other(context& ctx) const;
   kind m_kind = kind::body;
   int m_status = 200;
-  // The common types (text/plain and JSON with UTF-8, problem+json) are referred to, not copied:
-  // a std::string of that length would be a heap allocation per request.
-  std::string_view m_literal_content_type;
+  // The common types (text/plain and JSON with UTF-8, problem+json) are referred to, not copied
+  // (a std::string of that length would be a heap allocation per request), and not checked
+  // again per response.
+  const http::header_literal* m_literal_content_type = nullptr;
   std::string m_content_type;  // any other type
   std::string m_body;
   std::vector<std::pair<std::string, std::string>> m_headers;
