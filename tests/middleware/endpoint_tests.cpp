@@ -120,6 +120,27 @@ TEST_CASE("each JSON response carries only its own document", "[endpoint]") {
   }
 }
 
+TEST_CASE("a returned document is written whole, and one the handler keeps stays whole",
+          "[endpoint]") {
+  // A document the handler returns by value is the endpoint's to take apart once written (a
+  // flat one is cleared first); one it returns by reference is the handler's and stays as it is.
+  const nlohmann::json flat = {{"message", "Hello, World!"}, {"n", 1}};
+  const nlohmann::json nested = {{"list", {1, 2, 3}}, {"inner", {{"a", "b"}}}, {"s", "t"}};
+  CHECK(call(
+            "/", [&] { return flat; }, request("GET", "/"))
+            .body == flat.dump());
+  CHECK(call(
+            "/", [&] { return nested; }, request("GET", "/"))
+            .body == nested.dump());
+  nlohmann::json kept = flat;
+  for (int i = 0; i < 2; ++i) {
+    auto r = call(
+        "/", [&]() -> nlohmann::json& { return kept; }, request("GET", "/"));
+    CHECK(r.body == flat.dump());
+  }
+  CHECK(kept == flat);
+}
+
 TEST_CASE("an int return is that status with an empty body; void is 200", "[endpoint]") {
   CHECK(call(
             "/", [] { return 204; }, request("GET", "/"))

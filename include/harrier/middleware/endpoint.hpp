@@ -226,6 +226,9 @@ decltype(auto) unwrap_arg(std::optional<arg_storage_t<P>>& slot) {
 task<void> write_text(context& ctx, std::string_view text);
 task<void> write_json(context& ctx, const nlohmann::json& value);
 task<void> write_converted_json(context& ctx, nlohmann::json value);
+// write_json for a document the caller gives up (a handler's returned temporary): also takes a
+// flat document apart more cheaply than its destructor would.
+task<void> write_owned_json(context& ctx, nlohmann::json& value);
 task<void> write_status(context& ctx, int status);
 task<void> finish_empty(context& ctx);
 
@@ -239,6 +242,8 @@ task<void> write_result(context& ctx, R&& value) {
     return value.execute(ctx);
   } else if constexpr (std::is_convertible_v<D, std::string_view>) {
     return write_text(ctx, std::string_view(value));
+  } else if constexpr (std::is_same_v<D, nlohmann::json> && !std::is_lvalue_reference_v<R>) {
+    return write_owned_json(ctx, value);
   } else if constexpr (std::is_same_v<D, nlohmann::json>) {
     return write_json(ctx, value);
   } else if constexpr (std::is_same_v<D, int>) {
