@@ -64,7 +64,7 @@ enum class deadline_kind : std::int64_t {
   linger = 4,         // draining input after an error response before closing
   shutdown = 5,       // fired only: the server is shutting down and the connection was idle
   first_request = 6,  // a new connection waiting for its first request: as keep_alive, except
-                      // that shutdown does not close it at once (see read_head)
+                      // that shutdown does not close it at once (see run)
 };
 
 class connection_core {
@@ -105,7 +105,6 @@ class connection_core {
   enum class head_result { ok, closed, rejected };
 
   // connection_core.cpp: the loop
-  task<head_result> read_head();
   bool begin_request();
   // After the handler returned or threw (`error`): a failure becomes 500, 499 or an abort.
   void handler_returned(std::exception_ptr error);

@@ -8,7 +8,7 @@
 //
 // Two forms. On a transport that can wait without a buffer (TCP: wait_readable), the read-ahead
 // only waits: bytes that arrive stay in the transport, and the receive buffer is free, so a
-// keep-alive connection that waits for its next request can give the buffer back (read_head).
+// keep-alive connection that waits for its next request can give the buffer back (run).
 // Otherwise it receives into the free end of the receive buffer, which run() leaves alone until
 // it has joined, and take_read_ahead moves those bytes to where the buffer's end is by then.
 

@@ -31,7 +31,7 @@ constexpr int k_kind_bits = 3;
 constexpr std::int64_t k_kind_mask = (std::int64_t{1} << k_kind_bits) - 1;
 // How long a rejected connection reads and drops input before closing (see close_connection).
 constexpr std::chrono::seconds k_linger_timeout{2};
-// How long a new connection waits for its first request once shutdown has begun (read_head).
+// How long a new connection waits for its first request once shutdown has begun (run).
 constexpr std::chrono::seconds k_first_request_grace{1};
 // The watchdogs' regular wake-ups fall on multiples of this (see watchdog()).
 constexpr std::chrono::nanoseconds k_watchdog_grain = std::chrono::milliseconds(50);
@@ -40,7 +40,7 @@ constexpr std::chrono::nanoseconds k_watchdog_grain = std::chrono::milliseconds(
 void connection_core::arm_deadline(deadline_kind kind, bool new_phase) noexcept {
   if (new_phase) ++m_phase;
   const std::int64_t word = (m_phase << k_kind_bits) | static_cast<std::int64_t>(kind);
-  // ordering: seq_cst, so that begin_shutdown (store flag, load word) and read_head (store word,
+  // ordering: seq_cst, so that begin_shutdown (store flag, load word) and run() (store word,
   // load flag) cannot both miss each other.
   std::int64_t current = m_deadline.load(std::memory_order_seq_cst);
   while (current >= 0 &&
