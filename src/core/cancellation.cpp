@@ -137,8 +137,21 @@ void cancellation_registration::attach(std::shared_ptr<detail::cancellation_stat
   }
 }
 
+bool cancellation_registration::is_cancellation_requested() const noexcept {
+  return m_state != nullptr && m_state->is_cancelled();
+}
+
+void cancellation_registration::arm() noexcept {
+  if (!m_deferred) return;
+  m_deferred = false;
+  if (!m_state->try_add(this)) {
+    m_state.reset();
+    m_callback(m_context);
+  }
+}
+
 cancellation_registration::~cancellation_registration() {
-  if (m_state != nullptr) m_state->remove(this);
+  if (m_state != nullptr && !m_deferred) m_state->remove(this);
 }
 
 }  // namespace harrier

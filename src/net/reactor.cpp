@@ -62,24 +62,26 @@ std::int64_t now_ns() noexcept {
 void io_operation::attach_cancellation(cancellation_token&& t) noexcept {
   if (socket != nullptr) owner = socket->owner;
   if (owner == nullptr) return;  // a closed stream: the operation completes at once anyway
-  registration.emplace(std::move(t), &on_cancel, this);
+  // Registered in suspend_operation, and only if the operation has to wait.
+  registration.emplace(cancellation_registration::deferred, std::move(t), &on_cancel, this);
 }
 
 bool suspend_operation(io_operation& op, std::coroutine_handle<> waiter) noexcept {
   op.waiter = waiter;
   if (op.socket != nullptr) op.owner = op.socket->owner;
-  if (op.registration &&
-      op.cancel_phase.load(std::memory_order_acquire) == k_phase_cancelled_early) {
+  if (op.registration && op.registration->is_cancellation_requested()) {
     op.registration.reset();
     op.result = -ECANCELED;
     return false;
   }
   if (op.owner->try_complete_inline(op)) {
-    // The callback cannot have queued a cancel node yet (phase is 0 or 2): safe to let go.
+    // Not registered yet (deferred): nothing to undo but the token's reference.
     op.registration.reset();
     return false;
   }
   if (op.registration) {
+    // Registers now; a cancellation requested meanwhile runs on_cancel here (phase 2).
+    op.registration->arm();
     std::uint8_t expected = k_phase_registering;
     if (!op.cancel_phase.compare_exchange_strong(expected, k_phase_submitted,
                                                  std::memory_order_acq_rel)) {

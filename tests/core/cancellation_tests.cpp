@@ -155,3 +155,46 @@ TEST_CASE("destroying a registration waits for its callback running on another t
   CHECK(callback_finished.load());
   CHECK(destroyed.load());
 }
+
+namespace {
+void count_call(void* context) noexcept {
+  ++*static_cast<int*>(context);
+}
+}  // namespace
+
+TEST_CASE("a deferred registration waits for arm(), and runs its callback once armed",
+          "[cancellation]") {
+  cancellation_source source;
+  int calls = 0;
+  {
+    // Never armed: a cancellation does not reach it, and it goes without touching the source.
+    cancellation_registration reg(cancellation_registration::deferred, source.token(), &count_call,
+                                  &calls);
+    CHECK_FALSE(reg.is_cancellation_requested());
+  }
+  {
+    cancellation_registration reg(cancellation_registration::deferred, source.token(), &count_call,
+                                  &calls);
+    reg.arm();
+    CHECK(calls == 0);
+    source.request_cancellation();
+    CHECK(calls == 1);
+    CHECK(reg.is_cancellation_requested());
+  }
+  CHECK(calls == 1);
+}
+
+TEST_CASE("a deferred registration armed after cancellation runs its callback at arm()",
+          "[cancellation]") {
+  cancellation_source source;
+  int calls = 0;
+  cancellation_registration reg(cancellation_registration::deferred, source.token(), &count_call,
+                                &calls);
+  source.request_cancellation();
+  CHECK(calls == 0);  // not registered yet
+  CHECK(reg.is_cancellation_requested());
+  reg.arm();
+  CHECK(calls == 1);
+  reg.arm();  // once only
+  CHECK(calls == 1);
+}

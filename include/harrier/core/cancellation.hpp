@@ -83,6 +83,26 @@ class cancellation_registration {
   // increment: a token made for one operation and handed in costs one atomic less per side).
   cancellation_registration(cancellation_token&& token, callback_fn callback, void* context);
 
+  // Takes over the token's reference but registers only at arm(), so that an operation that
+  // may finish without waiting (a send the kernel takes at once) costs no registration (the
+  // state's lock, twice) when it does. Until then the callback cannot run; destroying an
+  // unarmed registration touches nothing shared.
+  struct deferred_t {
+    explicit deferred_t() = default;
+  };
+  static constexpr deferred_t deferred{};
+  cancellation_registration(deferred_t, cancellation_token&& token, callback_fn callback,
+                            void* context) noexcept
+      : m_callback(callback),
+        m_context(context),
+        m_state(std::move(token.m_state)),
+        m_deferred(m_state != nullptr) {}
+  // Whether cancellation was requested on the token (a plain load; any time).
+  bool is_cancellation_requested() const noexcept;
+  // For a deferred registration: registers now, or runs the callback at once if cancellation
+  // was already requested. Once only.
+  void arm() noexcept;
+
   // Convenience: any noexcept callable, stored inside the registration.
   template <typename F>
   requires std::is_nothrow_invocable_v<F&> cancellation_registration(
@@ -128,6 +148,7 @@ class cancellation_registration {
   // Set by the cancelling thread once the callback has returned; the destructor waits on it.
   std::atomic<bool> m_callback_done{false};
   bool m_linked = false;
+  bool m_deferred = false;  // holds the state but is not registered (not armed yet)
   bool* m_destroyed_flag = nullptr;
 };
 

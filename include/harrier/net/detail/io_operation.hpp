@@ -18,7 +18,9 @@
 // - Size: every co_await site of a connection's coroutine holds one of these, idle or not, so the
 //   layout is kept tight (a one-word queue node each, no token copy, per-kind data in a union).
 //
-// Cancellation protocol (cancel_phase); the registration is made when the awaitable is built:
+// Cancellation protocol (cancel_phase). The awaitable takes the token when it is built and
+// registers on it in await_suspend, after an attempt to complete at once (a send the kernel
+// takes, data already there) has failed: an operation that does not wait costs no registration.
 //   0 registering -> 1 submitted        (the awaiter, in await_suspend)
 //   0 registering -> 2 cancelled early  (the callback ran before submit: complete synchronously)
 //   1 submitted   -> 3 cancel queued    (the callback; cancel_link is now on the reactor's queue)
@@ -68,9 +70,9 @@ enum class op_kind : std::uint8_t {
 
 class io_operation : public submit_link, public cancel_link {
  public:
-  // Registers on the token at once: the awaitable is constructed in place in the coroutine
-  // frame (it is not movable), so its address is final, and the token need not be kept (the
-  // registration takes over its reference).
+  // Prepares the registration at once (registered in await_suspend, see above): the awaitable
+  // is constructed in place in the coroutine frame (it is not movable), so its address is final,
+  // and the token need not be kept (the registration takes over its reference).
   io_operation(op_kind k, reactor* r, socket_state* s, cancellation_token&& t) noexcept
       : kind(k), owner(r), socket(s) {
     if (t.can_be_cancelled()) attach_cancellation(std::move(t));
@@ -135,9 +137,10 @@ class io_operation : public submit_link, public cancel_link {
   void attach_cancellation(cancellation_token&& t) noexcept;
 };
 
-// The await_suspend shared by all operations: registers on the token, submits to the owner.
-// Returns false when the operation completed synchronously (cancelled early, or the backend
-// finished it at once); the awaiter then resumes without suspending.
+// The await_suspend shared by all operations: completes at once if the backend can, else
+// registers on the token and submits to the owner. Returns false when the operation completed
+// synchronously (cancelled before it started, or the backend finished it at once); the awaiter
+// then resumes without suspending.
 bool suspend_operation(io_operation& op, std::coroutine_handle<> waiter) noexcept;
 
 }  // namespace harrier::net::detail
