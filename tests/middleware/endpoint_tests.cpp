@@ -139,6 +139,10 @@ TEST_CASE("a returned document is written whole, and one the handler keeps stays
     CHECK(r.body == flat.dump());
   }
   CHECK(kept == flat);
+  // A const value is not the endpoint's to take apart (and must still compile).
+  CHECK(call(
+            "/", [&]() -> const nlohmann::json { return flat; }, request("GET", "/"))
+            .body == flat.dump());
 }
 
 TEST_CASE("an int return is that status with an empty body; void is 200", "[endpoint]") {

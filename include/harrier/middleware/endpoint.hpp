@@ -242,7 +242,8 @@ task<void> write_result(context& ctx, R&& value) {
     return value.execute(ctx);
   } else if constexpr (std::is_convertible_v<D, std::string_view>) {
     return write_text(ctx, std::string_view(value));
-  } else if constexpr (std::is_same_v<D, nlohmann::json> && !std::is_lvalue_reference_v<R>) {
+  } else if constexpr (std::is_same_v<D, nlohmann::json> && !std::is_lvalue_reference_v<R> &&
+                       !std::is_const_v<std::remove_reference_t<R>>) {
     return write_owned_json(ctx, value);
   } else if constexpr (std::is_same_v<D, nlohmann::json>) {
     return write_json(ctx, value);
