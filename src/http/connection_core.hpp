@@ -67,6 +67,13 @@ enum class deadline_kind : std::int64_t {
                       // that shutdown does not close it at once (see run)
 };
 
+// The kinds that wait for a request's first byte: they cancel m_idle_cancel, the others
+// m_recv_cancel.
+constexpr bool is_idle_deadline(deadline_kind kind) noexcept {
+  return kind == deadline_kind::keep_alive || kind == deadline_kind::first_request ||
+         kind == deadline_kind::shutdown;
+}
+
 class connection_core {
  public:
   connection_core(transport_base& transport, std::shared_ptr<const http1_options> options,
@@ -212,6 +219,7 @@ class connection_core {
   bool m_abort_now = false;             // close without flushing (handler failed mid-response)
   bool m_linger = false;                // drain input briefly before closing (after a rejection)
   bool m_served_a_request = false;
+  bool m_last_request = false;  // its bytes came as an idle deadline fired: close after it
 
   // Shared with other threads.
   std::atomic<std::int64_t> m_deadline{0};
@@ -221,7 +229,12 @@ class connection_core {
   std::atomic<std::uint64_t> m_body_received_for_watchdog{0};
   std::int64_t m_phase = 0;  // run() only: numbers the deadline phases
   std::atomic<bool> m_shutting_down{false};
-  cancellation_source m_recv_cancel;  // timeouts, shutdown of an idle connection, abort
+  cancellation_source m_recv_cancel;  // the head's and the body's timeouts, abort
+  // The waits for a request's first byte (run()'s idle wait, the read-ahead): keep-alive and
+  // first-request timeouts, shutdown of an idle connection, abort. Apart from m_recv_cancel so
+  // that a request whose bytes came as such a deadline fired can still be read with its own
+  // timeouts (see run()).
+  cancellation_source m_idle_cancel;
   cancellation_source m_abort;        // abort(): cancels sends
   cancellation_source m_client_gone;  // request::aborted(): abort, EOF or error from the peer
   // Only for a connection that runs its own watchdog (no external heartbeat).

@@ -33,9 +33,9 @@ harrier::detail::detached_task connection_core::read_ahead(std::span<std::byte> 
   io_result r;
   try {
     if (m_read_ahead_waits_only) {
-      r = co_await m_transport.wait_readable_op(m_recv_cancel.token());
+      r = co_await m_transport.wait_readable_op(m_idle_cancel.token());
     } else {
-      r = co_await m_transport.recv(into, m_recv_cancel.token());
+      r = co_await m_transport.recv(into, m_idle_cancel.token());
     }
   } catch (const std::bad_alloc&) {  // no frame for the receive: run() must still join
     r = io_result{std::make_error_code(std::errc::not_enough_memory), 0};

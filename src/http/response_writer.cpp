@@ -112,7 +112,8 @@ void connection_core::append_simple_response(int status, std::string_view body) 
 }
 
 bool connection_core::decide_keep_alive(const response& res) const noexcept {
-  if (m_close_after_response || m_broken || !m_request_keep_alive || res.m_close_requested) {
+  if (m_close_after_response || m_last_request || m_broken || !m_request_keep_alive ||
+      res.m_close_requested) {
     return false;
   }
   // ordering: relaxed; a late look at the flag only means one more request before closing.

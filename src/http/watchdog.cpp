@@ -100,7 +100,8 @@ std::chrono::nanoseconds connection_core::check_timeouts(transport_clock::time_p
     if (elapsed < timeout) return timeout - elapsed;
     const std::int64_t fired = -(word & k_kind_mask);
     if (m_deadline.compare_exchange_strong(word, fired, std::memory_order_seq_cst)) {
-      m_recv_cancel.request_cancellation();
+      const auto kind = static_cast<deadline_kind>(word & k_kind_mask);
+      (is_idle_deadline(kind) ? m_idle_cancel : m_recv_cancel).request_cancellation();
       return std::chrono::nanoseconds::max();
     }
     // The connection moved on (disarmed, or a new phase) since the load: look again.

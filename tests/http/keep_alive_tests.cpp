@@ -145,6 +145,96 @@ TEST_CASE("shutdown gives a new connection a moment for its first request", "[ht
   CHECK(responses[0].header("Connection") == "close");
 }
 
+TEST_CASE("a first request that came before its grace passed is answered however late it resumes",
+          "[http][shutdown]") {
+  // The request's bytes are received, but the connection waits for a thread (every worker
+  // blocked) while the heartbeat finds the grace passed: the bytes are a request all the same.
+  http1_options options;
+  options.external_timeout_checks = true;
+  int calls = 0;
+  connection_harness h(hello_handler{&calls}, options);
+  h.start();
+  h.connection->begin_shutdown();
+  CHECK(h.connection->check_timeouts(h.loop.now()) > std::chrono::seconds(0));  // grace begins
+  h.transport.feed(get("/first") + get("/never"));  // received; the resumption is queued
+  CHECK(h.connection->check_timeouts(h.loop.now() + std::chrono::seconds(2)) ==
+        std::chrono::nanoseconds::max());  // fired
+  h.loop.run();
+  CHECK(h.finished);
+  CHECK(calls == 1);
+  const auto responses = parse_responses(h.transport.output);
+  REQUIRE(responses.size() == 1);
+  CHECK(responses[0].body == "hello /first");
+  CHECK(responses[0].header("Connection") == "close");
+}
+
+TEST_CASE("a request that arrives as shutdown closes its idle connection is answered",
+          "[http][shutdown]") {
+  int calls = 0;
+  connection_harness h(hello_handler{&calls});
+  h.start();
+  h.feed(get("/a"));
+  REQUIRE(calls == 1);
+  h.transport.feed(get("/b"));  // received before shutdown; the connection not yet resumed
+  h.connection->begin_shutdown();
+  h.loop.run();
+  CHECK(h.finished);
+  CHECK(calls == 2);
+  const auto responses = parse_responses(h.transport.output);
+  REQUIRE(responses.size() == 2);
+  CHECK(responses[1].body == "hello /b");
+  CHECK(responses[1].header("Connection") == "close");
+}
+
+TEST_CASE("a request in the socket when shutdown cancelled the idle wait is answered",
+          "[http][shutdown]") {
+  // The wait was cancelled before it saw the bytes (epoll's readiness not yet harvested by
+  // busy workers): they are found in the socket before the connection closes.
+  int calls = 0;
+  connection_harness h(hello_handler{&calls});
+  h.start();
+  h.feed(get("/a"));
+  REQUIRE(calls == 1);
+  h.connection->begin_shutdown();  // the idle wait ends, cancelled; its resumption is queued
+  REQUIRE_FALSE(h.transport.recv_pending());
+  h.transport.feed(get("/b"));  // stays in the socket
+  h.loop.run();
+  CHECK(h.finished);
+  CHECK(calls == 2);
+  const auto responses = parse_responses(h.transport.output);
+  REQUIRE(responses.size() == 2);
+  CHECK(responses[1].body == "hello /b");
+  CHECK(responses[1].header("Connection") == "close");
+}
+
+TEST_CASE("a request whose bytes came as its keep-alive timed out is answered, and the last",
+          "[http][timeouts]") {
+  // As above without shutdown: the rest of its head is read under the headers timeout as any.
+  http1_options options;
+  options.external_timeout_checks = true;
+  options.limits.keep_alive_timeout = std::chrono::seconds(5);
+  int calls = 0;
+  connection_harness h(hello_handler{&calls}, options);
+  h.start();
+  h.feed(get("/a"));
+  CHECK(h.connection->check_timeouts(h.loop.now()) == std::chrono::seconds(5));
+  const std::string next = get("/b");
+  h.transport.feed(next.substr(0, 5));
+  CHECK(h.connection->check_timeouts(h.loop.now() + std::chrono::seconds(6)) ==
+        std::chrono::nanoseconds::max());
+  h.loop.run();
+  CHECK_FALSE(h.finished);  // waits for the rest of the head, under its timeout
+  CHECK(h.connection->check_timeouts(h.loop.now() + std::chrono::seconds(6)) ==
+        options.limits.request_headers_timeout);
+  h.feed(next.substr(5));
+  CHECK(h.finished);
+  CHECK(calls == 2);
+  const auto responses = parse_responses(h.transport.output);
+  REQUIRE(responses.size() == 2);
+  CHECK(responses[1].body == "hello /b");
+  CHECK(responses[1].header("Connection") == "close");
+}
+
 TEST_CASE("a new connection that sends nothing closes soon after shutdown", "[http][shutdown]") {
   for (auto idle_before : {std::chrono::seconds(0), std::chrono::seconds(60)}) {
     INFO("idle before shutdown: " << idle_before.count() << " s");

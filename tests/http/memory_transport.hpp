@@ -104,6 +104,7 @@ class memory_transport {
   bool send_shut_down = false;
   std::size_t recv_calls = 0;
   bool recv_pending() const { return m_pending != nullptr; }
+  bool input_waiting() const noexcept { return !m_input.empty(); }  // as a peek: EOF is not input
 
   // --- transport side (the http::transport concept) ---
   struct recv_awaiter {

@@ -73,6 +73,12 @@ class tcp_transport {
   std::size_t take_ready(std::span<std::byte> buffer) noexcept {
     return m_leftover.empty() ? 0 : take(buffer);
   }
+  // Kept input, or a byte in the socket (peeked, without waiting).
+  bool input_waiting() noexcept {
+    if (!m_leftover.empty()) return true;
+    std::byte byte{};
+    return ::recv(m_stream->native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+  }
   auto send(std::span<const std::byte> data, cancellation_token token) {
     return m_stream->send(data, std::move(token));
   }

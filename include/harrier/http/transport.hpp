@@ -22,7 +22,9 @@
 // receive buffer back while it waits. With wait_readable it may offer `take_ready(buffer)`
 // (noexcept, synchronous): copy what wait_readable kept into the buffer and return how many
 // bytes, 0 when nothing waits; the connection then takes the bytes without a recv (and its
-// coroutine frames) after every wait.
+// coroutine frames) after every wait. And `input_waiting()` (noexcept, synchronous): whether
+// input waits to be received, without taking it; the connection asks when an idle wait was
+// cancelled by a timeout or shutdown, so that a request already sent is answered, not dropped.
 //
 // Inside, the connection talks to a `transport_base` (virtual calls, one coroutine frame per I/O
 // operation from the recycling frame allocator): the protocol code then lives in .cpp files, once,
@@ -182,6 +184,9 @@ class transport_base {
   // Copies bytes that wait_readable kept, without waiting; 0 when none (or not supported: then
   // recv() takes them).
   virtual std::size_t take_ready(std::span<std::byte> buffer) noexcept = 0;
+  // Whether input waits to be received, found without receiving or waiting: after an idle
+  // wait was cancelled, a request may have come unseen. false when the transport cannot tell.
+  virtual bool input_waiting() noexcept = 0;
   // Sends every byte of every buffer, or fails.
   virtual task<io_result> sendv(std::span<const ::iovec> buffers, cancellation_token token) = 0;
   // Whether send_file() is supported (else it fails with operation_not_supported).
@@ -255,6 +260,13 @@ class transport_adapter final : public transport_base {
       return m_inner.take_ready(buffer);
     } else {
       return 0;
+    }
+  }
+  bool input_waiting() noexcept override {
+    if constexpr (requires { m_inner.input_waiting(); }) {
+      return m_inner.input_waiting();
+    } else {
+      return false;
     }
   }
   task<io_result> sendv(std::span<const ::iovec> buffers, cancellation_token token) override {
