@@ -1,7 +1,12 @@
+#include <harrier/http/rejection.hpp>
 #include <harrier/middleware/app_pipeline.hpp>
 #include <harrier/middleware/results.hpp>
 
+#include <exception>
+#include <optional>
 #include <stdexcept>
+
+#include "middleware/exception_handling.hpp"
 
 namespace harrier {
 
@@ -20,8 +25,32 @@ void app_pipeline::add_endpoint(std::vector<std::string> methods, std::string_vi
       std::make_unique<pipeline>(std::move(group_middleware), std::move(endpoint)));
 }
 
+void app_pipeline::set_request_observer(std::shared_ptr<request_observer> observer) {
+  if (is_built()) throw std::logic_error("app_pipeline::set_request_observer after build()");
+  if (m_observer != nullptr && observer != nullptr) {
+    throw std::logic_error("app_pipeline::set_request_observer: there is one already");
+  }
+  m_observer = std::move(observer);
+}
+
+int status_after_exception(context& ctx) noexcept {
+  try {
+    throw;
+  } catch (const http::bad_request& e) {
+    return e.status();
+  } catch (...) {
+    return ctx.response().has_started() ? ctx.response().status() : 500;
+  }
+}
+
 void app_pipeline::build() {
   if (is_built()) return;
+  if (!m_middleware.empty() &&
+      m_middleware.front().target<detail::exception_handler_stage>() != nullptr) {
+    // The outermost stage catches what escapes everything else: handle() does that itself.
+    m_handles_exceptions = true;
+    m_middleware.erase(m_middleware.begin());
+  }
   m_main = std::make_unique<pipeline>(m_middleware, [this](context& ctx) { return dispatch(ctx); });
 }
 
@@ -30,7 +59,48 @@ task<void> app_pipeline::handle(http::request& req, http::response& res) const {
   route_match match;
   m_routes.match(req.method(), req.path(), match);
   ctx.set_match(&match);
-  co_await m_main->run(ctx);
+  request_observer* const observer = m_observer.get();
+  if (observer == nullptr && !m_handles_exceptions) {
+    co_await m_main->run(ctx);
+    co_return;
+  }
+  std::chrono::steady_clock::time_point start;
+  if (observer != nullptr) {
+    start = std::chrono::steady_clock::now();
+    observer->begin(ctx);
+  }
+  // The observer sees the request around the exception handler, as it would as the first
+  // middleware: the problem's status, or the exception that got past it.
+  std::exception_ptr failure;
+  std::optional<result> problem;  // co_await may not appear inside a catch block
+  try {
+    co_await m_main->run(ctx);
+  } catch (...) {
+    if (m_handles_exceptions) problem = detail::problem_for_exception(ctx);
+    if (!problem) failure = std::current_exception();
+  }
+  if (problem) {
+    try {
+      co_await problem->execute(ctx);
+    } catch (...) {
+      failure = std::current_exception();
+    }
+  }
+  if (failure) {
+    if (observer != nullptr) {
+      int status = 500;
+      try {
+        std::rethrow_exception(failure);
+      } catch (...) {
+        status = status_after_exception(ctx);
+      }
+      observer->end(ctx, std::chrono::steady_clock::now() - start, status);
+    }
+    std::rethrow_exception(failure);
+  }
+  if (observer != nullptr) {
+    observer->end(ctx, std::chrono::steady_clock::now() - start, ctx.response().status());
+  }
 }
 
 http::request_handler app_pipeline::handler() const {

@@ -29,12 +29,13 @@ struct route_group::state {
   std::vector<middleware_fn> middleware;
 };
 
-// What every application runs before its own middleware: request metrics (first, so they time
-// everything) and, when configured, request timeouts.
+// What every application runs before its own middleware: request metrics (an observer around
+// the whole pipeline, so they time everything) and, when configured, request timeouts.
 void install_builtin_middleware(application::impl& s) {
-  // First: everything after it (metrics, logging, handlers) sees the client behind the proxy.
+  if (s.settings.request_metrics)
+    s.requests->set_request_observer(request_metrics_observer(*s.registry));
+  // First: everything after it (logging, handlers) sees the client behind the proxy.
   if (s.settings.forwarded_headers) s.requests->use(forwarded_headers(s.settings.forwarded));
-  if (s.settings.request_metrics) s.requests->use(request_metrics(*s.registry));
   if (s.settings.request_timeout.count() > 0) {
     s.requests->use(request_timeouts(s.settings.request_timeout,
                                      [state = &s]() -> net::io_context& { return *state->io; }));

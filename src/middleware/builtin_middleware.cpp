@@ -17,37 +17,55 @@
 #include <system_error>
 
 #include "core/logger.hpp"
+#include "middleware/exception_handling.hpp"
 #include "middleware/file_resolver.hpp"
 #include "middleware/file_sender.hpp"
 
 namespace harrier {
 
+namespace detail {
+
+std::optional<result> problem_for_exception(context& ctx) {
+  try {
+    throw;
+  } catch (const http_error& e) {
+    if (ctx.response().has_started()) return std::nullopt;
+    return e.to_result();
+  } catch (const http::bad_request&) {
+    return std::nullopt;  // a malformed, oversized or too slow body: the HTTP layer answers
+  } catch (const operation_cancelled&) {
+    // The request was cancelled (client gone, request timeout): not an error of the handler.
+    // Whoever cancelled it answers (request_timeouts) or nobody is left to answer.
+    if (ctx.aborted().is_cancellation_requested()) return std::nullopt;
+    if (ctx.response().has_started()) return std::nullopt;
+    return results::problem(500);
+  } catch (const std::exception& e) {
+    if (ctx.response().has_started()) return std::nullopt;
+    harrier_logger()->error("unhandled exception for {} {} (route {}, trace {}): {}",
+                            ctx.request().method(), ctx.request().path(),
+                            ctx.route_template().empty() ? "none" : ctx.route_template(),
+                            ctx.trace_id(), e.what());
+    return results::problem(500, {}, ctx.is_development() ? e.what() : std::string());
+  } catch (...) {
+    return std::nullopt;
+  }
+}
+
+task<void> exception_handler_stage::operator()(context& ctx, next_handler next) const {
+  std::optional<result> problem;  // co_await may not appear inside a catch block
+  try {
+    co_await next(ctx);
+  } catch (...) {
+    problem = problem_for_exception(ctx);
+    if (!problem) throw;
+  }
+  if (problem) co_await problem->execute(ctx);
+}
+
+}  // namespace detail
+
 middleware_fn exception_handler() {
-  return [](context& ctx, next_handler next) -> task<void> {
-    std::optional<result> problem;  // co_await may not appear inside a catch block
-    try {
-      co_await next(ctx);
-    } catch (const http_error& e) {
-      if (ctx.response().has_started()) throw;
-      problem = e.to_result();
-    } catch (const http::bad_request&) {
-      throw;  // a malformed, oversized or too slow body: the HTTP layer answers and closes
-    } catch (const operation_cancelled&) {
-      // The request was cancelled (client gone, request timeout): not an error of the handler.
-      // Whoever cancelled it answers (request_timeouts) or nobody is left to answer.
-      if (ctx.aborted().is_cancellation_requested()) throw;
-      if (ctx.response().has_started()) throw;
-      problem = results::problem(500);
-    } catch (const std::exception& e) {
-      if (ctx.response().has_started()) throw;
-      detail::harrier_logger()->error("unhandled exception for {} {} (route {}, trace {}): {}",
-                                      ctx.request().method(), ctx.request().path(),
-                                      ctx.route_template().empty() ? "none" : ctx.route_template(),
-                                      ctx.trace_id(), e.what());
-      problem = results::problem(500, {}, ctx.is_development() ? e.what() : std::string());
-    }
-    if (problem) co_await problem->execute(ctx);
-  };
+  return detail::exception_handler_stage{};
 }
 
 middleware_fn request_logging() {

@@ -4,6 +4,7 @@
 #include <harrier/diagnostics/trace_names.hpp>
 #include <harrier/diagnostics/trace_recorder.hpp>
 #include <harrier/http/rejection.hpp>
+#include <harrier/middleware/app_pipeline.hpp>
 #include <harrier/middleware/context.hpp>
 #include <harrier/middleware/diagnostics.hpp>
 
@@ -86,50 +87,34 @@ struct request_metrics_state {
   }
 };
 
-}  // namespace
+class metrics_observer final : public request_observer {
+ public:
+  explicit metrics_observer(diagnostics::metric_registry& registry) {
+    m_state.durations = registry.make_histogram_vec(
+        names::k_http_server_request_duration_seconds,
+        {std::string(names::k_label_method), std::string(names::k_label_route),
+         std::string(names::k_label_status)},
+        names::http_duration_buckets_seconds());
+    m_state.active = registry.make_up_down_counter(names::k_http_server_active_requests);
+  }
 
-middleware_fn request_metrics(diagnostics::metric_registry& registry) {
-  auto state = std::make_shared<request_metrics_state>();
-  state->durations = registry.make_histogram_vec(
-      names::k_http_server_request_duration_seconds,
-      {std::string(names::k_label_method), std::string(names::k_label_route),
-       std::string(names::k_label_status)},
-      names::http_duration_buckets_seconds());
-  state->active = registry.make_up_down_counter(names::k_http_server_active_requests);
-  return [state](context& ctx, next_handler next) -> task<void> {
-    const auto start = std::chrono::steady_clock::now();
-    state->active.inc();
+  void begin(context& ctx) override {
+    m_state.active.inc();
     // Names the work item for the blocking detector: "GET /sync/sleep?ms=300" in its warning.
-    {
-      char what[diagnostics::k_max_item_description_bytes];
-      std::size_t n = 0;
-      for (std::string_view part :
-           {ctx.request().method(), std::string_view(" "), ctx.request().target()}) {
-        const std::size_t take = std::min(part.size(), sizeof what - n);
-        std::memcpy(what + n, part.data(), take);
-        n += take;
-      }
-      diagnostics::blocking_detector::describe_current_item(std::string_view(what, n));
+    char what[diagnostics::k_max_item_description_bytes];
+    std::size_t n = 0;
+    for (std::string_view part :
+         {ctx.request().method(), std::string_view(" "), ctx.request().target()}) {
+      const std::size_t take = std::min(part.size(), sizeof what - n);
+      std::memcpy(what + n, part.data(), take);
+      n += take;
     }
-    // The status is read after next() whether it returned or threw; a throw that escapes the
-    // pipeline becomes a 500 in the HTTP layer, so it is recorded as one.
-    try {
-      co_await next(ctx);
-    } catch (const http::bad_request& e) {
-      state->active.dec();
-      state->handle_for(ctx, ctx.request().method(), e.status())
-          .observe(std::chrono::steady_clock::now() - start);
-      throw;
-    } catch (...) {
-      state->active.dec();
-      const int status = ctx.response().has_started() ? ctx.response().status() : 500;
-      state->handle_for(ctx, ctx.request().method(), status)
-          .observe(std::chrono::steady_clock::now() - start);
-      throw;
-    }
-    state->active.dec();
-    const auto end = std::chrono::steady_clock::now();
-    state->handle_for(ctx, ctx.request().method(), ctx.response().status()).observe(end - start);
+    diagnostics::blocking_detector::describe_current_item(std::string_view(what, n));
+  }
+
+  void end(context& ctx, std::chrono::steady_clock::duration elapsed, int status) override {
+    m_state.active.dec();
+    m_state.handle_for(ctx, ctx.request().method(), status).observe(elapsed);
     auto& recorder = diagnostics::default_trace_recorder();
     if (recorder.enabled()) [[unlikely]] {
       // One copied text argument per event: "GET /users/{id:int}" (truncated past 47 bytes).
@@ -137,13 +122,37 @@ middleware_fn request_metrics(diagnostics::metric_registry& registry) {
           std::string(ctx.request().method()) + " " +
           std::string(ctx.route_template().empty() ? ctx.request().path() : ctx.route_template());
       const auto duration_us =
-          std::chrono::duration_cast<std::chrono::microseconds>(end - start).count();
+          std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count();
       recorder.complete(
           diagnostics::trace_names::k_request, diagnostics::trace_names::k_category_http,
           diagnostics::trace_recorder::now_us() - static_cast<std::uint64_t>(duration_us),
           static_cast<std::uint64_t>(duration_us),
-          {{"request", std::string_view(what)}, {"status", ctx.response().status()}});
+          {{"request", std::string_view(what)}, {"status", status}});
     }
+  }
+
+ private:
+  request_metrics_state m_state;
+};
+
+}  // namespace
+
+std::shared_ptr<request_observer> request_metrics_observer(diagnostics::metric_registry& registry) {
+  return std::make_shared<metrics_observer>(registry);
+}
+
+middleware_fn request_metrics(diagnostics::metric_registry& registry) {
+  return [observer = request_metrics_observer(registry)](context& ctx,
+                                                         next_handler next) -> task<void> {
+    const auto start = std::chrono::steady_clock::now();
+    observer->begin(ctx);
+    try {
+      co_await next(ctx);
+    } catch (...) {
+      observer->end(ctx, std::chrono::steady_clock::now() - start, status_after_exception(ctx));
+      throw;
+    }
+    observer->end(ctx, std::chrono::steady_clock::now() - start, ctx.response().status());
   };
 }
 

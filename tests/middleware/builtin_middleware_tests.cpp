@@ -1,3 +1,5 @@
+#include <harrier/core/cancellation.hpp>
+#include <harrier/http/rejection.hpp>
 #include <harrier/middleware/app_pipeline.hpp>
 #include <harrier/middleware/builtin.hpp>
 #include <harrier/middleware/results.hpp>
@@ -8,10 +10,13 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <stdexcept>
+#include <vector>
 
 #include "app_harness.hpp"
 
@@ -59,6 +64,79 @@ TEST_CASE("the exception handler answers 500 with a problem and a trace id", "[b
     CHECK(p["traceId"].get<std::string>().size() == 32);
     // Details only in development.
     CHECK((r.body.find("database on fire") != std::string::npos) == development);
+  }
+}
+
+namespace {
+
+struct status_observer final : harrier::request_observer {
+  std::vector<int> statuses;
+  void begin(harrier::context&) override {}
+  void end(harrier::context&, std::chrono::steady_clock::duration, int status) override {
+    statuses.push_back(status);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("the exception handler answers the same first in the pipeline or behind a middleware",
+          "[builtin]") {
+  // First, the pipeline applies it from its own frame; behind another middleware it runs as a
+  // stage. A request observer sees the status the client got either way.
+  struct outcome {
+    int status;
+    std::string title;
+  };
+  std::vector<outcome> first_outcomes;
+  for (bool first : {true, false}) {
+    INFO((first ? "first" : "behind a middleware"));
+    auto observer = std::make_shared<status_observer>();
+    app_pipeline app;
+    app.set_request_observer(observer);
+    int passed = 0;
+    auto pass_through = [&passed](harrier::context& ctx,
+                                  harrier::next_handler next) -> harrier::task<void> {
+      ++passed;
+      co_await next(ctx);
+    };
+    if (!first) app.use(pass_through);
+    app.use(harrier::exception_handler());
+    app.add_endpoint({"GET"}, "/std",
+                     make_endpoint([]() -> std::string { throw std::runtime_error("std"); }));
+    app.add_endpoint({"GET"}, "/http-error", make_endpoint([]() -> std::string {
+                       throw harrier::http_error(422, "Unprocessable");
+                     }));
+    app.add_endpoint({"GET"}, "/cancelled",
+                     make_endpoint([]() -> std::string { throw harrier::operation_cancelled(); }));
+    app.add_endpoint(
+        {"GET"}, "/too-large", make_endpoint([]() -> std::string {
+          throw harrier::http::bad_request(harrier::http::rejection_reason::body_too_large);
+        }));
+    std::vector<outcome> outcomes;
+    for (const char* path : {"/std", "/http-error", "/cancelled", "/too-large"}) {
+      const auto r = roundtrip(app, request("GET", path));
+      std::string title;
+      if (r.header("Content-Type") == "application/problem+json") {
+        title = nlohmann::json::parse(r.body).value("title", "");
+      }
+      outcomes.push_back({r.status, title});
+    }
+    CHECK(outcomes[0].status == 500);
+    CHECK(outcomes[1].status == 422);
+    CHECK(outcomes[1].title == "Unprocessable");
+    CHECK(outcomes[2].status == 500);
+    CHECK(outcomes[3].status == 413);  // the HTTP layer's answer: the handler let it through
+    CHECK(outcomes[3].title.empty());
+    CHECK(observer->statuses == std::vector<int>{500, 422, 500, 413});
+    CHECK(passed == (first ? 0 : 4));
+    if (first) {
+      first_outcomes = outcomes;
+    } else {
+      for (std::size_t i = 0; i < outcomes.size(); ++i) {
+        CHECK(outcomes[i].status == first_outcomes[i].status);
+        CHECK(outcomes[i].title == first_outcomes[i].title);
+      }
+    }
   }
 }
 

@@ -172,3 +172,69 @@ TEST_CASE("registering after build is an error", "[pipeline]") {
   app.build();
   CHECK_THROWS_AS(app.use([](context& c, next_handler n) { return n(c); }), std::logic_error);
 }
+
+namespace {
+
+// Records what a request observer is told.
+struct recording_observer final : harrier::request_observer {
+  std::vector<std::string> events;
+  void begin(context& ctx) override {
+    events.push_back("begin " + std::string(ctx.route_template()));
+  }
+  void end(context& ctx, std::chrono::steady_clock::duration elapsed, int status) override {
+    CHECK(elapsed >= std::chrono::steady_clock::duration::zero());
+    events.push_back("end " + std::string(ctx.route_template()) + " " + std::to_string(status));
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a request observer sees every request around the middleware, with its final status",
+          "[pipeline]") {
+  std::vector<std::string> log;
+  auto observer = std::make_shared<recording_observer>();
+  app_pipeline app;
+  app.set_request_observer(observer);
+  app.use([&log, observer](context& ctx, next_handler next) -> task<void> {
+    log.push_back("middleware after " + observer->events.back());
+    co_await next(ctx);
+  });
+  app.add_endpoint({"GET"}, "/ok", make_endpoint([] { return "ok"; }));
+  app.add_endpoint({"GET"}, "/boom",
+                   make_endpoint([]() -> std::string { throw std::runtime_error("boom"); }));
+  app.add_endpoint(
+      {"GET"}, "/too-large", make_endpoint([]() -> std::string {
+        throw harrier::http::bad_request(harrier::http::rejection_reason::body_too_large);
+      }));
+  app.add_endpoint({"GET"}, "/late", [](context& ctx) -> task<void> {
+    ctx.response().set_status(202);
+    co_await ctx.response().write("started");
+    co_await ctx.response().flush();
+    throw std::runtime_error("after the head");
+  });
+
+  CHECK(roundtrip(app, request("GET", "/ok")).status == 200);
+  CHECK(roundtrip(app, request("GET", "/boom")).status == 500);
+  CHECK(roundtrip(app, request("GET", "/too-large")).status == 413);
+  CHECK(roundtrip(app, request("GET", "/nowhere")).status == 404);
+  app.build();
+  harrier::http::testing::connection_harness h(app.handler());
+  h.start();
+  h.feed(request("GET", "/late"));
+  h.feed_eof();
+  CHECK(observer->events == std::vector<std::string>{"begin /ok", "end /ok 200", "begin /boom",
+                                                     "end /boom 500", "begin /too-large",
+                                                     "end /too-large 413", "begin ", "end  404",
+                                                     "begin /late", "end /late 202"});
+  CHECK(log.front() == "middleware after begin /ok");
+  CHECK(log.size() == 5);
+}
+
+TEST_CASE("a request observer is set once, before build", "[pipeline]") {
+  app_pipeline app;
+  app.set_request_observer(std::make_shared<recording_observer>());
+  CHECK_THROWS_AS(app.set_request_observer(std::make_shared<recording_observer>()),
+                  std::logic_error);
+  app.build();
+  CHECK_THROWS_AS(app.set_request_observer(nullptr), std::logic_error);
+}
