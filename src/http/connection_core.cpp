@@ -289,17 +289,29 @@ bool connection_core::begin_request() {
   for (const header_offsets& h : p.headers()) {
     header_field f{std::string_view(base + h.name_offset, h.name_length),
                    trim_ows(std::string_view(base + h.value_offset, h.value_length))};
-    if (iequals(f.name, "host")) {
-      ++hosts;
-      host_index = m_header_views.size();
-    }
-    if (iequals(f.name, "expect")) expect = f.value;
-    if (iequals(f.name, "connection")) close_option |= lists_close(f.value);
-    if (f.value.empty() && iequals(f.name, "transfer-encoding")) {
-      // llhttp sets no flag for an empty Transfer-Encoding, so it would pass as absent; a hop
-      // that reads it otherwise (with a Content-Length, say) is a smuggling risk: 400.
-      reject(rejection_reason::invalid_transfer_encoding);
-      return false;
+    switch (f.name.size()) {  // by length first: one compare for most fields
+      case 4:
+        if (iequals(f.name, "host")) {
+          ++hosts;
+          host_index = m_header_views.size();
+        }
+        break;
+      case 6:
+        if (iequals(f.name, "expect")) expect = f.value;
+        break;
+      case 10:
+        if (iequals(f.name, "connection")) close_option |= lists_close(f.value);
+        break;
+      case 17:
+        if (f.value.empty() && iequals(f.name, "transfer-encoding")) {
+          // llhttp sets no flag for an empty Transfer-Encoding, so it would pass as absent; a
+          // hop that reads it otherwise (with a Content-Length, say) is a smuggling risk: 400.
+          reject(rejection_reason::invalid_transfer_encoding);
+          return false;
+        }
+        break;
+      default:
+        break;
     }
     m_header_views.push_back(f);
   }
