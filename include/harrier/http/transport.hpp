@@ -95,7 +95,12 @@ class transport_op {
     static_assert(sizeof(Op) <= k_space, "transport_op: the operation does not fit");
     static_assert(alignof(Op) <= alignof(std::max_align_t));
     destroy();
-    Op* op = ::new (static_cast<void*>(m_space)) Op(std::forward<Args>(args)...);
+    Op* op = nullptr;
+    if constexpr (std::is_constructible_v<Op, Args&&...>) {
+      op = ::new (static_cast<void*>(m_space)) Op(std::forward<Args>(args)...);
+    } else {  // an aggregate: clang 14 has no parenthesised aggregate initialisation (P0960)
+      op = ::new (static_cast<void*>(m_space)) Op{std::forward<Args>(args)...};
+    }
     m_finish = [](std::byte* p) { return std::launder(reinterpret_cast<Op*>(p))->finish(); };
     m_destroy = [](std::byte* p) noexcept { std::launder(reinterpret_cast<Op*>(p))->~Op(); };
     return *op;
