@@ -14,6 +14,7 @@
 
 #include "http/connection_core.hpp"
 
+#include <cerrno>
 #include <cstring>
 #include <new>
 #include <system_error>
@@ -40,7 +41,12 @@ harrier::detail::detached_task connection_core::read_ahead(std::span<std::byte> 
   } catch (const std::bad_alloc&) {  // no frame for the receive: run() must still join
     r = io_result{std::make_error_code(std::errc::not_enough_memory), 0};
   }
-  const bool cancelled = r.error == std::errc::operation_canceled;
+  // Not `r.error == std::errc::operation_canceled`: that asks the category through a virtual
+  // call (~30 instructions a request). The net layer's errors are errno values, in the system
+  // or the generic category.
+  const bool cancelled =
+      r.error.value() == ECANCELED && (r.error.category() == std::system_category() ||
+                                       r.error.category() == std::generic_category());
   if ((r.error && !cancelled) || (!r.error && r.bytes == 0)) m_client_gone.request_cancellation();
   m_read_ahead_result = r;
   m_read_ahead_done.set();  // may resume run() inline; nothing of *this is touched after it
