@@ -10,7 +10,8 @@
 //   - every position, body range, target and header range lies inside what was parsed so far;
 //   - at head_complete the request line and header limits hold (count, total bytes);
 //   - a Content-Length body delivers exactly Content-Length bytes before message_complete;
-//   - a body never appears before head_complete, and a message never completes before its head;
+//   - a body never appears before head_complete, and a message never completes before its head
+//     (a head that completes its message too has no body);
 //   - parsing ends: at most a bounded number of steps per input byte;
 //   - need_more consumes the window, except for an incomplete chunk-size line held back.
 
@@ -76,6 +77,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if (step.event == parse_event::error) return 0;
       const std::size_t position = start + step.position;
       FUZZ_CHECK(position >= parsed && position <= available);
+      FUZZ_CHECK(!step.message_complete || step.event == parse_event::head_complete);
       if (step.body_length != 0) {
         FUZZ_CHECK(in_body);
         const std::size_t body_at = start + step.body_offset;
@@ -110,6 +112,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         body_bytes = 0;
         // llhttp counts content_length down as the body passes: keep the declared value.
         declared_length = parser.has_content_length() ? parser.content_length() : 0;
+        if (step.message_complete) {  // no body: the request is over with its head
+          FUZZ_CHECK(declared_length == 0 && !parser.chunked());
+          in_body = false;
+          parser.next_message();
+          start = parsed;
+        }
       } else if (step.event == parse_event::message_complete) {
         FUZZ_CHECK(in_body);
         if (parser.has_content_length() && !parser.chunked()) {

@@ -37,6 +37,7 @@ struct parser_callbacks {
     r.m_last = request_parser::last_token::none;
     r.m_in_trailers = false;
     r.m_head_done = false;
+    r.m_head_ends_message = false;
     r.m_url_length = 0;
     r.m_method_length = 0;
     r.m_header_bytes = 0;
@@ -198,6 +199,14 @@ struct parser_callbacks {
     r.m_head_done = true;
     r.m_in_trailers = true;
     r.m_last = request_parser::last_token::none;
+    if ((p->flags & (F_CHUNKED | F_TRANSFER_ENCODING)) == 0 &&
+        ((p->flags & F_CONTENT_LENGTH) == 0 || p->content_length == 0)) {
+      // No body: llhttp completes the message next, in this call, and execute() reports both
+      // at its pause there. One llhttp_execute per such request instead of two (~200
+      // instructions a request, callgrind).
+      r.m_head_ends_message = true;
+      return 0;
+    }
     r.m_pause = request_parser::pause_reason::head;
     return HPE_PAUSED;
   }
@@ -334,6 +343,7 @@ void request_parser::note_window_end(std::size_t position) noexcept {
 void request_parser::next_message() noexcept {
   m_pause = pause_reason::none;
   m_head_done = false;
+  m_head_ends_message = false;
 }
 
 const char* request_parser::llhttp_reason() const noexcept {
@@ -456,6 +466,15 @@ parse_step request_parser::execute(char* base, std::size_t begin, std::size_t en
         m_at_chunk_line = !m_last_chunk;
         break;
       case pause_reason::message:
+        if (m_head_ends_message) {  // the head, and the message with it
+          m_head_ends_message = false;
+          if (has_bare_line_break(base, step.position)) {
+            return fail_step(rejection_reason::invalid_line_ending, begin);
+          }
+          step.event = parse_event::head_complete;
+          step.message_complete = true;
+          break;
+        }
         // A chunked message ends with the CRLF after the trailers. At `begin` (the message ends
         // where the last chunk did) that CRLF was checked at the chunk's end.
         if (chunked() && step.position > begin && !crlf_before(base, begin, step.position)) {

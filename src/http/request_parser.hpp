@@ -74,6 +74,8 @@ struct parse_step {
   // Body bytes found in this window (with any event but error); body_length == 0 when none.
   std::size_t body_offset = 0;
   std::size_t body_length = 0;
+  // With head_complete: the request has no body and is over too (no message_complete follows).
+  bool message_complete = false;
 };
 
 class request_parser {
@@ -131,6 +133,7 @@ class request_parser {
   enum class last_token : unsigned char { none, field, value } m_last = last_token::none;
   bool m_in_trailers = false;
   bool m_head_done = false;
+  bool m_head_ends_message = false;  // no body: on_message_complete follows in the same call
   std::size_t m_url_offset = 0;
   std::size_t m_url_length = 0;
   std::size_t m_method_length = 0;
