@@ -148,10 +148,9 @@ task<void> connection_core::run() {
         }
         m_deadline.store(0, std::memory_order_seq_cst);  // only run() leaves a fired word
         m_last_request = true;
-        if (r.error) {
+        if (r.error) {  // cancelled before it saw the bytes: they are in the socket
           reacquire_buffer();
-          if (!take_kept_input(r))
-            r = co_await m_transport.recv(free_space(), m_recv_cancel.token());
+          r = co_await m_transport.recv(free_space(), m_recv_cancel.token());
         }
       }
       if (r.error || r.bytes == 0) {
@@ -404,7 +403,6 @@ bool connection_core::begin_request() {
   m_request_keep_alive = req.m_keep_alive;
   m_no_response_body = req.m_is_head;
   m_body_done = !p.chunked() && m_declared_length.value_or(0) == 0;
-  m_message_done = false;
   m_body_received = 0;
   m_body_received_for_watchdog.store(0, std::memory_order_relaxed);
   m_body_reading_started = false;

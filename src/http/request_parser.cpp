@@ -343,7 +343,6 @@ void request_parser::note_window_end(std::size_t position) noexcept {
 void request_parser::next_message() noexcept {
   m_pause = pause_reason::none;
   m_head_done = false;
-  m_head_ends_message = false;
 }
 
 const char* request_parser::llhttp_reason() const noexcept {
@@ -466,8 +465,7 @@ parse_step request_parser::execute(char* base, std::size_t begin, std::size_t en
         m_at_chunk_line = !m_last_chunk;
         break;
       case pause_reason::message:
-        if (m_head_ends_message) {  // the head, and the message with it
-          m_head_ends_message = false;
+        if (m_head_ends_message) {  // the head, and the message with it (reset by the next)
           if (has_bare_line_break(base, step.position)) {
             return fail_step(rejection_reason::invalid_line_ending, begin);
           }

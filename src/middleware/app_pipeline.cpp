@@ -72,35 +72,30 @@ task<void> app_pipeline::handle(http::request& req, http::response& res) const {
   // The observer sees the request around the exception handler, as it would as the first
   // middleware: the problem's status, or the exception that got past it.
   std::exception_ptr failure;
+  int failure_status = 500;
   std::optional<result> problem;  // co_await may not appear inside a catch block
   try {
     co_await m_main->run(ctx);
   } catch (...) {
     if (m_handles_exceptions) problem = detail::problem_for_exception(ctx);
-    if (!problem) failure = std::current_exception();
+    if (!problem) {
+      failure = std::current_exception();
+      failure_status = status_after_exception(ctx);
+    }
   }
   if (problem) {
     try {
       co_await problem->execute(ctx);
     } catch (...) {
       failure = std::current_exception();
+      failure_status = status_after_exception(ctx);
     }
-  }
-  if (failure) {
-    if (observer != nullptr) {
-      int status = 500;
-      try {
-        std::rethrow_exception(failure);
-      } catch (...) {
-        status = status_after_exception(ctx);
-      }
-      observer->end(ctx, std::chrono::steady_clock::now() - start, status);
-    }
-    std::rethrow_exception(failure);
   }
   if (observer != nullptr) {
-    observer->end(ctx, std::chrono::steady_clock::now() - start, ctx.response().status());
+    observer->end(ctx, std::chrono::steady_clock::now() - start,
+                  failure ? failure_status : ctx.response().status());
   }
+  if (failure) std::rethrow_exception(failure);
 }
 
 http::request_handler app_pipeline::handler() const {
