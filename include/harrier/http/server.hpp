@@ -95,6 +95,9 @@ class server {
   cancellation_source m_stop_heartbeat;
   std::atomic<bool> m_started{false};
   std::atomic<bool> m_stopping{false};
+  // Set by stop() once the accept loops are done: from then on no connection is added, and the
+  // last one to finish completes m_connections_done (see connection_finished).
+  std::atomic<bool> m_draining{false};
   std::atomic<std::size_t> m_accept_loops{0};
   async_event m_accept_loops_done;
   async_event m_connections_done;
