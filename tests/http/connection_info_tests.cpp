@@ -1,7 +1,6 @@
 // request::connection(): who connected and where to, in memory and through a real server on
 // loopback (IPv4, IPv6, a wildcard listener, a Unix socket).
 
-#include <harrier/core/sync_wait.hpp>
 #include <harrier/http/server.hpp>
 #include <harrier/net/io_context.hpp>
 
@@ -13,6 +12,8 @@
 #include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+#include "support/bounded_stop.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -74,7 +75,7 @@ struct running_server {
     srv.start();
   }
   ~running_server() {
-    harrier::sync_wait(srv.stop());
+    harrier::test::stop_bounded(srv, io);
     io.stop();
   }
   static server_options options(std::string_view url) {

@@ -2,7 +2,6 @@
 // no watchdog, timer or wake-up of its own. Real sockets on loopback; every wait is bounded by a
 // receive timeout, so a server that never closes fails the test instead of hanging it.
 
-#include <harrier/core/sync_wait.hpp>
 #include <harrier/http/response.hpp>
 #include <harrier/http/server.hpp>
 #include <harrier/net/io_context.hpp>
@@ -11,6 +10,8 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
+
+#include "support/bounded_stop.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -35,7 +36,7 @@ struct heartbeat_server {
     srv.start();
   }
   ~heartbeat_server() {
-    harrier::sync_wait(srv.stop());
+    harrier::test::stop_bounded(srv, io);
     io.stop();
   }
   static server_options options(const server_limits& limits) {

@@ -1,7 +1,6 @@
 // Connections over max_concurrent_connections: a 503, then a lingering close for a bounded
 // number of them at once. Real sockets on loopback; every wait is bounded.
 
-#include <harrier/core/sync_wait.hpp>
 #include <harrier/http/response.hpp>
 #include <harrier/http/server.hpp>
 #include <harrier/net/io_context.hpp>
@@ -9,6 +8,8 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include "support/bounded_stop.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -103,6 +104,6 @@ TEST_CASE("refused connections beyond 256 lingering at once are closed right aft
   for (pollfd& p : refused)
     ::close(p.fd);
   ::close(held);
-  harrier::sync_wait(srv.stop());
+  harrier::test::stop_bounded(srv, io);
   io.stop();
 }
