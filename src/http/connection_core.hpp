@@ -123,6 +123,22 @@ class connection_core {
   task<void> close_connection();
   void prepare_next_request() noexcept;
   void peer_gone() noexcept;
+  // watchdog.cpp: the two halves of check_timeouts.
+  std::chrono::nanoseconds check_deadline(transport_clock::time_point now) noexcept;
+  std::chrono::nanoseconds check_send_rate(transport_clock::time_point now) noexcept;
+  // Around every send, for the response data rate (check_send_rate). Sends never overlap (a
+  // handler's wait for held output orders them), so plain loads and stores suffice: on x86 these
+  // are ordinary moves, nothing on the request path.
+  void send_begins(std::size_t bytes) noexcept {
+    m_send_bytes.store(bytes, std::memory_order_relaxed);
+    // ordering: release pairs with check_send_rate's acquire: it reads this send's size.
+    m_send_seq.store(m_send_seq.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+  }
+  // A send failed: the peer is gone, or the rate check aborted the connection (logged once).
+  void send_failed() noexcept;
+  void send_ends() noexcept {
+    m_send_seq.store(m_send_seq.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+  }
 
   // held_output.cpp: pipelined responses are not held back by a handler that suspends
   task<std::exception_ptr> invoke_handler_behind_held_output();
@@ -227,7 +243,15 @@ class connection_core {
   std::int64_t m_seen_word = 0;
   transport_clock::time_point m_seen_since{};
   std::atomic<std::uint64_t> m_body_received_for_watchdog{0};
-  std::int64_t m_phase = 0;  // run() only: numbers the deadline phases
+  // The response data rate: m_send_seq is odd while a send is pending, m_send_bytes its size
+  // (written by the sending side); the checker's own view of them; whether it aborted for it.
+  std::atomic<std::uint64_t> m_send_seq{0};
+  std::atomic<std::size_t> m_send_bytes{0};
+  std::uint64_t m_send_seen_seq = 0;
+  transport_clock::time_point m_send_seen_since{};
+  std::atomic<bool> m_send_too_slow{false};
+  bool m_send_rate_logged = false;  // run()'s side
+  std::int64_t m_phase = 0;         // run() only: numbers the deadline phases
   std::atomic<bool> m_shutting_down{false};
   cancellation_source m_recv_cancel;  // the head's and the body's timeouts, abort
   // The waits for a request's first byte (run()'s idle wait, the read-ahead): keep-alive and

@@ -43,13 +43,15 @@ task<std::exception_ptr> connection_core::invoke_handler_behind_held_output() {
     m_out_held.clear();
   } else {
     ::iovec held{m_out_held.data(), m_out_held.size()};
+    send_begins(held.iov_len);
     const io_result r =
         co_await m_transport.sendv_op(std::span<const ::iovec>(&held, 1), m_abort.token());
+    send_ends();
     m_out_held.clear();
     m_held_sent.set();
     co_await m_handler_done;
     // After the join: the handler no longer reads m_broken.
-    if (r.error) peer_gone();
+    if (r.error) send_failed();
   }
   m_held_active = false;
   co_return m_handler_error;

@@ -225,8 +225,11 @@ task<bool> connection_core::flush_output(std::span<const std::byte> extra) {
   ::iovec buffers[2];
   const std::size_t count = output_buffers(buffers, extra);
   if (count == 0) co_return true;
-  co_return output_sent(
-      co_await m_transport.sendv_op(std::span<const ::iovec>(buffers, count), m_abort.token()));
+  send_begins(buffers[0].iov_len + (count > 1 ? buffers[1].iov_len : 0));
+  const io_result r =
+      co_await m_transport.sendv_op(std::span<const ::iovec>(buffers, count), m_abort.token());
+  send_ends();
+  co_return output_sent(r);
 }
 
 std::size_t connection_core::output_buffers(::iovec (&buffers)[2],
@@ -242,10 +245,28 @@ std::size_t connection_core::output_buffers(::iovec (&buffers)[2],
 bool connection_core::output_sent(const io_result& r) noexcept {
   m_out.clear();
   if (r.error) {
-    peer_gone();
+    send_failed();
     return false;
   }
   return true;
+}
+
+void connection_core::send_failed() noexcept {
+  // ordering: relaxed; the aborted send's completion orders the checker's store before this.
+  if (m_send_too_slow.load(std::memory_order_relaxed) && !m_send_rate_logged) {
+    m_send_rate_logged = true;
+    try {
+      harrier::detail::harrier_logger()->info(
+          "http: {} read the response slower than the minimum data rate ({} bytes/s after {} "
+          "ms); connection aborted",
+          m_request.connection().remote_address, m_options.limits.min_response_bytes_per_second,
+          std::chrono::duration_cast<std::chrono::milliseconds>(
+              m_options.limits.min_response_rate_grace)
+              .count());
+    } catch (...) {  // logging must not end the connection's cleanup
+    }
+  }
+  peer_gone();
 }
 
 bool connection_core::take_body_now(response& res, std::span<const std::byte> data) {
@@ -363,15 +384,17 @@ task<void> connection_core::write_file(response& res, int fd, std::uint64_t offs
   }
   const bool sent = co_await flush_output();  // the head and what was buffered go first
   if (!sent) co_return;
+  send_begins(static_cast<std::size_t>(length));
   const io_result r =
       co_await m_transport.send_file(fd, offset, static_cast<std::size_t>(length), m_abort.token());
+  send_ends();
   if (r.error) {
     const std::errc e = static_cast<std::errc>(r.error.value());
     const bool peer_side = r.error.category() == std::system_category() &&
                            (e == std::errc::broken_pipe || e == std::errc::connection_reset ||
                             e == std::errc::not_connected || e == std::errc::timed_out);
     if (peer_side || r.error == std::errc::operation_canceled) {
-      peer_gone();
+      send_failed();
       co_return;
     }
     // The file failed us after the head promised its length: nothing can repair this response.
@@ -434,8 +457,11 @@ task<void> connection_core::end_response(response& res) {
   ::iovec buffers[2];
   const std::size_t count = output_buffers(buffers, {});
   if (count == 0) co_return;
-  (void)output_sent(
-      co_await m_transport.sendv_op(std::span<const ::iovec>(buffers, count), m_abort.token()));
+  send_begins(buffers[0].iov_len + (count > 1 ? buffers[1].iov_len : 0));
+  const io_result r =
+      co_await m_transport.sendv_op(std::span<const ::iovec>(buffers, count), m_abort.token());
+  send_ends();
+  (void)output_sent(r);
 }
 
 }  // namespace harrier::http::detail

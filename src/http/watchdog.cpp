@@ -56,6 +56,40 @@ deadline_kind connection_core::disarm_deadline() noexcept {
 }
 
 std::chrono::nanoseconds connection_core::check_timeouts(transport_clock::time_point now) noexcept {
+  return std::min(check_deadline(now), check_send_rate(now));
+}
+
+// A send pending for longer than the larger of the grace period and its size at the minimum
+// response rate aborts the connection, as Kestrel's MinResponseDataRate does (timed, as the
+// deadlines are, from the first check that sees the send). Without it a client that stops
+// reading holds its connection, the handler and the unsent response for as long as it likes;
+// nginx's send_timeout (60 s) is the same defence. A send that completes just as the check
+// decides is aborted all the same: it took its whole allowance.
+std::chrono::nanoseconds connection_core::check_send_rate(
+    transport_clock::time_point now) noexcept {
+  const server_limits& limits = m_options.limits;
+  if (limits.min_response_bytes_per_second <= 0) return std::chrono::nanoseconds::max();
+  // ordering: acquire pairs with send_begins' release: the size is this send's.
+  const std::uint64_t seq = m_send_seq.load(std::memory_order_acquire);
+  if ((seq & 1) == 0) return std::chrono::nanoseconds::max();  // no send pending
+  if (seq != m_send_seen_seq) {
+    m_send_seen_seq = seq;
+    m_send_seen_since = now;
+  }
+  const double bytes = static_cast<double>(m_send_bytes.load(std::memory_order_relaxed));
+  const auto allowed = std::max(limits.min_response_rate_grace,
+                                std::chrono::nanoseconds(static_cast<std::int64_t>(
+                                    bytes / limits.min_response_bytes_per_second * 1e9)));
+  const auto elapsed =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(now - m_send_seen_since);
+  if (elapsed < allowed) return allowed - elapsed;
+  // ordering: relaxed; the flag is read after the aborted send completes, which the abort's
+  // cancellation orders.
+  if (!m_send_too_slow.exchange(true, std::memory_order_relaxed)) abort();
+  return std::chrono::nanoseconds::max();
+}
+
+std::chrono::nanoseconds connection_core::check_deadline(transport_clock::time_point now) noexcept {
   const server_limits& limits = m_options.limits;
   for (;;) {
     std::int64_t word = m_deadline.load(std::memory_order_seq_cst);

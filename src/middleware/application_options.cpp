@@ -152,6 +152,19 @@ std::vector<option_spec> builtin_options() {
        .help = "grace period of the minimum body data rate",
        .min = 0,
        .max = k_max_ms},
+      {.key = "limits:min_response_data_rate",
+       .type = option_type::integer,
+       .default_value = "240",
+       .help = "minimum bytes/s at which a client must read a response: a send still pending "
+               "after the grace period or its size at this rate, whichever is longer, aborts the "
+               "connection; 0: off",
+       .min = 0},
+      {.key = "limits:min_response_data_rate_grace_ms",
+       .type = option_type::integer,
+       .default_value = "5000",
+       .help = "grace period of the minimum response data rate",
+       .min = 0,
+       .max = k_max_ms},
       {.key = "request_timeout_ms",
        .type = option_type::integer,
        .default_value = "0",
@@ -333,6 +346,8 @@ application_settings read_settings(const configuration& config,
   l.min_request_body_bytes_per_second =
       static_cast<double>(integer("limits:min_request_body_data_rate"));
   l.min_request_body_rate_grace = ms("limits:min_request_body_data_rate_grace_ms");
+  l.min_response_bytes_per_second = static_cast<double>(integer("limits:min_response_data_rate"));
+  l.min_response_rate_grace = ms("limits:min_response_data_rate_grace_ms");
   s.server.connection.add_server_header = config.get_boolean("server_header", schema);
   s.server.max_concurrent_connections =
       static_cast<std::size_t>(integer("limits:max_concurrent_connections"));

@@ -229,7 +229,9 @@ class Timeouts(harness.ServerTestCase):
     SERVER_ARGS = ("--limits:request-headers-timeout-ms", "300",
                    "--limits:keep-alive-timeout-ms", "300",
                    "--limits:min-request-body-data-rate", "1000",
-                   "--limits:min-request-body-data-rate-grace-ms", "300")
+                   "--limits:min-request-body-data-rate-grace-ms", "300",
+                   "--limits:min-response-data-rate", "100000000",
+                   "--limits:min-response-data-rate-grace-ms", "300")
 
     def test_a_request_whose_headers_never_finish_gets_408_and_is_closed(self):
         s = harness.connect(self.server)
@@ -253,6 +255,29 @@ class Timeouts(harness.ServerTestCase):
         data = harness.recv_until_closed(s)
         s.close()
         self.assertTrue(data.startswith(b"HTTP/1.1 408 "), data[:100])
+
+    def test_a_client_that_does_not_read_its_response_is_aborted(self):
+        # A 16 MiB echo that the client does not read: once the socket buffers are full the
+        # server's send waits, and the response rate check aborts the connection after the
+        # 300 ms grace (a send is allowed the longer of the grace and its size at the minimum
+        # rate: 168 ms for 16 MiB at 100 MB/s). Without the check the connection, its handler
+        # and the unsent response would wait for ever.
+        s = harness.connect(self.server)
+        body = b"x" * (16 << 20)
+        try:
+            s.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s"
+                      % (len(body), body))
+        except OSError:
+            pass  # aborted while uploading (an echo that streams stalls the upload too)
+        self.server.wait_for_log(r"read the response slower than the minimum data rate")
+        received = 0
+        try:
+            while chunk := s.recv(1 << 20):
+                received += len(chunk)
+        except ConnectionResetError:
+            pass
+        s.close()
+        self.assertLess(received, len(body))
 
 
 class ConnectionLimit(harness.ServerTestCase):

@@ -35,6 +35,11 @@ struct server_limits {
   // Minimum request body data rate: below it after the grace period → 408, close.
   double min_request_body_bytes_per_second = 240.0;
   std::chrono::nanoseconds min_request_body_rate_grace = std::chrono::seconds(5);
+  // Minimum response data rate, as Kestrel's MinResponseDataRate: a send still pending after
+  // the longer of the grace period and its size at this rate aborts the connection (a client that
+  // does not read would otherwise hold it, and its buffers, for ever). 0: off.
+  double min_response_bytes_per_second = 240.0;
+  std::chrono::nanoseconds min_response_rate_grace = std::chrono::seconds(5);
 
   // How often timeouts are checked (the server's heartbeat, or a connection's own watchdog): 1 s,
   // as Kestrel's heartbeat. A timeout fires between its value and that plus this interval.

@@ -1,0 +1,125 @@
+// The minimum response data rate (server_limits::min_response_bytes_per_second), through a real
+// server on loopback: a client that stops reading has its connection aborted; one that reads gets
+// the whole response. Every wait is bounded (futures waited for at most 10 s, receive timeouts).
+
+#include <harrier/core/cancellation.hpp>
+#include <harrier/http/response.hpp>
+#include <harrier/http/server.hpp>
+#include <harrier/net/io_context.hpp>
+
+#include "support/bounded_stop.hpp"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <future>
+#include <string>
+
+using namespace harrier::http;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr std::size_t k_chunk = 64 * 1024;
+constexpr std::size_t k_chunks = 256;  // 16 MiB: far more than loopback's socket buffers hold
+
+struct big_response_server {
+  harrier::net::io_context io;
+  std::promise<void> handler_done;
+  std::atomic<std::size_t> chunks_written{0};
+  std::atomic<bool> saw_abort{false};
+  server srv;
+
+  big_response_server()
+      : srv(io, options(), [this](request& req, response& res) -> harrier::task<void> {
+          const std::string chunk(k_chunk, 'x');
+          res.set_content_length(k_chunk * k_chunks);
+          for (std::size_t i = 0; i < k_chunks; ++i) {
+            if (req.aborted().is_cancellation_requested()) {
+              saw_abort = true;
+              break;
+            }
+            co_await res.write(chunk);
+            ++chunks_written;
+          }
+          handler_done.set_value();
+        }) {
+    srv.start();
+  }
+  ~big_response_server() {
+    harrier::test::stop_bounded(srv, io);
+    io.stop();
+  }
+  static server_options options() {
+    server_options o;
+    o.endpoints.push_back(harrier::net::endpoint::parse("127.0.0.1:0"));
+    o.connection.limits.min_response_bytes_per_second = 1'000'000;
+    o.connection.limits.min_response_rate_grace = 300ms;
+    o.connection.limits.timeout_check_interval = 50ms;
+    o.shutdown_timeout = 2s;  // a failed test's stuck connection is aborted at the stop
+    return o;
+  }
+  int connect_and_request(std::string_view get) {
+    const harrier::net::endpoint& to = srv.local_endpoints().front();
+    const int fd = ::socket(to.family(), SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    REQUIRE(::connect(fd, to.data(), to.size()) == 0);
+    timeval timeout{10, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    REQUIRE(::write(fd, get.data(), get.size()) == static_cast<ssize_t>(get.size()));
+    return fd;
+  }
+};
+
+// Reads until the server closes or resets: the number of bytes received, or -1 after 10 s
+// without either.
+long long read_to_end(int fd) {
+  long long total = 0;
+  char buffer[64 * 1024];
+  for (;;) {
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n > 0) {
+      total += n;
+      continue;
+    }
+    if (n == 0 || errno == ECONNRESET) return total;
+    return -1;
+  }
+}
+
+}  // namespace
+
+TEST_CASE("a client that stops reading a response has its connection aborted",
+          "[http][server][timeouts]") {
+  big_response_server s;
+  const int fd = s.connect_and_request("GET /big HTTP/1.1\r\nHost: t\r\n\r\n");
+  // Nothing is read: the socket buffers fill, a send waits, and the check aborts it once it has
+  // waited longer than the grace period (its 64 KiB at 1 MB/s take less).
+  auto done = s.handler_done.get_future();
+  REQUIRE(done.wait_for(10s) == std::future_status::ready);
+  CHECK(s.saw_abort);
+  CHECK(s.chunks_written < k_chunks);
+  const long long received = read_to_end(fd);
+  ::close(fd);
+  CHECK(received >= 0);  // the server ended the connection
+  CHECK(received < static_cast<long long>(k_chunk * k_chunks));
+}
+
+TEST_CASE("a client that reads keeps its connection under the minimum response data rate",
+          "[http][server][timeouts]") {
+  big_response_server s;
+  const int fd = s.connect_and_request("GET /big HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+  const long long received = read_to_end(fd);
+  ::close(fd);
+  REQUIRE(s.handler_done.get_future().wait_for(10s) == std::future_status::ready);
+  CHECK_FALSE(s.saw_abort);
+  CHECK(s.chunks_written == k_chunks);
+  CHECK(received > static_cast<long long>(k_chunk * k_chunks));  // the body and its head
+}
