@@ -83,9 +83,15 @@ std::chrono::nanoseconds connection_core::check_send_rate(
   const auto elapsed =
       std::chrono::duration_cast<std::chrono::nanoseconds>(now - m_send_seen_since);
   if (elapsed < allowed) return allowed - elapsed;
-  // ordering: relaxed; the flag is read after the aborted send completes, which the abort's
+  // ordering: relaxed; the flag is read after the aborted send completes, which the
   // cancellation orders.
-  if (!m_send_too_slow.exchange(true, std::memory_order_relaxed)) abort();
+  if (!m_send_too_slow.exchange(true, std::memory_order_relaxed)) {
+    // Not abort(): that cancels request::aborted(), whose callbacks are the application's, and
+    // the server's heartbeat calls this holding its connection list's lock. The send fails
+    // instead, and the connection cancels request::aborted() itself (send_failed).
+    m_abort.request_cancellation();
+    m_transport.abort_io();
+  }
   return std::chrono::nanoseconds::max();
 }
 
