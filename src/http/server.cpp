@@ -22,6 +22,7 @@
 #include <harrier/diagnostics/trace_recorder.hpp>
 
 #include "core/logger.hpp"
+#include "http/async_event.hpp"
 
 namespace harrier::http {
 namespace {
@@ -140,6 +141,11 @@ struct server::connection_entry {
   http1_connection<tcp_transport>* connection;
   connection_entry* prev = nullptr;
   connection_entry* next = nullptr;
+  // The shutdown timeout aborts this connection outside m_mutex (abort_after_timeout):
+  // abort_pending is set under it, and serve() then waits for abort_done before the entry (in
+  // its frame) goes.
+  bool abort_pending = false;
+  detail::async_event abort_done;
 };
 
 server::server(net::io_context& io, server_options options, request_handler handler)
@@ -343,12 +349,15 @@ task<void> server::serve(net::tcp_stream stream, const net::listener& listener) 
     harrier::detail::harrier_logger()->error("connection ended by an unexpected error: {}",
                                              e.what());
   }
+  bool being_aborted = false;
   {
     std::lock_guard lock(m_mutex);
     if (entry.prev != nullptr) entry.prev->next = entry.next;
     if (entry.next != nullptr) entry.next->prev = entry.prev;
     if (m_connections == &entry) m_connections = entry.next;
+    being_aborted = entry.abort_pending;
   }
+  if (being_aborted) co_await entry.abort_done;  // abort_after_timeout still uses the entry
   connection_finished();
 }
 
@@ -392,15 +401,26 @@ task<void> server::abort_after_timeout() {
   const std::error_code ec =
       co_await net::sleep_for(m_io, m_options.shutdown_timeout, m_stop_timer.token());
   if (!ec) {
-    std::lock_guard lock(m_mutex);
-    std::size_t aborted = 0;
-    for (connection_entry* e = m_connections; e != nullptr; e = e->next, ++aborted) {
-      e->connection->abort();
+    // Marked under the lock, aborted after it: abort() cancels request::aborted(), whose
+    // callbacks are the application's, and one that resumes its handler inline (an event set
+    // from the callback) can run the connection to its end, which takes m_mutex (serve): with
+    // the lock held here, that thread deadlocked on itself and stop() never finished.
+    std::vector<connection_entry*> doomed;
+    {
+      std::lock_guard lock(m_mutex);
+      for (connection_entry* e = m_connections; e != nullptr; e = e->next) {
+        doomed.push_back(e);  // first: an entry marked is always in the list it waits for
+        e->abort_pending = true;
+      }
     }
     harrier::detail::harrier_logger()->warn(
         "shutdown timeout ({} ms) passed: aborting {} connection(s) still running",
         std::chrono::duration_cast<std::chrono::milliseconds>(m_options.shutdown_timeout).count(),
-        aborted);
+        doomed.size());
+    for (connection_entry* e : doomed) {
+      e->connection->abort();
+      e->abort_done.set();  // may resume serve(), which ends the entry: not touched after
+    }
   }
   m_timer_done.set();
 }

@@ -2,12 +2,16 @@
 // bounded (receive timeouts, futures waited for at most 10 s), so a server that never stops fails
 // the test instead of hanging it.
 
+#include <harrier/core/async_event.hpp>
+#include <harrier/core/cancellation.hpp>
 #include <harrier/core/spawn.hpp>
 #include <harrier/core/sync_wait.hpp>
 #include <harrier/http/response.hpp>
 #include <harrier/http/server.hpp>
 #include <harrier/net/io_context.hpp>
 #include <harrier/net/timer.hpp>
+
+#include "support/bounded_stop.hpp"
 
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -136,5 +140,34 @@ TEST_CASE("stop waits for a connection accepted after every earlier one had fini
   CHECK(response_b.starts_with("HTTP/1.1 200 "));
   CHECK(response_b.find("\r\nConnection: close\r\n") != std::string::npos);
   CHECK(response_b.ends_with("/slow"));
+  io.stop();
+}
+
+TEST_CASE("a handler resumed by request::aborted() at the shutdown timeout does not hang the stop",
+          "[http][server][shutdown]") {
+  // The handler waits for its token's cancellation through an event that the cancellation sets,
+  // so the cancellation resumes it inline. Its body is never read and no receive is pending, so
+  // the connection then runs to its end inline too. The shutdown timeout used to cancel the
+  // token holding the server's connection list lock, which the connection's end takes again on
+  // the same thread: stop() never finished.
+  harrier::net::io_context io;
+  server_options options;
+  options.endpoints.push_back(harrier::net::endpoint::parse("127.0.0.1:0"));
+  options.shutdown_timeout = 200ms;
+  std::promise<void> entered;
+  server srv(io, options, [&entered](request& req, response&) -> harrier::task<void> {
+    harrier::async_event aborted;
+    harrier::cancellation_registration on_abort(req.aborted(),
+                                                [&aborted]() noexcept { aborted.set(); });
+    entered.set_value();
+    co_await aborted.wait();
+  });
+  srv.start();
+  const int fd = connect_to(srv.local_endpoints().front());
+  send_all(fd, "POST /wait HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nhalf.");
+  REQUIRE(entered.get_future().wait_for(10s) == std::future_status::ready);
+  harrier::test::stop_bounded(srv, io);  // aborts the process after 30 s
+  CHECK(srv.stats().active_connections == 0);
+  ::close(fd);
   io.stop();
 }
