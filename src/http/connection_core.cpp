@@ -17,6 +17,7 @@
 #include <exception>
 #include <stdexcept>
 #include <system_error>
+#include <thread>
 
 namespace harrier::http::detail {
 
@@ -572,7 +573,7 @@ task<void> connection_core::close_connection() {
       }
     }
   }
-  m_transport.close();
+  close_transport();
   m_client_gone.request_cancellation();
 }
 
@@ -597,7 +598,29 @@ void connection_core::abort() noexcept {
   // A handler that ignores its token (one that blocks its thread) would hold the connection
   // open until it returns: the client learns of the abort now (audit 3: it got its empty reply
   // 5 s after the shutdown timeout, when the process exited).
-  m_transport.abort_io();
+  abort_transport();
+}
+
+void connection_core::abort_transport() noexcept {
+  std::uint8_t expected = k_transport_open;
+  // ordering: acq_rel pairs with close_transport: the socket is not closed under us.
+  if (m_transport_state.compare_exchange_strong(expected, k_transport_aborting,
+                                                std::memory_order_acq_rel)) {
+    m_transport.abort_io();
+    m_transport_state.store(k_transport_open, std::memory_order_release);
+  }
+}
+
+void connection_core::close_transport() noexcept {
+  std::uint8_t expected = k_transport_open;
+  // ordering: acq_rel pairs with abort_transport. An abort in progress is one shutdown(2) call:
+  // wait for it rather than close the descriptor under it.
+  while (!m_transport_state.compare_exchange_weak(expected, k_transport_closed,
+                                                  std::memory_order_acq_rel)) {
+    expected = k_transport_open;
+    std::this_thread::yield();
+  }
+  m_transport.close();
 }
 
 void connection_core_deleter::operator()(connection_core* core) const noexcept {

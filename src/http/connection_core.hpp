@@ -134,6 +134,12 @@ class connection_core {
     // ordering: release pairs with check_send_rate's acquire: it reads this send's size.
     m_send_seq.store(m_send_seq.load(std::memory_order_relaxed) + 1, std::memory_order_release);
   }
+  // abort_io() from any thread, never on a closed transport: the socket's state (and its
+  // descriptor, which another connection may reuse) goes away at close, which run() does while
+  // an abort() or a rate check may run elsewhere. close_transport (run() only) waits for an
+  // abort in progress.
+  void abort_transport() noexcept;
+  void close_transport() noexcept;
   // A send failed: the peer is gone, or the rate check aborted the connection (logged once).
   void send_failed() noexcept;
   void send_ends() noexcept {
@@ -250,6 +256,10 @@ class connection_core {
   std::uint64_t m_send_seen_seq = 0;
   transport_clock::time_point m_send_seen_since{};
   std::atomic<bool> m_send_too_slow{false};
+  static constexpr std::uint8_t k_transport_open = 0;
+  static constexpr std::uint8_t k_transport_aborting = 1;
+  static constexpr std::uint8_t k_transport_closed = 2;
+  std::atomic<std::uint8_t> m_transport_state{k_transport_open};
   bool m_send_rate_logged = false;  // run()'s side
   std::int64_t m_phase = 0;         // run() only: numbers the deadline phases
   std::atomic<bool> m_shutting_down{false};

@@ -90,7 +90,7 @@ std::chrono::nanoseconds connection_core::check_send_rate(
     // the server's heartbeat calls this holding its connection list's lock. The send fails
     // instead, and the connection cancels request::aborted() itself (send_failed).
     m_abort.request_cancellation();
-    m_transport.abort_io();
+    abort_transport();
   }
   return std::chrono::nanoseconds::max();
 }
