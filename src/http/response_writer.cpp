@@ -384,9 +384,11 @@ task<void> connection_core::write_file(response& res, int fd, std::uint64_t offs
   }
   const bool sent = co_await flush_output();  // the head and what was buffered go first
   if (!sent) co_return;
+  // The task first: its frame's allocation may throw, and a send marked pending would stay so.
+  task<io_result> sending =
+      m_transport.send_file(fd, offset, static_cast<std::size_t>(length), m_abort.token());
   send_begins(static_cast<std::size_t>(length));
-  const io_result r =
-      co_await m_transport.send_file(fd, offset, static_cast<std::size_t>(length), m_abort.token());
+  const io_result r = co_await std::move(sending);
   send_ends();
   if (r.error) {
     const std::errc e = static_cast<std::errc>(r.error.value());
