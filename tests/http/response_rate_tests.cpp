@@ -10,6 +10,7 @@
 #include "support/bounded_stop.hpp"
 
 #include <netinet/in.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -29,6 +30,7 @@ namespace {
 
 constexpr std::size_t k_chunk = 64 * 1024;
 constexpr std::size_t k_chunks = 256;  // 16 MiB: far more than loopback's socket buffers hold
+constexpr std::uint64_t k_file_bytes = 32 << 20;
 
 struct big_response_server {
   harrier::net::io_context io;
@@ -37,8 +39,17 @@ struct big_response_server {
   std::atomic<bool> saw_abort{false};
   server srv;
 
+  int file = -1;  // a sparse 32 MiB file for /file
+
   big_response_server()
       : srv(io, options(), [this](request& req, response& res) -> harrier::task<void> {
+          if (req.path() == "/file") {
+            res.set_content_length(k_file_bytes);
+            co_await res.write_file(file, 0, k_file_bytes);
+            saw_abort = req.aborted().is_cancellation_requested();
+            handler_done.set_value();
+            co_return;
+          }
           const std::string chunk(k_chunk, 'x');
           res.set_content_length(k_chunk * k_chunks);
           for (std::size_t i = 0; i < k_chunks; ++i) {
@@ -51,11 +62,17 @@ struct big_response_server {
           }
           handler_done.set_value();
         }) {
+    char path[] = "/tmp/harrier-rate-XXXXXX";
+    file = ::mkstemp(path);
+    REQUIRE(file >= 0);
+    ::unlink(path);
+    REQUIRE(::ftruncate(file, static_cast<::off_t>(k_file_bytes)) == 0);
     srv.start();
   }
   ~big_response_server() {
     harrier::test::stop_bounded(srv, io);
     io.stop();
+    ::close(file);
   }
   static server_options options() {
     server_options o;
@@ -122,4 +139,19 @@ TEST_CASE("a client that reads keeps its connection under the minimum response d
   CHECK_FALSE(s.saw_abort);
   CHECK(s.chunks_written == k_chunks);
   CHECK(received > static_cast<long long>(k_chunk * k_chunks));  // the body and its head
+}
+
+TEST_CASE("a client that stops reading a file response has its connection aborted",
+          "[http][server][timeouts]") {
+  // write_file sends by sendfile(2). As one send, 32 MiB at the 1 MB/s minimum would be allowed
+  // 33 s; in 256 KiB pieces each is allowed the 300 ms grace.
+  big_response_server s;
+  const int fd = s.connect_and_request("GET /file HTTP/1.1\r\nHost: t\r\n\r\n");
+  auto done = s.handler_done.get_future();
+  REQUIRE(done.wait_for(10s) == std::future_status::ready);
+  CHECK(s.saw_abort);
+  const long long received = read_to_end(fd);
+  ::close(fd);
+  CHECK(received >= 0);
+  CHECK(received < static_cast<long long>(k_file_bytes));
 }
