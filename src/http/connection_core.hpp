@@ -187,6 +187,9 @@ class connection_core {
   // flush_output's frame: the buffers to send (0: none), and the send's outcome (false: failed).
   std::size_t output_buffers(::iovec (&buffers)[2], std::span<const std::byte> extra) noexcept;
   bool output_sent(const io_result& r) noexcept;
+  // Sends over k_send_piece bytes go in pieces, each timed by the response data rate.
+  static constexpr std::size_t k_send_piece = 256 * 1024;
+  task<io_result> send_in_pieces(::iovec (&buffers)[2], std::size_t count);
   bool decide_keep_alive(const response& res) const noexcept;
 
   // watchdog.cpp: timeouts

@@ -225,11 +225,47 @@ task<bool> connection_core::flush_output(std::span<const std::byte> extra) {
   ::iovec buffers[2];
   const std::size_t count = output_buffers(buffers, extra);
   if (count == 0) co_return true;
-  send_begins(buffers[0].iov_len + (count > 1 ? buffers[1].iov_len : 0));
+  const std::size_t total = buffers[0].iov_len + (count > 1 ? buffers[1].iov_len : 0);
+  if (total > k_send_piece) [[unlikely]] {
+    const io_result r = co_await send_in_pieces(buffers, count);
+    co_return output_sent(r);
+  }
+  send_begins(total);
   const io_result r =
       co_await m_transport.sendv_op(std::span<const ::iovec>(buffers, count), m_abort.token());
   send_ends();
   co_return output_sent(r);
+}
+
+// A large buffered body (a handler's send() of megabytes) in pieces: as one send it was allowed
+// its whole size at the minimum response rate (19 hours for 16 MiB at 240 bytes/s) before a
+// client that stopped reading was let go. Each piece is a send of its own.
+task<io_result> connection_core::send_in_pieces(::iovec (&buffers)[2], std::size_t count) {
+  std::size_t sent = 0;
+  std::size_t index = 0;
+  std::size_t offset = 0;  // into buffers[index]
+  while (index < count) {
+    ::iovec piece[2];
+    std::size_t pieces = 0;
+    std::size_t size = 0;
+    while (index < count && size < k_send_piece) {
+      const std::size_t take = std::min(buffers[index].iov_len - offset, k_send_piece - size);
+      piece[pieces++] = ::iovec{static_cast<char*>(buffers[index].iov_base) + offset, take};
+      size += take;
+      offset += take;
+      if (offset == buffers[index].iov_len) {
+        ++index;
+        offset = 0;
+      }
+    }
+    send_begins(size);
+    const io_result r =
+        co_await m_transport.sendv_op(std::span<const ::iovec>(piece, pieces), m_abort.token());
+    send_ends();
+    if (r.error) co_return io_result{r.error, sent + r.bytes};
+    sent += size;
+  }
+  co_return io_result{{}, sent};
 }
 
 std::size_t connection_core::output_buffers(::iovec (&buffers)[2],
@@ -388,7 +424,7 @@ task<void> connection_core::write_file(response& res, int fd, std::uint64_t offs
   // its whole size at the minimum rate (12 hours for 10 MB at 240 bytes/s) before a client that
   // stopped reading was let go; a piece is allowed 18 minutes. Each piece costs a sendfile(2)
   // and the SIGPIPE mask's two calls: ~1 us per 256 KiB, which take ~20-40 us to copy.
-  constexpr std::uint64_t piece = 256 * 1024;
+  constexpr std::uint64_t piece = k_send_piece;
   std::uint64_t done = 0;
   while (done < length) {
     const auto size = static_cast<std::size_t>(std::min(piece, length - done));
@@ -468,7 +504,13 @@ task<void> connection_core::end_response(response& res) {
   ::iovec buffers[2];
   const std::size_t count = output_buffers(buffers, {});
   if (count == 0) co_return;
-  send_begins(buffers[0].iov_len + (count > 1 ? buffers[1].iov_len : 0));
+  const std::size_t total = buffers[0].iov_len + (count > 1 ? buffers[1].iov_len : 0);
+  if (total > k_send_piece) [[unlikely]] {
+    const io_result r = co_await send_in_pieces(buffers, count);
+    (void)output_sent(r);
+    co_return;
+  }
+  send_begins(total);
   const io_result r =
       co_await m_transport.sendv_op(std::span<const ::iovec>(buffers, count), m_abort.token());
   send_ends();
