@@ -8,11 +8,9 @@
 #include <harrier/net/io_context.hpp>
 
 #include "support/bounded_stop.hpp"
+#include "support/loopback_client.hpp"
 
-#include <netinet/in.h>
 #include <stdlib.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -93,28 +91,11 @@ struct big_response_server {
     return o;
   }
   int connect_and_request(std::string_view get) {
-    const harrier::net::endpoint& to = srv.local_endpoints().front();
-    const int fd = ::socket(to.family(), SOCK_STREAM, 0);
-    REQUIRE(fd >= 0);
-    REQUIRE(::connect(fd, to.data(), to.size()) == 0);
-    timeval timeout{10, 0};
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-    REQUIRE(::write(fd, get.data(), get.size()) == static_cast<ssize_t>(get.size()));
+    const int fd = harrier::test::connect_with_timeout(srv.local_endpoints().front());
+    harrier::test::send_all(fd, get);
     return fd;
   }
 };
-
-// Reads until the server closes: everything received ("<timeout>" after 10 s without a close).
-std::string read_all_until_closed(int fd) {
-  std::string data;
-  char buffer[64 * 1024];
-  for (;;) {
-    const ssize_t n = ::read(fd, buffer, sizeof buffer);
-    if (n == 0) return data;
-    if (n < 0) return "<timeout>";
-    data.append(buffer, static_cast<std::size_t>(n));
-  }
-}
 
 // Reads until the server closes or resets: the number of bytes received, or -1 after 10 s
 // without either.
@@ -132,22 +113,28 @@ long long read_to_end(int fd) {
   }
 }
 
+// Requests `get` and reads nothing: the server must abort the connection within 10 s (the
+// handler finishes and saw request::aborted()), after sending less than `full` bytes.
+void expect_aborted_when_not_read(big_response_server& s, std::string_view get,
+                                  std::uint64_t full) {
+  const int fd = s.connect_and_request(get);
+  REQUIRE(s.handler_done.get_future().wait_for(10s) == std::future_status::ready);
+  CHECK(s.saw_abort);
+  const long long received = read_to_end(fd);
+  ::close(fd);
+  CHECK(received >= 0);  // the server ended the connection
+  CHECK(received < static_cast<long long>(full));
+}
+
 }  // namespace
 
 TEST_CASE("a client that stops reading a response has its connection aborted",
           "[http][server][timeouts]") {
-  big_response_server s;
-  const int fd = s.connect_and_request("GET /big HTTP/1.1\r\nHost: t\r\n\r\n");
   // Nothing is read: the socket buffers fill, a send waits, and the check aborts it once it has
   // waited longer than the grace period (its 64 KiB at 1 MB/s take less).
-  auto done = s.handler_done.get_future();
-  REQUIRE(done.wait_for(10s) == std::future_status::ready);
-  CHECK(s.saw_abort);
+  big_response_server s;
+  expect_aborted_when_not_read(s, "GET /big HTTP/1.1\r\nHost: t\r\n\r\n", k_chunk * k_chunks);
   CHECK(s.chunks_written < k_chunks);
-  const long long received = read_to_end(fd);
-  ::close(fd);
-  CHECK(received >= 0);  // the server ended the connection
-  CHECK(received < static_cast<long long>(k_chunk * k_chunks));
 }
 
 TEST_CASE("a client that reads keeps its connection under the minimum response data rate",
@@ -167,14 +154,7 @@ TEST_CASE("a client that stops reading a file response has its connection aborte
   // write_file sends by sendfile(2). As one send, 32 MiB at the 1 MB/s minimum would be allowed
   // 33 s; in 256 KiB pieces each is allowed the 300 ms grace.
   big_response_server s;
-  const int fd = s.connect_and_request("GET /file HTTP/1.1\r\nHost: t\r\n\r\n");
-  auto done = s.handler_done.get_future();
-  REQUIRE(done.wait_for(10s) == std::future_status::ready);
-  CHECK(s.saw_abort);
-  const long long received = read_to_end(fd);
-  ::close(fd);
-  CHECK(received >= 0);
-  CHECK(received < static_cast<long long>(k_file_bytes));
+  expect_aborted_when_not_read(s, "GET /file HTTP/1.1\r\nHost: t\r\n\r\n", k_file_bytes);
 }
 
 TEST_CASE("a client that stops reading a large buffered body has its connection aborted",
@@ -182,14 +162,7 @@ TEST_CASE("a client that stops reading a large buffered body has its connection 
   // 16 MiB handed to send() at once: as one send it would be allowed 16.8 s at 1 MB/s; in
   // 256 KiB pieces each is allowed the 300 ms grace.
   big_response_server s;
-  const int fd = s.connect_and_request("GET /whole HTTP/1.1\r\nHost: t\r\n\r\n");
-  auto done = s.handler_done.get_future();
-  REQUIRE(done.wait_for(10s) == std::future_status::ready);
-  CHECK(s.saw_abort);
-  const long long received = read_to_end(fd);
-  ::close(fd);
-  CHECK(received >= 0);
-  CHECK(received < static_cast<long long>(k_chunk * k_chunks));
+  expect_aborted_when_not_read(s, "GET /whole HTTP/1.1\r\nHost: t\r\n\r\n", k_chunk * k_chunks);
 }
 
 TEST_CASE("a large buffered body sent in pieces arrives whole and in order",
@@ -197,7 +170,7 @@ TEST_CASE("a large buffered body sent in pieces arrives whole and in order",
   big_response_server s;
   const int fd =
       s.connect_and_request("GET /whole HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
-  const std::string data = read_all_until_closed(fd);
+  const std::string data = harrier::test::read_until_closed(fd);
   ::close(fd);
   REQUIRE(s.handler_done.get_future().wait_for(10s) == std::future_status::ready);
   CHECK_FALSE(s.saw_abort);

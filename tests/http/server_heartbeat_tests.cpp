@@ -6,12 +6,10 @@
 #include <harrier/http/server.hpp>
 #include <harrier/net/io_context.hpp>
 
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include "support/bounded_stop.hpp"
+#include "support/loopback_client.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -22,6 +20,8 @@
 
 using namespace harrier::http;
 using namespace std::chrono_literals;
+using harrier::test::read_until_closed;
+using harrier::test::send_all;
 
 namespace {
 
@@ -46,32 +46,8 @@ struct heartbeat_server {
     return o;
   }
   // A connected socket whose reads give up after 10 s.
-  int connect() const {
-    const harrier::net::endpoint& to = srv.local_endpoints().front();
-    const int fd = ::socket(to.family(), SOCK_STREAM, 0);
-    REQUIRE(fd >= 0);
-    REQUIRE(::connect(fd, to.data(), to.size()) == 0);
-    timeval timeout{10, 0};
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-    return fd;
-  }
+  int connect() const { return harrier::test::connect_with_timeout(srv.local_endpoints().front()); }
 };
-
-void send_all(int fd, std::string_view bytes) {
-  REQUIRE(::write(fd, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()));
-}
-
-// Reads until the server closes: the bytes, or "<timeout>" when 10 s passed without a close.
-std::string read_until_closed(int fd) {
-  std::string data;
-  char buffer[4096];
-  for (;;) {
-    const ssize_t n = ::read(fd, buffer, sizeof buffer);
-    if (n == 0) return data;
-    if (n < 0) return "<timeout>";
-    data.append(buffer, static_cast<std::size_t>(n));
-  }
-}
 
 // Reads one response to a keep-alive GET of hello (its length is known).
 std::string read_hello_response(int fd) {

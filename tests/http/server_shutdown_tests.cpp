@@ -12,10 +12,8 @@
 #include <harrier/net/timer.hpp>
 
 #include "support/bounded_stop.hpp"
+#include "support/loopback_client.hpp"
 
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -26,33 +24,10 @@
 
 using namespace harrier::http;
 using namespace std::chrono_literals;
+using harrier::test::read_until_closed;
+using harrier::test::send_all;
 
 namespace {
-
-int connect_to(const harrier::net::endpoint& to) {
-  const int fd = ::socket(to.family(), SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  REQUIRE(::connect(fd, to.data(), to.size()) == 0);
-  timeval timeout{10, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  return fd;
-}
-
-void send_all(int fd, std::string_view bytes) {
-  REQUIRE(::write(fd, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()));
-}
-
-// Reads until the server closes: the bytes, or "<timeout>" when 10 s passed without a close.
-std::string read_until_closed(int fd) {
-  std::string data;
-  char buffer[4096];
-  for (;;) {
-    const ssize_t n = ::read(fd, buffer, sizeof buffer);
-    if (n == 0) return data;
-    if (n < 0) return "<timeout>";
-    data.append(buffer, static_cast<std::size_t>(n));
-  }
-}
 
 harrier::task<void> stop_then_signal(server& srv, std::promise<void>& stopped) {
   co_await srv.stop();
@@ -104,7 +79,7 @@ TEST_CASE("stop waits for a connection accepted after every earlier one had fini
   });
   srv.start();
 
-  const int a = connect_to(srv.local_endpoints().front());
+  const int a = harrier::test::connect_with_timeout(srv.local_endpoints().front());
   send_all(a, "GET /a HTTP/1.1\r\nHost: t\r\n\r\n");
   REQUIRE(read_response(a, "/a").starts_with("HTTP/1.1 200 "));  // A is now idle, kept alive
 
@@ -128,7 +103,7 @@ TEST_CASE("stop waits for a connection accepted after every earlier one had fini
   harrier::spawn(stop_then_signal(srv, stopped), "test: stop");  // runs until it must wait
   REQUIRE(srv.is_stopping());
   ::close(a);
-  const int b = connect_to(srv.local_endpoints().front());
+  const int b = harrier::test::connect_with_timeout(srv.local_endpoints().front());
   send_all(b, "GET /slow HTTP/1.1\r\nHost: t\r\n\r\n");
   release_io();
 
@@ -163,7 +138,7 @@ TEST_CASE("a handler resumed by request::aborted() at the shutdown timeout does 
     co_await aborted.wait();
   });
   srv.start();
-  const int fd = connect_to(srv.local_endpoints().front());
+  const int fd = harrier::test::connect_with_timeout(srv.local_endpoints().front());
   send_all(fd, "POST /wait HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nhalf.");
   REQUIRE(entered.get_future().wait_for(10s) == std::future_status::ready);
   harrier::test::stop_bounded(srv, io);  // aborts the process after 30 s
