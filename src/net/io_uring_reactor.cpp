@@ -260,7 +260,7 @@ class io_uring_reactor final : public reactor {
     if (op->kind == op_kind::recv_provided || op->kind == op_kind::accept) {
       socket_state* s = op->socket;
       s->recv_waiters.remove(op);
-      complete(op, -ECANCELED);
+      if (!(op->deliver_received && !stopping() && deliver_received(op))) complete(op, -ECANCELED);
       note_idle(s);
       return;
     }
@@ -281,6 +281,25 @@ class io_uring_reactor final : public reactor {
       ::io_uring_prep_cancel_fd(sqe, s->fd, IORING_ASYNC_CANCEL_ALL);
       ::io_uring_sqe_set_data64(sqe, tag_ignore);
     }
+  }
+
+  // Bytes that reached the socket before now are in one of three places: queued on it
+  // (harvested), in the CQ (not harvested yet), or still in the socket, its multishot's task work
+  // deferred until this thread next enters the kernel (DEFER_TASKRUN). A MSG_PEEK sees only the
+  // last, and only until that next enter, which on a pool can come before the cancelled
+  // receive's owner looks. So run the task work now, harvest, and take the first queued.
+  bool deliver_received(io_operation* op) noexcept override {
+    socket_state* s = op->socket;
+    if (s->closing) return false;
+    if (s->pending.empty() && s->multishot_armed && !m_harvesting) {
+      count_wait();
+      ::io_uring_get_events(&m_ring);
+      harvest();
+    }
+    if (s->pending.empty()) return false;
+    deliver(s, op, s->pending.pop());
+    note_idle(s);
+    return true;
   }
 
   void close_socket(socket_state* s) noexcept override {
@@ -389,6 +408,7 @@ class io_uring_reactor final : public reactor {
   }
 
   void harvest() noexcept {
+    m_harvesting = true;  // nothing here cancels, but a nested harvest would see its CQEs twice
     unsigned head;
     unsigned count = 0;
     ::io_uring_cqe* cqe;
@@ -412,6 +432,7 @@ class io_uring_reactor final : public reactor {
       }
     }
     ::io_uring_cq_advance(&m_ring, count);
+    m_harvesting = false;
   }
 
   void on_op(io_operation* op, int res) noexcept {
@@ -552,6 +573,7 @@ class io_uring_reactor final : public reactor {
   io_options m_options;
   ::io_uring m_ring{};
   bool m_ring_open = false;
+  bool m_harvesting = false;
   unsigned m_setup_flags = 0;
   int m_wake_fd = -1;
   std::uint64_t m_wake_value = 0;

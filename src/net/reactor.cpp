@@ -248,7 +248,9 @@ void reactor::start_or_refuse(io_operation* op) noexcept {
   ++m_open_ops;
   m_pending_published.store(m_open_ops, std::memory_order_relaxed);
   if (op->cancel_before_start || m_stop_handled || (op->socket != nullptr && op->socket->closing)) {
-    complete(op, -ECANCELED);
+    const bool delivered = op->cancel_before_start && op->deliver_received && !m_stop_handled &&
+                           !op->socket->closing && deliver_received(op);
+    if (!delivered) complete(op, -ECANCELED);
     return;
   }
   if (op->kind == op_kind::timer) {
@@ -265,7 +267,9 @@ void reactor::consume_cancel(io_operation* op) noexcept {
   } else if (!op->started) {
     if (take_parked(op)) {
       adopt_parked(op);
-      complete(op, -ECANCELED);
+      if (!(op->deliver_received && !m_stop_handled && deliver_received(op))) {
+        complete(op, -ECANCELED);
+      }
     } else {
       op->cancel_before_start = true;  // its submit node is still behind in the queue
     }

@@ -116,6 +116,10 @@ class reactor : public io_driver {
   // Takes back an operation that try_park parked and the I/O thread never started (it is being
   // cancelled). False if it is not parked; the backend then makes sure it cannot park later.
   virtual bool take_parked(io_operation*) noexcept { return false; }
+  // A cancelled recv_provided that asked for recv_cancel::deliver_received, held by this thread
+  // and on no list: completes it with what its socket had received by now, if anything, and
+  // returns true. False leaves it to be completed with -ECANCELED.
+  virtual bool deliver_received(io_operation*) noexcept { return false; }
   virtual void poll(std::int64_t timeout_ns) noexcept = 0;  // -1: no limit
   // Any thread.
   virtual void register_socket(socket_state*) {}

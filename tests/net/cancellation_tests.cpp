@@ -6,7 +6,14 @@
 #include <harrier/core/cancellation.hpp>
 #include <harrier/core/when_all.hpp>
 
+#include <poll.h>
+#include <sys/socket.h>
+
 #include <atomic>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <string_view>
 
 using namespace net_test;
 using harrier::cancellation_source;
@@ -279,4 +286,85 @@ TEST_CASE("a receive cancelled while it parks completes with operation_canceled 
     co_return cancelled == k_rounds&& got == 1;
   };
   CHECK(run(body(env.context, provided), 30s));
+}
+
+namespace {
+
+// Runs an action on the I/O thread as it hands out the next batch of completions (post_batch is
+// called there), then passes the batch on to a test_pool.
+class hooked_pool final : public harrier::executor {
+ public:
+  void on_next_batch(std::function<void()> action) {
+    std::lock_guard lock(m_mutex);
+    m_action = std::move(action);
+  }
+  void post(std::coroutine_handle<> h) override { m_inner.post(h); }
+  void post_batch(std::span<const std::coroutine_handle<>> batch) override {
+    std::function<void()> action;
+    {
+      std::lock_guard lock(m_mutex);
+      action.swap(m_action);
+    }
+    if (action) action();
+    m_inner.post_batch(batch);
+  }
+
+ private:
+  std::mutex m_mutex;
+  std::function<void()> m_action;
+  test_pool m_inner{2};
+};
+
+}  // namespace
+
+TEST_CASE("a receive cancelled with deliver_received completes with the bytes that had arrived",
+          "[net][cancel]") {
+  // An idle wait that a deadline cancels must not lose a request that came as it fired. Here the
+  // bytes arrive and the cancellation is consumed within one turn of the I/O thread, before it
+  // next polls: on io_uring the bytes are still in the socket then, the multishot's task work
+  // deferred (DEFER_TASKRUN), and that next poll takes them into a provided buffer where the
+  // receiver's MSG_PEEK would not see them; on epoll they stay in the socket.
+  const auto backend =
+      GENERATE(harrier::net::backend_kind::io_uring, harrier::net::backend_kind::epoll);
+  const bool inline_dispatch = GENERATE(true, false);
+  INFO(harrier::net::to_string(backend) << (inline_dispatch ? "/inline" : "/pool"));
+  std::unique_ptr<hooked_pool> dispatch;
+  if (!inline_dispatch) dispatch = std::make_unique<hooked_pool>();
+  harrier::net::io_context context(harrier::net::io_options{usable(backend), dispatch.get()});
+  auto body = [](harrier::net::io_context& ctx, hooked_pool* pool) -> task<std::string> {
+    auto [server, client] = co_await connected_pair(ctx);
+    // A first receive arms io_uring's multishot receive.
+    NET_EXPECT(::send(client.native_handle(), "a", 1, MSG_NOSIGNAL) == 1);
+    auto first = co_await server.recv_provided();
+    NET_EXPECT(!first.error && first.buffer.size() == 1);
+    cancellation_source source;
+    bool arrived = false;
+    // On the I/O thread: the bytes come, then the cancellation, consumed at once there.
+    std::function<void()> action = [&source, &arrived, client_fd = client.native_handle(),
+                                    server_fd = server.native_handle()] {
+      if (::send(client_fd, "bc", 2, MSG_NOSIGNAL) == 2) {
+        ::pollfd p{server_fd, POLLIN, 0};
+        arrived = ::poll(&p, 1, 5000) == 1;  // loopback: there at once
+      }
+      source.request_cancellation();
+    };
+    if (pool != nullptr) {
+      pool->on_next_batch(std::move(action));
+      action = nullptr;
+    }
+    // With a pool, this timer's completion is the batch that runs the action (hooked_pool).
+    harrier::spawn(act_after_timer(ctx, std::move(action)));
+    auto r =
+        co_await server.recv_provided(source.token(), harrier::net::recv_cancel::deliver_received);
+    NET_EXPECT(arrived);
+    NET_EXPECT(!r.error);
+    std::string got(reinterpret_cast<const char*>(r.buffer.bytes().data()), r.buffer.size());
+    while (got.size() < 2) {  // the rest, should the bytes have come apart
+      auto more = co_await server.recv_provided();
+      NET_EXPECT(!more.error && !more.buffer.empty());
+      got.append(reinterpret_cast<const char*>(more.buffer.bytes().data()), more.buffer.size());
+    }
+    co_return got;
+  };
+  CHECK(run(body(context, dispatch.get())) == "bc");
 }

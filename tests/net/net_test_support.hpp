@@ -20,6 +20,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -207,6 +208,15 @@ inline harrier::task<std::pair<harrier::net::tcp_stream, harrier::net::tcp_strea
   auto a = co_await l.accept();
   NET_EXPECT(!a.error);
   co_return std::pair{std::move(a.stream), std::move(c.stream)};
+}
+
+// With inline dispatch: runs `action` (if any) on the I/O thread, 1 ms from now, in this
+// coroutine resumed there by a timer (with a pool it resumes on a worker).
+inline harrier::task<void> act_after_timer(harrier::net::io_context& ctx,
+                                           std::function<void()> action) {
+  auto e = co_await harrier::net::sleep_for(ctx, 1ms);
+  NET_EXPECT(!e);
+  if (action) action();
 }
 
 }  // namespace net_test

@@ -24,6 +24,16 @@ void give_back(buffer_ring* ring, std::uint16_t id) noexcept;
 std::byte* ring_buffer_address(const buffer_ring* ring, std::uint16_t id) noexcept;
 }  // namespace detail
 
+// What a cancelled recv_provided completes with.
+// - immediate: operation_canceled, whatever the socket holds (it stays for the next receive).
+// - deliver_received: what had reached the socket before the cancellation took effect (bytes,
+//   EOF or an error), when there is any; operation_canceled otherwise. For waits that a deadline
+//   ends (an idle keep-alive connection): a request that arrived as the deadline fired is
+//   answered instead of being closed on. On io_uring such bytes can sit in a provided buffer
+//   already, where a MSG_PEEK on the socket cannot see them; collecting them costs the I/O
+//   thread one io_uring_enter when nothing has come.
+enum class recv_cancel : std::uint8_t { immediate, deliver_received };
+
 class recv_buffer {
  public:
   recv_buffer() noexcept = default;

@@ -49,8 +49,10 @@ class tcp_stream {
                                      cancellation_token token = {}) noexcept {
     return detail::recv_op(m_state, buffer, std::move(token));
   }
-  [[nodiscard]] detail::recv_provided_op recv_provided(cancellation_token token = {}) noexcept {
-    return detail::recv_provided_op(m_state, std::move(token));
+  // on_cancel: see recv_cancel (recv_buffer.hpp).
+  [[nodiscard]] detail::recv_provided_op recv_provided(
+      cancellation_token token = {}, recv_cancel on_cancel = recv_cancel::immediate) noexcept {
+    return detail::recv_provided_op(m_state, std::move(token), on_cancel);
   }
   [[nodiscard]] detail::send_op send(std::span<const std::byte> data,
                                      cancellation_token token = {}) noexcept {

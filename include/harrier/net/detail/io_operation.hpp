@@ -113,6 +113,7 @@ class io_operation : public submit_link, public cancel_link {
   bool cancel_before_start = false;
   bool completion_deferred = false;
   bool no_wait = false;  // accept: complete with -EAGAIN rather than wait (listener::try_accept)
+  bool deliver_received = false;  // recv_provided: recv_cancel::deliver_received
   std::atomic<std::uint8_t> cancel_phase{0};
 
   int result = 0;               // bytes or accepted fd when >= 0, -errno otherwise

@@ -53,8 +53,10 @@ class recv_op : public socket_awaitable<recv_op> {
 
 class recv_provided_op : public socket_awaitable<recv_provided_op> {
  public:
-  recv_provided_op(socket_state* s, cancellation_token t) noexcept
-      : socket_awaitable(op_kind::recv_provided, s, std::move(t)) {}
+  recv_provided_op(socket_state* s, cancellation_token t, recv_cancel on_cancel) noexcept
+      : socket_awaitable(op_kind::recv_provided, s, std::move(t)) {
+    deliver_received = on_cancel == recv_cancel::deliver_received;
+  }
   recv_buffer_result await_resume() noexcept;
 
   // The result, filled by the backend: a ring buffer (io_uring) or a pool block (epoll).
