@@ -139,7 +139,8 @@ task<void> connection_core::run() {
       if (fired != deadline_kind::none) {  // keep-alive, first request, shutdown
         // The deadline fired, but a request may have come all the same: its bytes received
         // while the connection waited for a thread (a pool starved by blocking handlers) and
-        // the heartbeat saw it idle, or in the socket unseen when the wait was cancelled.
+        // the heartbeat saw it idle, or as the deadline fired (a cancelled wait_readable
+        // completes with what had arrived; input_waiting() asks transports without it).
         // Closing lost requests the clients had sent before shutdown (2 of 12 in a CI run of
         // the contract test). They are answered, with Connection: close. Only the idle waits'
         // token was cancelled, so the rest of the request reads under its own timeouts.

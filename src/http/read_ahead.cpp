@@ -7,10 +7,11 @@
 // answer (sends are not cancelled).
 //
 // Two forms. On a transport that can wait without a buffer (TCP: wait_readable), the read-ahead
-// only waits: bytes that arrive stay in the transport, and the receive buffer is free, so a
-// keep-alive connection that waits for its next request can give the buffer back (run).
-// Otherwise it receives into the free end of the receive buffer, which run() leaves alone until
-// it has joined, and take_read_ahead moves those bytes to where the buffer's end is by then.
+// of a request that keeps the connection only waits: bytes that arrive stay in the transport,
+// and the receive buffer is free, so a keep-alive connection that waits for its next request can
+// give the buffer back (run). Otherwise it receives into the free end of the receive buffer,
+// which run() leaves alone until it has joined, and take_read_ahead moves those bytes to where
+// the buffer's end is by then.
 
 #include "http/connection_core.hpp"
 
@@ -25,7 +26,11 @@ void connection_core::start_read_ahead() {
   m_read_ahead_active = true;
   m_read_ahead_offset = m_end;
   m_read_ahead_done.reset();
-  m_read_ahead_waits_only = m_transport.can_wait_readable();
+  // A request that ends the connection (Connection: close, HTTP/1.0) is not followed by an idle
+  // wait, so its read-ahead receives instead: a wait's cancellation at the close would cost a
+  // system call to collect what had arrived (net::recv_cancel), a receive's does not.
+  m_read_ahead_waits_only =
+      m_transport.can_wait_readable() && m_request_keep_alive && !m_last_request;
   read_ahead(m_read_ahead_waits_only ? std::span<std::byte>{} : free_space());
 }
 

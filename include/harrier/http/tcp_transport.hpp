@@ -61,10 +61,12 @@ class tcp_transport {
     auto& send = op.emplace<send_vector>(*m_stream, buffers, std::move(token));
     return !send.operation.await_ready() && send.operation.await_suspend(h);
   }
-  // Waits for input and keeps it for recv(); bytes: how many are waiting (0: EOF).
+  // Waits for input and keeps it for recv(); bytes: how many are waiting (0: EOF). Cancelled,
+  // it completes with input that had reached the socket by then (net::recv_cancel).
   task<io_result> wait_readable(cancellation_token token) {
     if (m_leftover.empty()) {
-      net::recv_buffer_result got = co_await m_stream->recv_provided(std::move(token));
+      net::recv_buffer_result got =
+          co_await m_stream->recv_provided(std::move(token), net::recv_cancel::deliver_received);
       co_return keep(std::move(got));
     }
     co_return io_result{{}, m_leftover.size() - m_offset};
@@ -107,7 +109,9 @@ class tcp_transport {
   };
   struct wait_op {
     wait_op(tcp_transport& t, cancellation_token token) noexcept
-        : transport(t), operation(t.m_stream->recv_provided(std::move(token))) {}
+        : transport(t),
+          operation(
+              t.m_stream->recv_provided(std::move(token), net::recv_cancel::deliver_received)) {}
     io_result finish() noexcept { return transport.keep(operation.await_resume()); }
     tcp_transport& transport;
     net::detail::recv_provided_op operation;

@@ -18,7 +18,9 @@
 // A transport may also offer `send_file(fd, offset, length, token)` (zero-copy file sending);
 // when it does not, the connection reads the file and writes the bytes as any body. And it may
 // offer `wait_readable(token)`: wait for input without a buffer, keeping what arrives for the next
-// recv (result bytes: how much is there, 0 at EOF). An idle keep-alive connection then gives its
+// recv (result bytes: how much is there, 0 at EOF); cancelled, it completes with the input that
+// had arrived by then, if any, rather than the cancellation (a request sent as the keep-alive
+// timeout fired is then answered). An idle keep-alive connection then gives its
 // receive buffer back while it waits. With wait_readable it may offer `take_ready(buffer)`
 // (noexcept, synchronous): copy what wait_readable kept into the buffer and return how many
 // bytes, 0 when nothing waits; the connection then takes the bytes without a recv (and its
