@@ -8,8 +8,11 @@
 // - strings and keys of printable ASCII without '"' or '\', copied between quotes;
 // - objects and arrays, recursively (objects in the map's order, as dump() writes them).
 // Everything else (a string with escapes, control characters or UTF-8, floating point numbers,
-// binary values) is written by dump() for that value alone, so its escaping, its number format
-// and its exceptions (invalid UTF-8: type_error 316) stay exactly nlohmann's.
+// binary values) is written by dump() for that value alone, so its escaping and its number
+// format stay exactly nlohmann's. A string that is not UTF-8 (a handler that echoes a query
+// value it was sent as %ff) has each invalid byte replaced with U+FFFD, as Go's encoding/json
+// does, instead of dump()'s exception: that became a 500 and an error line per request, for
+// any client to send.
 
 #include "middleware/json_text.hpp"
 
@@ -53,6 +56,10 @@ bool append_plain_string(std::string& out, std::string_view s, char tail = '\0')
   return true;
 }
 
+std::string dump_replacing(const nlohmann::json& value) {
+  return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 template <typename Integer>
 void append_integer(std::string& out, Integer value) {
   char digits[24];
@@ -84,7 +91,7 @@ void append_value(std::string& out, const nlohmann::json& value) {
         if (!first) out += ',';
         first = false;
         if (!append_plain_string(out, key, ':')) {
-          out += nlohmann::json(key).dump();
+          out += dump_replacing(nlohmann::json(key));
           out += ':';
         }
         append_value(out, member);
@@ -106,7 +113,7 @@ void append_value(std::string& out, const nlohmann::json& value) {
     default:  // floating point, binary, discarded
       break;
   }
-  out += value.dump();
+  out += dump_replacing(value);
 }
 
 }  // namespace

@@ -1,7 +1,7 @@
 #pragma once
 // json_text(value): the compact text of a JSON document, the same bytes as value.dump()
-// (json_text.cpp says how it is faster and where it falls back to dump()). Throws what dump()
-// throws (nlohmann::json::type_error for a string that is not UTF-8).
+// (json_text.cpp says how it is faster and where it falls back to dump()), except that a string
+// that is not UTF-8 has its invalid bytes replaced with U+FFFD rather than throwing.
 
 #include <nlohmann/json.hpp>
 

@@ -174,7 +174,8 @@ result problem(int status, std::string title, std::string detail, nlohmann::json
     for (auto& [key, value] : extensions.items())
       doc[key] = value;
   }
-  result r = results_access::make(status, "application/problem+json", doc.dump());
+  // The detail may quote what the client sent (a query value): not always UTF-8.
+  result r = results_access::make(status, "application/problem+json", detail::json_text(doc));
   return std::move(results_access::problem(r));
 }
 
