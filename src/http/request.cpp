@@ -54,15 +54,20 @@ bool request_body::is_complete() const noexcept {
   return m_core->body_complete();
 }
 
-bool percent_decode(std::string_view text, std::string& out, bool plus_as_space) {
+namespace {
+
+bool decode(std::string_view text, std::string& out, bool plus_as_space, bool keep_malformed) {
   out.reserve(out.size() + text.size());
   for (std::size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
     if (c == '%') {
-      if (i + 2 >= text.size()) return false;
-      const int high = hex_value(text[i + 1]);
-      const int low = hex_value(text[i + 2]);
-      if (high < 0 || low < 0) return false;
+      const int high = i + 2 < text.size() ? hex_value(text[i + 1]) : -1;
+      const int low = i + 2 < text.size() ? hex_value(text[i + 2]) : -1;
+      if (high < 0 || low < 0) {
+        if (!keep_malformed) return false;
+        out.push_back('%');
+        continue;
+      }
       out.push_back(static_cast<char>(high * 16 + low));
       i += 2;
     } else if (c == '+' && plus_as_space) {
@@ -72,6 +77,18 @@ bool percent_decode(std::string_view text, std::string& out, bool plus_as_space)
     }
   }
   return true;
+}
+
+}  // namespace
+
+bool percent_decode(std::string_view text, std::string& out, bool plus_as_space) {
+  return decode(text, out, plus_as_space, false);
+}
+
+std::string percent_decode_lenient(std::string_view text, bool plus_as_space) {
+  std::string out;
+  decode(text, out, plus_as_space, true);
+  return out;
 }
 
 std::optional<std::string_view> find_query_parameter(std::string_view query,

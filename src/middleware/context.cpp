@@ -21,17 +21,13 @@ std::uint64_t next_random() {
 std::optional<std::string> context::route_value(std::string_view name) const {
   const route_values& values = route_parameters();
   if (!values.contains(name)) return std::nullopt;
-  std::string decoded;
-  if (!http::percent_decode(values.get(name), decoded)) return std::nullopt;
-  return decoded;
+  return http::percent_decode_lenient(values.get(name));
 }
 
 std::optional<std::string> context::query(std::string_view name) const {
   auto raw = http::find_query_parameter(m_request.query(), name);
   if (!raw) return std::nullopt;
-  std::string decoded;
-  if (!http::percent_decode(*raw, decoded, /*plus_as_space=*/true)) return std::nullopt;
-  return decoded;
+  return http::percent_decode_lenient(*raw, /*plus_as_space=*/true);
 }
 
 context::forwarded_values& context::forwarded() {

@@ -90,6 +90,11 @@ TEST_CASE("percent-decoding and query parameters", "[http][target]") {
   CHECK_FALSE(percent_decode("bad%2", out));
   out.clear();
   CHECK_FALSE(percent_decode("bad%zz", out));
+  // The lenient form keeps what is malformed and decodes the rest.
+  CHECK(percent_decode_lenient("a%zz%20b%2") == "a%zz b%2");
+  CHECK(percent_decode_lenient("%", true) == "%");
+  CHECK(percent_decode_lenient("x+%2B%4", true) == "x +%4");
+  CHECK(percent_decode_lenient("%%41") == "%A");
   CHECK(find_query_parameter("ms=10&n=3", "n") == "3");
   CHECK(find_query_parameter("ms=10&n=3", "ms") == "10");
   CHECK(find_query_parameter("flag&ms=1", "flag") == "");

@@ -72,6 +72,20 @@ class Routes(harness.ServerTestCase):
         res, _ = self.request("GET", "/async/delay?ms=999999999")
         self.assertEqual(res.status, 400)
 
+    def test_a_query_value_that_is_not_utf8_or_well_escaped_is_a_400(self):
+        # A value that decodes to invalid UTF-8 is quoted in the problem's detail (as U+FFFD): it
+        # was a 500 and an error log line per request. A malformed escape is kept as it is (as
+        # ASP.NET Core does), so it fails to parse: it read as absent, the default then served.
+        for path in ("/async/delay?ms=%ff", "/cpu?n=%c3%28", "/sync/sleep?ms=%ed%a0%80",
+                     "/async/delay?ms=%zz", "/async/delay?ms=%", "/cpu?n=%2"):
+            with self.subTest(path=path):
+                res, body = self.request("GET", path)
+                self.assertEqual(res.status, 400)
+                problem = json.loads(body)
+                self.assertEqual(problem["status"], 400)
+                if "%f" in path or "%c" in path or "%e" in path:
+                    self.assertIn("\ufffd", problem["detail"])
+
     def test_healthz_is_healthy(self):
         res, body = self.request("GET", "/healthz")
         self.assertEqual(res.status, 200)

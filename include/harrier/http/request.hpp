@@ -119,6 +119,10 @@ class request {
 // Percent-decodes `text` into `out` (appending). '+' becomes a space when plus_as_space (query
 // strings). Returns false, leaving `out` partly written, on a malformed escape.
 bool percent_decode(std::string_view text, std::string& out, bool plus_as_space = false);
+// The same, keeping a malformed escape ('%' without two hex digits after it) as it is, as
+// ASP.NET Core's query and route values do: "%zz" stays "%zz", so a value the handler parses
+// fails there (a 400) rather than reading as absent.
+std::string percent_decode_lenient(std::string_view text, bool plus_as_space = false);
 // The raw (undecoded) value of the first `name=value` pair of a query string; "" for a bare name.
 std::optional<std::string_view> find_query_parameter(std::string_view query,
                                                      std::string_view name) noexcept;

@@ -51,7 +51,8 @@ class context {
   }
   // The routing result (matched, not_found, method_not_allowed), or nullptr before routing.
   const route_match* match() const noexcept { return m_match; }
-  // The percent-decoded value of route parameter `name`, or nullopt when the route has none.
+  // The percent-decoded value of route parameter `name`, or nullopt when the route has none. A
+  // malformed escape ("%zz") stays as it is (http::percent_decode_lenient), here and in query().
   std::optional<std::string> route_value(std::string_view name) const;
   // The percent-decoded value of query parameter `name` ('+' is a space), or nullopt.
   std::optional<std::string> query(std::string_view name) const;
