@@ -109,11 +109,16 @@ class Server:
         """Sends sig and returns the exit code (bounded wait)."""
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
+        return self.wait_exit(STOP_TIMEOUT, f"of {sig}")
+
+    def wait_exit(self, timeout, after="being asked"):
+        """Waits (bounded) for the process to exit and returns its code. The whole log is in
+        log() by then: what the process wrote last is read before this returns."""
         try:
-            code = self.proc.wait(timeout=STOP_TIMEOUT)
+            code = self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.kill()
-            raise AssertionError(f"harrier-server did not exit within {STOP_TIMEOUT} s of {sig}")
+            raise AssertionError(f"harrier-server did not exit within {timeout} s {after}")
         if self._reader:
             self._reader.join(timeout=5)
         if self.proc.stdout and not (self._reader and self._reader.is_alive()):

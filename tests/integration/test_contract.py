@@ -289,7 +289,7 @@ class Lifecycle(unittest.TestCase):
         server, s = self.deadlocked_server()
         started = time.monotonic()
         server.proc.send_signal(signal.SIGTERM)
-        code = server.proc.wait(timeout=30)
+        code = server.wait_exit(30)
         elapsed = time.monotonic() - started
         s.close()
         self.assertEqual(code, 0, server.log())
@@ -313,7 +313,7 @@ class Lifecycle(unittest.TestCase):
         except ConnectionResetError:
             ended = b""
         closed_after = time.monotonic() - started
-        code = server.proc.wait(timeout=30)
+        code = server.wait_exit(30)
         elapsed = time.monotonic() - started
         s.close()
         self.assertEqual(code, 0, server.log())
