@@ -61,7 +61,9 @@ task<void> send_file(context& ctx, const resolved_file& file, std::string_view c
 
   byte_range range{0, file.size == 0 ? 0 : file.size - 1};
   bool partial = false;
-  if (auto header = req.header("Range"); header && get_or_head) {
+  // RFC 9110 14.2: range handling is defined for GET only, and a server MUST ignore Range on
+  // any other method: a HEAD gets the 200's headers (as ASP.NET Core's static files answer).
+  if (auto header = req.header("Range"); header && req.method() == "GET") {
     // If-Range: the range applies only if the validator still matches (strong comparison).
     const auto if_range = req.header("If-Range");
     const bool range_applies =

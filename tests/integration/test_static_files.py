@@ -94,6 +94,14 @@ class StaticFilesBase:
         self.assertEqual(int(res.getheader("Content-Length")), LARGE_SIZE)
         self.assertEqual(body, b"")
 
+    def test_head_ignores_range(self):
+        # RFC 9110 14.2: Range is defined for GET only; on HEAD it MUST be ignored.
+        res, body = self.get("/static/large.bin", {"Range": "bytes=0-4"}, method="HEAD")
+        self.assertEqual(res.status, 200)
+        self.assertIsNone(res.getheader("Content-Range"))
+        self.assertEqual(int(res.getheader("Content-Length")), LARGE_SIZE)
+        self.assertEqual(body, b"")
+
     def test_a_slow_reader_gets_every_byte_and_the_connection_stays_usable(self):
         # A small receive buffer and pauses: the server's sendfile keeps finding the socket full.
         with socket.create_connection((self.server.host, self.server.port), timeout=20) as s:
