@@ -34,6 +34,23 @@ std::optional<std::string_view> header_list::find(std::string_view name) const n
   return std::nullopt;
 }
 
+std::optional<std::string_view> header_list::find_list(std::string_view name,
+                                                       std::string& storage) const {
+  std::optional<std::string_view> first;
+  for (const header_field& f : m_fields) {
+    if (!iequals(f.name, name)) continue;
+    if (!first) {
+      first = f.value;
+      continue;
+    }
+    if (storage.empty()) storage.assign(*first);
+    storage += ", ";
+    storage += f.value;
+  }
+  if (!storage.empty()) return std::string_view(storage);
+  return first;
+}
+
 std::size_t header_list::count(std::string_view name) const noexcept {
   std::size_t n = 0;
   for (const header_field& f : m_fields)

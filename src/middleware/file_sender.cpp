@@ -41,8 +41,11 @@ task<void> send_file(context& ctx, const resolved_file& file, std::string_view c
   const std::string_view type =
       content_type.empty() ? content_type_for(file.path.native()) : content_type;
 
+  std::string if_match_lines;
+  std::string if_none_match_lines;
   const conditional_headers conditions{
-      req.header("If-Match").value_or(""), req.header("If-None-Match").value_or(""),
+      req.headers().find_list("If-Match", if_match_lines).value_or(""),
+      req.headers().find_list("If-None-Match", if_none_match_lines).value_or(""),
       req.header("If-Modified-Since").value_or(""), req.header("If-Unmodified-Since").value_or("")};
   const bool get_or_head = req.method() == "GET" || req.method() == "HEAD";
   switch (evaluate_preconditions(conditions, validators{etag, modified}, get_or_head)) {

@@ -177,8 +177,9 @@ class compression_filter final : public http::body_filter {
     if (!vary || !vary_covers_accept_encoding(*vary)) res.add_header("Vary", "Accept-Encoding");
     if (status == 206 || res.header("Content-Range")) return false;
     if (info.body_length && *info.body_length < m_settings.minimum_bytes) return false;
-    const content_coding coding =
-        detail::choose_coding(m_request.header("Accept-Encoding"), m_settings.offered);
+    std::string joined;
+    const content_coding coding = detail::choose_coding(
+        m_request.headers().find_list("Accept-Encoding", joined), m_settings.offered);
     if (coding == content_coding::identity) return false;
 
     if (info.body_sent) {
@@ -232,14 +233,16 @@ class compression_filter final : public http::body_filter {
   // accepts gzip got the weak form).
   void revalidated_variant(http::response& res) const {
     const auto etag = res.header("ETag");
-    const auto if_none_match = m_request.header("If-None-Match");
+    std::string joined;
+    const auto if_none_match = m_request.headers().find_list("If-None-Match", joined);
     if (!etag || !if_none_match || etag->substr(0, 2) == "W/") return;
     const std::string weak = "W/" + std::string(*etag);
     if (if_none_match->find(weak) == std::string_view::npos) return;
     const auto vary = res.header("Vary");
     if (!vary || !vary_covers_accept_encoding(*vary)) res.add_header("Vary", "Accept-Encoding");
-    if (detail::choose_coding(m_request.header("Accept-Encoding"), m_settings.offered) ==
-        content_coding::identity) {
+    std::string accept;
+    if (detail::choose_coding(m_request.headers().find_list("Accept-Encoding", accept),
+                              m_settings.offered) == content_coding::identity) {
       return;
     }
     res.remove_header("ETag");

@@ -116,3 +116,18 @@ TEST_CASE("the request exposes method, path, query, version and headers", "[http
   h.feed("DELETE /items/7?force=1&x=%20 HTTP/1.1\r\nHost: t\r\nX-Custom:   spaced value  \r\n\r\n");
   CHECK(seen == "DELETE|/items/7|force=1&x=%20|1.1|spaced value|2");
 }
+
+TEST_CASE("a list-based field on several lines reads as their joined list", "[http][headers]") {
+  const header_field fields[] = {{"Accept-Encoding", "foo"},
+                                 {"Host", "a"},
+                                 {"accept-encoding", "gzip;q=1"},
+                                 {"ACCEPT-ENCODING", "br"}};
+  const header_list headers(fields);
+  std::string storage;
+  CHECK(headers.find_list("Accept-Encoding", storage) == "foo, gzip;q=1, br");
+  std::string single;
+  CHECK(headers.find_list("Host", single) == "a");
+  CHECK(single.empty());  // one line: a view of it, nothing copied
+  std::string none;
+  CHECK_FALSE(headers.find_list("If-None-Match", none));
+}

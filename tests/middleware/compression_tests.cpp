@@ -338,6 +338,21 @@ TEST_CASE("304 and 206 responses are not compressed", "[compression]") {
   CHECK(r.body == body);
 }
 
+TEST_CASE("Accept-Encoding sent on several lines is read as their joined list", "[compression]") {
+  // RFC 9110 5.3: "foo" and "gzip" on two lines mean "foo, gzip".
+  const std::string body = sample_text(4'000);
+  auto app = make_app(body);
+  app.build();
+  harrier::http::testing::connection_harness h(app.handler());
+  h.start();
+  h.feed(request("GET", "/text", "Accept-Encoding: foo\r\nAccept-Encoding: gzip\r\n"));
+  h.feed_eof();
+  const auto responses = harrier::http::testing::parse_responses(h.transport.output);
+  REQUIRE(responses.size() == 1);
+  CHECK(responses[0].header("Content-Encoding") == "gzip");
+  CHECK(decode(responses[0]) == body);
+}
+
 TEST_CASE("HEAD gets the headers GET gets, without a length or a body", "[compression]") {
   const std::string body = sample_text(4'000);
   auto app = make_app(body);

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 
 namespace harrier::http {
@@ -61,6 +62,9 @@ class header_list {
 
   // The first header named `name`, if any.
   std::optional<std::string_view> find(std::string_view name) const noexcept;
+  // A list-based field (Accept-Encoding, If-None-Match, ...): its value, or when it came on
+  // several lines all of them joined with ", " in `storage` (RFC 9110 5.3), which must be empty.
+  std::optional<std::string_view> find_list(std::string_view name, std::string& storage) const;
   std::size_t count(std::string_view name) const noexcept;
   std::size_t size() const noexcept { return m_fields.size(); }
   auto begin() const noexcept { return m_fields.begin(); }
