@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds and runs the whole test suite: the dev (Debug, -O0) build, the
 # asan build (AddressSanitizer + UBSan), and the tsan build for the layers with threads of their own
-# (core, threadpool, net, diagnostics). Usage: scripts/run-tests.sh [--quick]  (--quick: dev build only)
+# (core, threadpool, net, diagnostics) and http (connections resume on pool threads while the
+# heartbeat, shutdown and aborts reach them from others). Usage: scripts/run-tests.sh [--quick]  (--quick: dev build only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh test
@@ -17,7 +18,7 @@ for preset in "${presets[@]}"; do
   if [ "$preset" = tsan ]; then
     # TSan covers the layers with threads of their own; building the others under it costs
     # minutes of CI for tests that would not run.
-    cmake --preset "$preset" -DHARRIER_LAYERS="core;threadpool;net;diagnostics" >/dev/null
+    cmake --preset "$preset" -DHARRIER_LAYERS="core;threadpool;net;diagnostics;http" >/dev/null
   else
     cmake --preset "$preset" >/dev/null
   fi
