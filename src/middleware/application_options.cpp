@@ -187,8 +187,14 @@ std::vector<option_spec> builtin_options() {
       {.key = "forwarded_headers",
        .type = option_type::boolean,
        .default_value = "false",
-       .help = "take the client's address and scheme from X-Forwarded-For/-Proto (and RFC 7239 "
-               "Forwarded) when the peer is a known proxy; off: a client could spoof them"},
+       .help = "take the client's address and scheme from X-Forwarded-For/-Proto when the peer "
+               "is a known proxy; off: a client could spoof them"},
+      {.key = "forwarded_rfc7239",
+       .type = option_type::boolean,
+       .default_value = "false",
+       .help = "with --forwarded-headers: read RFC 7239 Forwarded (for=, proto=) instead of "
+               "X-Forwarded-* when a request has it; only if your proxy sets or removes it (a "
+               "client's own Forwarded header would be believed otherwise)"},
       {.key = "known_proxies",
        .type = option_type::string,
        .default_value = "::1",
@@ -311,6 +317,7 @@ application_settings read_settings(const configuration& config,
   s.development = config.get_string("environment", schema) == "Development";
   s.compression = config.get_boolean("compression", schema);
   s.forwarded_headers = config.get_boolean("forwarded_headers", schema);
+  s.forwarded.forwarded = config.get_boolean("forwarded_rfc7239", schema);
   s.forwarded.known_proxies = comma_list(config.get_string("known_proxies", schema));
   s.forwarded.known_networks = comma_list(config.get_string("known_networks", schema));
   const std::int64_t limit = integer("forward_limit");

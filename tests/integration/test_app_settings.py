@@ -92,6 +92,21 @@ class ForwardedHeaders(unittest.TestCase):
                         self.server.log())
 
 
+class ForwardedRfc7239(unittest.TestCase):
+    def test_forwarded_is_read_only_when_asked_for(self):
+        for rfc7239, logged in (("true", "203.0.113.8"), ("false", "127.0.0.1")):
+            with self.subTest(rfc7239=rfc7239):
+                server = harness.Server("--forwarded-headers", "true", "--forwarded-rfc7239",
+                                        rfc7239, "--request-log", "true").start()
+                try:
+                    request(server, "/plaintext?from=rfc7239",
+                            {"Forwarded": 'for="203.0.113.8:4711";proto=https'})
+                    self.assertTrue(wait_for_log(server, f"{logged} GET /plaintext?from=rfc7239"),
+                                    server.log())
+                finally:
+                    self.assertEqual(server.stop(), 0)
+
+
 class ForwardedHeadersOff(unittest.TestCase):
     def test_by_default_a_client_cannot_spoof_its_address(self):
         server = harness.Server("--request-log", "true").start()
