@@ -34,19 +34,22 @@ std::optional<resolved_file> regular_file(const std::string& root, const std::st
 
 std::optional<resolved_file> resolve_static_file(const std::filesystem::path& root,
                                                  std::string_view request_path) {
-  std::string decoded_path;
-  if (!http::percent_decode(request_path, decoded_path)) return std::nullopt;
-  const std::optional<std::string> decoded(std::move(decoded_path));
+  // Segment by segment, split before decoding: a %2F is a slash inside a name, which no file
+  // has, so it is not found (Apache's default; ASP.NET Core keeps %2F encoded in the path). It
+  // was decoded into a separator: /static/sub%2Fa.txt served sub/a.txt.
   std::string relative;
-  std::string_view rest = *decoded;
+  std::string segment;
+  std::string_view rest = request_path;
   while (!rest.empty()) {
     const std::size_t slash = rest.find('/');
-    const std::string_view segment = rest.substr(0, slash);
+    const std::string_view raw = rest.substr(0, slash);
     rest = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1);
+    segment.clear();
+    if (!http::percent_decode(raw, segment)) return std::nullopt;
     if (segment.empty()) continue;
     if (segment == "." || segment == "..") return std::nullopt;
     for (char c : segment) {
-      if (c == '\0' || c == '\\') return std::nullopt;
+      if (c == '\0' || c == '\\' || c == '/') return std::nullopt;
     }
     relative += '/';
     relative += segment;

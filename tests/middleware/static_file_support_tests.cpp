@@ -60,6 +60,11 @@ TEST_CASE("a request path resolves to a file inside the content root", "[static_
   CHECK_FALSE(resolve_static_file(r.root, "/missing.txt"));
   // A trailing slash names a directory: a file of that name is not served (as nginx: 404).
   CHECK_FALSE(resolve_static_file(r.root, "/hello.txt/"));
+  // An encoded slash is part of a name, not a separator (Apache's default answer, 404).
+  CHECK(resolve_static_file(r.root, "/docs/index.html"));
+  CHECK(resolve_static_file(r.root, "/%64ocs/index%2Ehtml"));
+  CHECK_FALSE(resolve_static_file(r.root, "/docs%2Findex.html"));
+  CHECK_FALSE(resolve_static_file(r.root, "/docs%2findex.html"));
 }
 
 TEST_CASE("every traversal attempt is refused", "[static_files]") {
