@@ -159,16 +159,13 @@ class epoll_reactor final : public reactor {
     if (!was_parked) {
       (is_recv_side(op->kind) ? s->recv_waiters : s->send_waiters).remove(op);
     }
-    if (op->deliver_received && !stopping() && deliver_received(op)) return;
-    complete(op, -ECANCELED);
+    complete_cancelled(op);
   }
 
   // What the socket holds is there for a recv(2) to take, whatever maybe_readable says: the
   // edge that would have set it may not be harvested yet.
   bool deliver_received(io_operation* op) noexcept override {
-    socket_state* s = op->socket;
-    if (s->closing) return false;
-    const int r = attempt(s, *op);
+    const int r = attempt(op->socket, *op);
     if (r == -EAGAIN) return false;
     complete(op, r);
     return true;

@@ -260,7 +260,7 @@ class io_uring_reactor final : public reactor {
     if (op->kind == op_kind::recv_provided || op->kind == op_kind::accept) {
       socket_state* s = op->socket;
       s->recv_waiters.remove(op);
-      if (!(op->deliver_received && !stopping() && deliver_received(op))) complete(op, -ECANCELED);
+      complete_cancelled(op);
       note_idle(s);
       return;
     }
@@ -290,7 +290,6 @@ class io_uring_reactor final : public reactor {
   // receive's owner looks. So run the task work now, harvest, and take the first queued.
   bool deliver_received(io_operation* op) noexcept override {
     socket_state* s = op->socket;
-    if (s->closing) return false;
     if (s->pending.empty() && s->multishot_armed && !m_harvesting) {
       count_wait();
       ::io_uring_get_events(&m_ring);

@@ -235,6 +235,13 @@ void reactor::complete(io_operation* op, int result) noexcept {
   m_ready.push_back(op->waiter);
 }
 
+void reactor::complete_cancelled(io_operation* op) noexcept {
+  if (op->deliver_received && !m_stop_handled && !op->socket->closing && deliver_received(op)) {
+    return;
+  }
+  complete(op, -ECANCELED);
+}
+
 void reactor::adopt_parked(io_operation* op) noexcept {
   // Counted once: a receive served on a stale edge parks again (epoll), already counted.
   if (op->started) return;
@@ -248,9 +255,7 @@ void reactor::start_or_refuse(io_operation* op) noexcept {
   ++m_open_ops;
   m_pending_published.store(m_open_ops, std::memory_order_relaxed);
   if (op->cancel_before_start || m_stop_handled || (op->socket != nullptr && op->socket->closing)) {
-    const bool delivered = op->cancel_before_start && op->deliver_received && !m_stop_handled &&
-                           !op->socket->closing && deliver_received(op);
-    if (!delivered) complete(op, -ECANCELED);
+    complete_cancelled(op);
     return;
   }
   if (op->kind == op_kind::timer) {
@@ -267,9 +272,7 @@ void reactor::consume_cancel(io_operation* op) noexcept {
   } else if (!op->started) {
     if (take_parked(op)) {
       adopt_parked(op);
-      if (!(op->deliver_received && !m_stop_handled && deliver_received(op))) {
-        complete(op, -ECANCELED);
-      }
+      complete_cancelled(op);
     } else {
       op->cancel_before_start = true;  // its submit node is still behind in the queue
     }

@@ -117,8 +117,9 @@ class reactor : public io_driver {
   // cancelled). False if it is not parked; the backend then makes sure it cannot park later.
   virtual bool take_parked(io_operation*) noexcept { return false; }
   // A cancelled recv_provided that asked for recv_cancel::deliver_received, held by this thread
-  // and on no list: completes it with what its socket had received by now, if anything, and
-  // returns true. False leaves it to be completed with -ECANCELED.
+  // and on no list, its socket open and the reactor not stopped (complete_cancelled checks):
+  // completes it with what its socket had received by now, if anything, and returns true.
+  // False leaves it to be completed with -ECANCELED.
   virtual bool deliver_received(io_operation*) noexcept { return false; }
   virtual void poll(std::int64_t timeout_ns) noexcept = 0;  // -1: no limit
   // Any thread.
@@ -132,6 +133,9 @@ class reactor : public io_driver {
 
   // Records the result and queues the waiter for dispatch (I/O thread only).
   void complete(io_operation* op, int result) noexcept;
+  // A cancelled (or refused) operation, held by this thread and on no list: -ECANCELED, or what
+  // its socket had received when it asked for that (deliver_received).
+  void complete_cancelled(io_operation* op) noexcept;
   // Counts a parked operation the I/O thread took over as started, once: one served on a stale
   // edge parks again and may be taken over again (I/O thread only).
   void adopt_parked(io_operation* op) noexcept;
