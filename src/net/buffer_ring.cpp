@@ -4,6 +4,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <system_error>
 #include <thread>
@@ -43,6 +44,7 @@ void buffer_ring::open(::io_uring& ring, unsigned count, std::size_t bytes,
   if (b == MAP_FAILED) throw std::system_error(errno, std::system_category(), "mmap(buffers)");
   m_buffers = static_cast<std::byte*>(b);
   m_links = std::make_unique<std::uint32_t[]>(count);
+  m_spare = std::make_unique<std::uint16_t[]>(count);
 
   ::io_uring_buf_reg reg{};
   reg.ring_addr = reinterpret_cast<std::uint64_t>(m_ring);
@@ -52,13 +54,11 @@ void buffer_ring::open(::io_uring& ring, unsigned count, std::size_t bytes,
   if (rc < 0) throw std::system_error(-rc, std::system_category(), "io_uring_register_buf_ring");
   m_registered = true;
   ::io_uring_buf_ring_init(m_ring);
-  const int mask = ::io_uring_buf_ring_mask(count);
-  for (unsigned i = 0; i < count; ++i) {
-    ::io_uring_buf_ring_add(m_ring, address(static_cast<std::uint16_t>(i)),
-                            static_cast<unsigned>(bytes), static_cast<unsigned short>(i), mask,
-                            static_cast<int>(i));
-  }
-  ::io_uring_buf_ring_advance(m_ring, static_cast<int>(count));
+  // Every buffer starts free, buffer 0 on top, and the ring gets its first window.
+  for (unsigned i = 0; i < count; ++i)
+    m_spare[i] = static_cast<std::uint16_t>(count - 1 - i);
+  m_spare_count = count;
+  top_up();
 }
 
 void buffer_ring::close(::io_uring& ring) noexcept {
@@ -86,22 +86,67 @@ void buffer_ring::give_back(std::uint16_t id) noexcept {
   m_returning.fetch_sub(1, std::memory_order_release);
 }
 
+unsigned buffer_ring::window() const noexcept {
+  return std::min(m_count, std::max(k_min_window, 2 * m_peak));
+}
+
+unsigned buffer_ring::available() const noexcept {
+  // The kernel's consumption shows in the completions this thread has harvested; one it has not
+  // harvested yet makes this an overestimate until it does.
+  const auto in_ring = static_cast<std::int32_t>(m_added - m_consumed);
+  return in_ring > 0 ? static_cast<unsigned>(in_ring) : 0;
+}
+
 unsigned buffer_ring::recycle() noexcept {
   // ordering: acquire pairs with give_back's CAS.
   std::uint32_t id = m_returned.exchange(k_empty, std::memory_order_seq_cst);
-  if (id == k_empty) return 0;
+  if (id != k_empty) {
+    // The chain is newest first; stack it so that the newest (warmest) ends on top.
+    unsigned n = 0;
+    for (std::uint32_t i = id; i != k_empty; i = m_links[i])
+      ++n;
+    unsigned slot = m_spare_count + n;
+    for (std::uint32_t i = id; i != k_empty; i = m_links[i])
+      m_spare[--slot] = static_cast<std::uint16_t>(i);
+    m_spare_count += n;
+  }
+  // The peak of buffers taken per turn, losing 1/64 of itself per turn once the load falls.
+  const unsigned taken = m_consumed - m_consumed_mark;
+  m_consumed_mark = m_consumed;
+  const unsigned before = window();
+  m_peak = std::max(taken, m_peak - (m_peak + 63) / 64);
+  if (m_ran_dry) {  // the window was too small, not the pool: double it (once per turn)
+    m_ran_dry = false;
+    m_peak = std::max(m_peak, before);
+  }
+  return top_up();
+}
+
+unsigned buffer_ring::top_up() noexcept {
+  const unsigned target = window();
+  const unsigned have = available();
+  if (have >= target || m_spare_count == 0) return 0;
+  const unsigned add = std::min(target - have, m_spare_count);
   const int mask = ::io_uring_buf_ring_mask(m_count);
-  int added = 0;
-  while (id != k_empty) {
-    ::io_uring_buf_ring_add(m_ring, address(static_cast<std::uint16_t>(id)),
-                            static_cast<unsigned>(m_bytes), static_cast<unsigned short>(id), mask,
-                            added);
-    ++added;
-    id = m_links[id];
+  for (unsigned k = 0; k < add; ++k) {
+    const std::uint16_t id = m_spare[--m_spare_count];
+    ::io_uring_buf_ring_add(m_ring, address(id), static_cast<unsigned>(m_bytes), id, mask,
+                            static_cast<int>(k));
   }
   // ordering: io_uring_buf_ring_advance is a release store of the tail, publishing the entries.
-  ::io_uring_buf_ring_advance(m_ring, added);
-  return static_cast<unsigned>(added);
+  ::io_uring_buf_ring_advance(m_ring, static_cast<int>(add));
+  m_added += add;
+  return add;
+}
+
+void buffer_ring::note_empty() noexcept {
+  // The kernel found the ring empty. If buffers were added since the last time it did, they may
+  // be what the count says is there (added after the kernel looked): trust the count. If not,
+  // the count cannot be right: believe the kernel (so that a receive re-armed on the count's word
+  // cannot fail forever).
+  if (m_added == m_added_at_empty) m_consumed = m_added;
+  m_added_at_empty = m_added;
+  if (m_spare_count > 0) m_ran_dry = true;  // free buffers wait outside the ring
 }
 
 }  // namespace harrier::net::detail

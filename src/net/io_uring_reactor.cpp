@@ -314,7 +314,8 @@ class io_uring_reactor final : public reactor {
   }
 
   void poll(std::int64_t timeout_ns) noexcept override {
-    if (m_buffers.recycle() > 0 && !m_starved.empty()) rearm_starved();
+    m_buffers.recycle();
+    if (!m_starved.empty() && m_buffers.available() > 0) rearm_starved();
     if (timeout_ns == 0) {
       if (::io_uring_sq_ready(&m_ring) > 0 || (m_setup_flags & IORING_SETUP_DEFER_TASKRUN) ||
           ::io_uring_cq_has_overflow(&m_ring) ||
@@ -483,10 +484,12 @@ class io_uring_reactor final : public reactor {
     }
     if (res > 0 && (flags & IORING_CQE_F_BUFFER)) {
       const auto id = static_cast<std::uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT);
+      m_buffers.note_consumed();
       offer(s, {res, id, true});
     } else if (res >= 0) {
       offer(s, {res, 0, false});  // an accepted descriptor, or EOF
     } else if (res == -ENOBUFS) {
+      m_buffers.note_empty();
       if (!s->recv_waiters.empty() && !s->closing) {
         s->starved = true;
         m_starved.push_back(s);
