@@ -157,6 +157,19 @@ def wait_for_active_requests(server, count, timeout=10.0):
     raise AssertionError(f"fewer than {count} requests in flight after {timeout} s")
 
 
+def scrape_until(fetch, ready, timeout=10.0):
+    """Calls fetch() (bounded, every 10 ms) until ready(result) holds, and returns the last
+    result either way (the caller's assertions then say what is missing). For /metrics right
+    after a request: the server records a request's duration once its response has gone out,
+    so a client can read the response before the scrape shows it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = fetch()
+        if ready(result) or time.monotonic() > deadline:
+            return result
+        time.sleep(0.01)
+
+
 def connect(server, timeout=10.0):
     s = socket.create_connection((server.host, server.port), timeout=timeout)
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

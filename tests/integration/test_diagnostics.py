@@ -41,7 +41,8 @@ def load(server, path, requests, connections=8):
 class Metrics(harness.ServerTestCase):
     def test_metrics_are_prometheus_text_that_promtool_accepts(self):
         get(self.server, "/plaintext")
-        res, body = get(self.server, "/metrics")
+        res, body = harness.scrape_until(lambda: get(self.server, "/metrics"),
+                                         lambda r: b'route="/plaintext"' in r[1])
         self.assertEqual(res.status, 200)
         self.assertTrue(res.getheader("Content-Type").startswith("text/plain; version=0.0.4"))
         text = body.decode()
