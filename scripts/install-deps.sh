@@ -8,7 +8,7 @@ level=${1:-test}
 build_packages=(cmake ninja-build g++ ccache pkg-config liburing-dev libfmt-dev libspdlog-dev
   nlohmann-json3-dev node-llhttp zlib1g-dev libbrotli-dev libjs-chart.js)
 test_packages=(catch2 curl python3 wrk nghttp2-client prometheus libboost-dev clang-format chromium
-  golang-go golang-github-valyala-fasthttp-dev)
+  golang-go golang-github-valyala-fasthttp-dev nodejs)
 bench_packages=(nginx-light h2o golang-go linux-perf strace libboost-dev)
 
 packages=("${build_packages[@]}")

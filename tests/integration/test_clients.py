@@ -1,5 +1,6 @@
 """Real clients against the real server: curl uploads, wrk, h2load and a bombardier-shaped
-fasthttp client in bounded load runs."""
+fasthttp client in bounded load runs, and the HTTP clients of Go's and Node's standard
+libraries (keep-alive, Content-Length and chunked uploads, Expect: 100-continue, HEAD)."""
 
 import os
 import re
@@ -110,6 +111,30 @@ class Clients(harness.ServerTestCase):
                     out = subprocess.run([binary, "-addr", addr, *args], capture_output=True,
                                          text=True, timeout=120)
                     self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+
+    @unittest.skipIf(shutil.which("go") is None, "go is not installed")
+    def test_go_net_http_client(self):
+        with tempfile.TemporaryDirectory() as gopath:
+            binary = os.path.join(gopath, "nethttp_client")
+            env = dict(os.environ, GO111MODULE="off", GOPATH=gopath, GOFLAGS="")
+            env.setdefault("GOCACHE", os.path.join(tempfile.gettempdir(),
+                                                   f"harrier-go-cache-{os.getuid()}"))
+            built = subprocess.run(["go", "build", "-o", binary,
+                                    os.path.join(os.path.dirname(__file__), "clients",
+                                                 "nethttp_client.go")],
+                                   env=env, capture_output=True, text=True, timeout=300)
+            self.assertEqual(built.returncode, 0, built.stderr)
+            out = subprocess.run([binary, "-url", self.server.url], capture_output=True,
+                                 text=True, timeout=120)
+            self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+
+    @unittest.skipIf(shutil.which("node") is None, "node (Debian's nodejs) is not installed")
+    def test_node_http_client(self):
+        out = subprocess.run(["node", os.path.join(os.path.dirname(__file__), "clients",
+                                                   "node_client.js"), str(self.server.port)],
+                             capture_output=True, text=True, timeout=120)
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+
 
 if __name__ == "__main__":
     unittest.main()
