@@ -19,9 +19,9 @@
 // sets, being 4 KiB apart). So the ring holds only about twice what the kernel takes between two
 // of the I/O thread's turns (`window()`, at least k_min_window), and the other free buffers wait
 // in a stack, the most recently returned on top, from which recycle() tops the ring up: a handful
-// of warm buffers serve a steady load. The window follows the peak consumption per turn, halving
-// its excess slowly; an ENOBUFS while free buffers wait (the window was too small, not the
-// pool) doubles it.
+// of warm buffers serve a steady load. The window follows the peak consumption per turn (which
+// loses 1/64 of itself a turn once the load falls); an ENOBUFS while free buffers wait (the
+// window was too small, not the pool) doubles it.
 
 #include <liburing.h>
 

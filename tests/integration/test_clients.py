@@ -17,6 +17,20 @@ FASTHTTP_SOURCE = "/usr/share/gocode/src/github.com/valyala/fasthttp"  # Debian'
 
 
 class Clients(harness.ServerTestCase):
+    def build_go(self, gopath, name, *more_gopath):
+        """Builds clients/<name>.go (GOPATH mode, offline: Debian's Go sources in
+        /usr/share/gocode) into gopath; returns the binary's path."""
+        binary = os.path.join(gopath, name)
+        env = dict(os.environ, GO111MODULE="off", GOPATH=":".join([gopath, *more_gopath]),
+                   GOFLAGS="")
+        env.setdefault("GOCACHE", os.path.join(tempfile.gettempdir(),
+                                               f"harrier-go-cache-{os.getuid()}"))
+        built = subprocess.run(["go", "build", "-o", binary,
+                                os.path.join(os.path.dirname(__file__), "clients", f"{name}.go")],
+                               env=env, capture_output=True, text=True, timeout=300)
+        self.assertEqual(built.returncode, 0, built.stderr)
+        return binary
+
     def curl(self, *args):
         out = subprocess.run(["curl", "-sS", "--max-time", "20", *args], capture_output=True,
                              timeout=30)
@@ -85,16 +99,7 @@ class Clients(harness.ServerTestCase):
     def test_fasthttp_client_as_bombardier_uses_it(self):
         # bombardier is not in Debian; clients/fasthttp_load.go drives the server as it does.
         with tempfile.TemporaryDirectory() as gopath:
-            binary = os.path.join(gopath, "fasthttp_load")
-            env = dict(os.environ, GO111MODULE="off", GOPATH=f"{gopath}:/usr/share/gocode",
-                       GOFLAGS="")
-            env.setdefault("GOCACHE", os.path.join(tempfile.gettempdir(),
-                                                   f"harrier-go-cache-{os.getuid()}"))
-            built = subprocess.run(["go", "build", "-o", binary,
-                                    os.path.join(os.path.dirname(__file__), "clients",
-                                                 "fasthttp_load.go")],
-                                   env=env, capture_output=True, text=True, timeout=300)
-            self.assertEqual(built.returncode, 0, built.stderr)
+            binary = self.build_go(gopath, "fasthttp_load", "/usr/share/gocode")
             addr = self.server.url.removeprefix("http://")
             payload = "".join(chr(ord("a") + i % 26) for i in range(65_536))
             runs = {
@@ -115,15 +120,7 @@ class Clients(harness.ServerTestCase):
     @unittest.skipIf(shutil.which("go") is None, "go is not installed")
     def test_go_net_http_client(self):
         with tempfile.TemporaryDirectory() as gopath:
-            binary = os.path.join(gopath, "nethttp_client")
-            env = dict(os.environ, GO111MODULE="off", GOPATH=gopath, GOFLAGS="")
-            env.setdefault("GOCACHE", os.path.join(tempfile.gettempdir(),
-                                                   f"harrier-go-cache-{os.getuid()}"))
-            built = subprocess.run(["go", "build", "-o", binary,
-                                    os.path.join(os.path.dirname(__file__), "clients",
-                                                 "nethttp_client.go")],
-                                   env=env, capture_output=True, text=True, timeout=300)
-            self.assertEqual(built.returncode, 0, built.stderr)
+            binary = self.build_go(gopath, "nethttp_client")
             out = subprocess.run([binary, "-url", self.server.url], capture_output=True,
                                  text=True, timeout=120)
             self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
