@@ -140,23 +140,6 @@ class Server:
             self.stop()
 
 
-def wait_for_active_requests(server, count, timeout=10.0):
-    """Polls /metrics (bounded) until at least `count` requests are in flight, not counting the
-    poll itself: the event that says a request reached its handler."""
-    import http.client
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        conn = http.client.HTTPConnection(server.host, server.port, timeout=timeout)
-        conn.request("GET", "/metrics")
-        text = conn.getresponse().read().decode()
-        conn.close()
-        m = re.search(r"^http_server_active_requests (\S+)$", text, re.M)
-        if m and float(m.group(1)) - 1 >= count:
-            return
-        time.sleep(0.01)
-    raise AssertionError(f"fewer than {count} requests in flight after {timeout} s")
-
-
 def scrape_until(fetch, ready, timeout=10.0):
     """Calls fetch() (bounded, every 10 ms) until ready(result) holds, and returns the last
     result either way (the caller's assertions then say what is missing). For /metrics right
@@ -168,6 +151,23 @@ def scrape_until(fetch, ready, timeout=10.0):
         if ready(result) or time.monotonic() > deadline:
             return result
         time.sleep(0.01)
+
+
+def wait_for_active_requests(server, count, timeout=10.0):
+    """Polls /metrics (bounded) until at least `count` requests are in flight, not counting the
+    poll itself: the event that says a request reached its handler."""
+    import http.client
+
+    def scrape():
+        conn = http.client.HTTPConnection(server.host, server.port, timeout=timeout)
+        conn.request("GET", "/metrics")
+        text = conn.getresponse().read().decode()
+        conn.close()
+        m = re.search(r"^http_server_active_requests (\S+)$", text, re.M)
+        return float(m.group(1)) - 1 if m else 0.0
+
+    if scrape_until(scrape, lambda active: active >= count, timeout) < count:
+        raise AssertionError(f"fewer than {count} requests in flight after {timeout} s")
 
 
 def connect(server, timeout=10.0):
