@@ -1,9 +1,11 @@
 #include "threadpool/machine_cpu.hpp"
 
+#include <fcntl.h>
 #include <sched.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <charconv>
-#include <cstdio>
 #include <string>
 
 namespace harrier::detail {
@@ -69,19 +71,36 @@ bool machine_cpu_reader::sum_cpus(std::string_view stat, const std::vector<bool>
   return found;
 }
 
+machine_cpu_reader::~machine_cpu_reader() {
+  if (m_fd >= 0) ::close(m_fd);
+}
+
 double machine_cpu_reader::busy_since_last() {
   if (m_cpus.empty()) return -1;
-  std::FILE* file = std::fopen("/proc/stat", "re");
-  if (file == nullptr) return -1;
-  std::string text;
-  char buffer[4096];
-  std::size_t n;
-  while ((n = std::fread(buffer, 1, sizeof buffer, file)) > 0)
-    text.append(buffer, n);
-  std::fclose(file);
+  if (m_fd < 0) {
+    m_fd = ::open("/proc/stat", O_RDONLY | O_CLOEXEC);
+    if (m_fd < 0) return -1;
+  }
+  // The per-CPU lines come first: read until the line after them ("intr", whose interrupt
+  // counts can run to tens of KiB on a big machine) has begun, or to the end.
+  std::size_t length = 0;
+  if (m_text.size() < 4096) m_text.resize(4096);
+  for (;;) {
+    if (length == m_text.size()) m_text.resize(m_text.size() * 2);
+    const ssize_t n =
+        ::pread(m_fd, m_text.data() + length, m_text.size() - length, static_cast<off_t>(length));
+    if (n > 0) {
+      length += static_cast<std::size_t>(n);
+      if (std::string_view(m_text.data(), length).find("\nintr") != std::string_view::npos) break;
+    } else if (n == 0) {
+      break;
+    } else if (errno != EINTR) {
+      return -1;
+    }
+  }
   std::uint64_t busy = 0;
   std::uint64_t total = 0;
-  if (!sum_cpus(text, m_cpus, busy, total)) return -1;
+  if (!sum_cpus(std::string_view(m_text.data(), length), m_cpus, busy, total)) return -1;
   double result = -1;
   if (m_have_previous && total > m_total && busy >= m_busy) {
     result = static_cast<double>(busy - m_busy) / static_cast<double>(total - m_total);

@@ -12,6 +12,7 @@
 // over that plus idle and iowait.
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -21,9 +22,15 @@ class machine_cpu_reader {
  public:
   // The CPUs are taken from the calling thread's affinity mask.
   machine_cpu_reader();
+  ~machine_cpu_reader();
+  machine_cpu_reader(const machine_cpu_reader&) = delete;
+  machine_cpu_reader& operator=(const machine_cpu_reader&) = delete;
 
   // The busy fraction (0..1) of those CPUs since the previous call, or -1 when unknown (the
-  // first call, no /proc/stat, or no time elapsed).
+  // first call, no /proc/stat, or no time elapsed). The file stays open between calls and is
+  // read again from offset 0 (the kernel writes it anew for each read from the start): opening
+  // it cost more than reading it (perf: openat 0.42 %, the read 0.28 % of a CPU when the
+  // monitor read it every 10 ms).
   double busy_since_last();
 
   // Parsing, separate for tests: adds the busy and total jiffies of the listed CPUs in a
@@ -33,6 +40,8 @@ class machine_cpu_reader {
 
  private:
   std::vector<bool> m_cpus;  // indexed by CPU number
+  int m_fd = -1;             // /proc/stat, opened at the first call
+  std::string m_text;        // its text, kept for its capacity
   std::uint64_t m_busy = 0;
   std::uint64_t m_total = 0;
   bool m_have_previous = false;
