@@ -36,13 +36,15 @@
 //    items run: it names an item that holds its worker past the threshold, with its stack. Its
 //    report (a stack capture, a log line) is rare, and comes after the tick's thread injection.
 //    The detector may watch threads outside the pool too (I/O threads under inline dispatch);
-//    an item running on one of them keeps the monitor from being quiet.
+//    while an item runs on one of them with the pool quiet, the quiet wait lasts one scan period
+//    (below), and the tick after it scans.
 // Quiet: after k_quiet_ticks ticks in a row with no item started, none running, nothing queued
 // and no compensation in force, the rules have nothing to look at, and the monitor waits
 // options.idle_monitor_interval (250 ms) between ticks instead of monitor_interval (100 wake-ups a
 // second were most of an idle server's CPU: 0.3-0.5 % with 0-5,000 idle connections, against
-// nginx's 0). Any worker's wake-up (unpark) nudges it back at once; what starts without one (a lone
-// worker that drives the I/O and runs what it harvests) is seen at the next quiet tick, at most
+// nginx's 0); scan_period instead when the detector has something to scan (rule 6). Any worker's
+// wake-up (unpark) nudges it back at once; what starts without one (a lone worker that drives
+// the I/O and runs what it harvests) is seen at the next quiet tick, at most
 // idle_monitor_interval late. The quiet time is left out of the hill climbing's samples and the
 // gate's period, which start afresh, as if the pool had just started (.NET's hill climbing, fed
 // by completions, sees nothing of idle time either).
@@ -116,6 +118,7 @@ void pool_core::monitor_main() {
   std::uint64_t driver_turns_seen = ~std::uint64_t{0};
   std::uint64_t started_at_tick = total_started();
   int quiet_ticks = 0;  // quiet ticks in a row
+  steady::duration quiet_wait = m_options.idle_monitor_interval;
   // The machine's side of "CPU to spare" for hill climbing (machine_cpu.hpp). (Not for the
   // starvation gate: it rescues a pool where nothing moves, whatever the neighbours do.)
   machine_cpu_reader machine_at_sample;
@@ -128,7 +131,7 @@ void pool_core::monitor_main() {
   for (;;) {
     if (quiet_ticks >= k_quiet_ticks) {
       monitor_lock.unlock();
-      wait_quietly();
+      wait_quietly(quiet_wait);
       monitor_lock.lock();
       if (m_monitor_stop) return;
       const auto now = steady::now();
@@ -311,16 +314,22 @@ void pool_core::monitor_main() {
       quiet = !m_slots[i].load(std::memory_order_relaxed)->busy.load(std::memory_order_relaxed);
     }
     // Threads outside the pool that the detector watches (I/O threads under inline dispatch)
-    // keep the monitor ticking while one is inside an item, so that rule 6 scans them; so do
-    // reports that wait for the detector's log line (blocking_detector.hpp, "The log").
+    // still need rule 6's scans while one is inside an item, and so do reports that wait for the
+    // detector's log line (blocking_detector.hpp, "The log"). With the pool quiet, those scans are
+    // all a tick is for, so the quiet wait lasts one scan period instead. (Ticking every
+    // monitor_interval for them cost an inline-dispatch server under load 0.7 % of a CPU: each
+    // tick took a hill-climbing sample of the idle pool, reading /proc/stat.)
+    bool scan_only = false;
     if (quiet && detector != nullptr) {
       try {
-        quiet = !detector->wants_scan();
+        scan_only = detector->wants_scan();
       } catch (...) {  // the detector's lock failed: judge by the pool alone
       }
     }
     started_at_tick = started_now;
     quiet_ticks = quiet ? quiet_ticks + 1 : 0;
+    quiet_wait = m_options.idle_monitor_interval;
+    if (scan_only) quiet_wait = std::min(quiet_wait, scan_period);
 
     // 5. Rescued LIFO items and the awake count.
     if (!rescued.empty()) {
@@ -333,8 +342,8 @@ void pool_core::monitor_main() {
     } catch (...) {
       // Thread creation failed; logged in start_worker_locked. Try again next tick.
     }
-    // 6. The blocking detector; nothing runs while the pool is quiet.
-    if (detector != nullptr && !quiet && now - last_scan >= scan_period) {
+    // 6. The blocking detector, unless nothing runs.
+    if (detector != nullptr && (!quiet || scan_only) && now - last_scan >= scan_period) {
       last_scan = now;
       try {
         detector->scan(now);
@@ -346,13 +355,13 @@ void pool_core::monitor_main() {
   }
 }
 
-// The quiet wait: idle_monitor_interval, or until nudge_monitor (or stop) sets the word to 2.
-void pool_core::wait_quietly() noexcept {
+// The quiet wait: `period`, or until nudge_monitor (or stop) sets the word to 2.
+void pool_core::wait_quietly(steady::duration period) noexcept {
   std::uint32_t expected = 0;
   // ordering: seq_cst, with stop()'s exchange: a 2 already there (a nudge or stop before this
   // wait began) makes the wait return at once.
   if (m_monitor_word.compare_exchange_strong(expected, 1, std::memory_order_seq_cst)) {
-    const auto deadline = steady::now() + m_options.idle_monitor_interval;
+    const auto deadline = steady::now() + period;
     for (;;) {
       const auto left = deadline - steady::now();
       if (left <= steady::duration::zero()) break;

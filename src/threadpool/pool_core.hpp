@@ -130,7 +130,7 @@ class pool_core final : public blocking_observer {
   // Wakes a monitor that waits quietly (the pool was idle); anything else: nothing. Lock-free,
   // so any thread may call it holding any lock.
   void nudge_monitor() noexcept;
-  void wait_quietly() noexcept;
+  void wait_quietly(steady::duration period) noexcept;
 
  private:
   friend struct worker_access;

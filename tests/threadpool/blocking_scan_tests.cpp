@@ -107,3 +107,67 @@ TEST_CASE(
     CHECK(text.find("1 more work item ran past the 100 ms threshold") != std::string::npos);
   }
 }
+
+TEST_CASE(
+    "a quiet pool whose detector watches a busy I/O thread wakes once per scan period, scans, "
+    "and samples nothing",
+    "[threadpool][blocking_detector]") {
+  // Inline dispatch: handlers run on the I/O thread, the pool has nothing to do, and the monitor
+  // ticks only for rule 6. It used to tick every monitor_interval (10 ms) then, each tick taking a
+  // hill-climbing sample of the idle pool (a /proc/stat read): 0.7 % of a CPU under load.
+  using clock = std::chrono::steady_clock;
+  harrier::test::captured_log log;
+  {  // the pool and the detector go before the log
+    // 1 s: a scan period of 100 ms.
+    harrier::diagnostics::blocking_detector detector(
+        harrier::diagnostics::blocking_detector_options{.threshold = 1000ms,
+                                                        .capture_stacks = false});
+    harrier::thread_pool_options options;
+    options.min_threads = 1;
+    options.max_threads = 2;
+    options.detector = &detector;  // hill climbing on, as by default
+    harrier::thread_pool pool(options);
+    harrier::test::event_recorder events;
+    events.attach(pool);
+
+    harrier::test::flag began;
+    harrier::test::flag release;
+    std::thread io_thread([&] {
+      detector.register_current_thread("io-test",
+                                       harrier::diagnostics::watched_thread_role::io_thread);
+      harrier::diagnostics::blocking_detector::item_begin();
+      began.set();
+      (void)release.wait_for(5s);
+      harrier::diagnostics::blocking_detector::item_end();
+      detector.unregister_current_thread();
+    });
+    REQUIRE(began.wait_for(5s));
+    const auto start = clock::now();
+    std::this_thread::sleep_for(300ms);  // past the quiet ticks that come first
+    const auto window_start = clock::now();
+    const std::uint64_t ticks_before = pool.stats().monitor_ticks;
+    std::this_thread::sleep_for(600ms);
+    const std::uint64_t ticks = pool.stats().monitor_ticks - ticks_before;
+    const auto window_end = clock::now();
+
+    // The item is reported from the pool's monitor: at 1 s, plus up to two scan periods.
+    while (detector.reports() == 0 && clock::now() - start < 5s)
+      std::this_thread::sleep_for(5ms);
+    const auto reported = clock::now() - start;
+    release.set();
+    io_thread.join();
+
+    CHECK(ticks <= 15);  // ~6 at one tick per 100 ms; 60 at the working pace
+    CHECK(detector.reports() == 1);
+    CHECK(reported < 1800ms);  // due by 1.2 s; slack for a loaded machine
+    std::size_t samples = 0;
+    for (const harrier::thread_pool_event& e : events.events()) {
+      if (e.kind == harrier::thread_pool_event_kind::sample && e.time >= window_start &&
+          e.time <= window_end) {
+        ++samples;
+      }
+    }
+    CHECK(samples == 0);
+  }
+  CHECK(log.text().find("Work item on I/O thread io-test has been running") != std::string::npos);
+}
