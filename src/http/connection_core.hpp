@@ -107,6 +107,7 @@ class connection_core {
   task<void> write_file_by_copy(response& res, int fd, std::uint64_t offset, std::uint64_t length);
   task<void> flush_response(response& res);
   task<void> end_response(response& res);
+  const date_cache& dates() const noexcept { return m_dates; }
 
  private:
   enum class head_result { ok, closed, rejected };

@@ -63,6 +63,10 @@ void date_cache::refresh(std::chrono::system_clock::time_point now) noexcept {
   for (std::size_t i = 0; i < 4; ++i)
     m_words[i].store(words[i], std::memory_order_release);
   m_sequence.store(sequence + 2, std::memory_order_release);
+  // ordering: release, after the words: a reader that sees these seconds copies those words or
+  // later ones.
+  m_seconds.store(std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count(),
+                  std::memory_order_release);
 }
 
 void date_cache::copy_to(char* out) const noexcept {
@@ -78,6 +82,12 @@ void date_cache::copy_to(char* out) const noexcept {
     if (before == after && (before & 1) == 0) break;
   }
   std::memcpy(out, words, k_imf_fixdate_bytes);
+}
+
+std::chrono::system_clock::time_point date_cache::time() const noexcept {
+  // ordering: acquire, pairs with refresh()'s release.
+  return std::chrono::system_clock::time_point(
+      std::chrono::seconds(m_seconds.load(std::memory_order_acquire)));
 }
 
 std::string date_cache::current() const {

@@ -66,6 +66,10 @@ void response::check_not_started() const {
   }
 }
 
+std::chrono::system_clock::time_point response::date() const noexcept {
+  return m_core->dates().time();
+}
+
 void response::set_status(int status) {
   check_not_started();
   if (status < 100 || status > 999) {

@@ -7,8 +7,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
+#include <chrono>
 
 #include "middleware/http_preconditions.hpp"
 #include "middleware/mime_types.hpp"
@@ -36,8 +38,17 @@ task<void> send_file(context& ctx, const resolved_file& file, std::string_view c
   http::request& req = ctx.request();
   http::response& res = ctx.response();
   const std::string etag = make_etag(file.size, file.mtime_ns);
-  const std::int64_t modified = file.mtime_ns / 1'000'000'000;
+  // Last-Modified is the file's time, but never later than the Date this response carries (RFC
+  // 9110 8.8.2.1: an origin MUST NOT send one later than its Date, and sends the Date instead):
+  // a file written in the Date cache's second, or dated in the future, gets the Date.
+  const std::int64_t file_seconds = file.mtime_ns / 1'000'000'000;
+  const std::int64_t date_seconds =
+      std::chrono::duration_cast<std::chrono::seconds>(res.date().time_since_epoch()).count();
+  const std::int64_t modified = std::min(file_seconds, date_seconds);
   const std::string last_modified = format_http_date(modified);
+  // A date names a whole second: as a validator it is strong only once that second is over, so
+  // that the file cannot have changed twice within it (8.8.2.2).
+  const bool modified_is_strong = file_seconds < date_seconds;
   const std::string_view type =
       content_type.empty() ? content_type_for(file.path.native()) : content_type;
 
@@ -67,12 +78,14 @@ task<void> send_file(context& ctx, const resolved_file& file, std::string_view c
   // RFC 9110 14.2: range handling is defined for GET only, and a server MUST ignore Range on
   // any other method: a HEAD gets the 200's headers (as ASP.NET Core's static files answer).
   if (auto header = req.header("Range"); header && req.method() == "GET") {
-    // If-Range: the range applies only if the validator still matches (strong comparison).
+    // If-Range: the range applies only if the validator still matches (strong comparison; a date
+    // only while it is a strong validator, RFC 9110 13.1.5).
     const auto if_range = req.header("If-Range");
     const bool range_applies =
         !if_range || (if_range->find('"') != std::string_view::npos
                           ? strong_match(*if_range, etag)
-                          : parse_http_date(*if_range) == std::optional<std::int64_t>(modified));
+                          : modified_is_strong && parse_http_date(*if_range) ==
+                                                      std::optional<std::int64_t>(modified));
     if (range_applies) {
       switch (parse_range(*header, file.size, range)) {
         case range_outcome::unsatisfiable:

@@ -31,6 +31,10 @@ TEST_CASE("the date cache serves the value of its last refresh", "[http][date]")
   CHECK(cache.current() == "Sun, 06 Nov 1994 08:49:37 GMT");
   cache.refresh(at(784111778));
   CHECK(cache.current() == "Sun, 06 Nov 1994 08:49:38 GMT");
+  // time() is that value as a time, in whole seconds (what Last-Modified is clamped to).
+  cache.refresh(at(784111779) + std::chrono::milliseconds(900));
+  CHECK(cache.time() == at(784111779));
+  CHECK(cache.current() == "Sun, 06 Nov 1994 08:49:39 GMT");
 }
 
 TEST_CASE("readers never see a torn date while the cache refreshes", "[http][date]") {

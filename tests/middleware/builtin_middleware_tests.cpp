@@ -4,8 +4,10 @@
 #include <harrier/middleware/builtin.hpp>
 #include <harrier/middleware/results.hpp>
 
+#include <fcntl.h>
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -174,6 +176,52 @@ TEST_CASE("static files are served with validators, conditional requests and ran
   auto bad_range = roundtrip(app5, request("GET", "/static/digits.txt", "Range: bytes=20-\r\n"));
   CHECK(bad_range.status == 416);
   CHECK(bad_range.header("Content-Range") == "bytes */10");
+}
+
+namespace {
+
+void set_mtime(const fs::path& path, std::time_t seconds) {
+  const timespec times[2] = {{seconds, 0}, {seconds, 0}};
+  REQUIRE(::utimensat(AT_FDCWD, path.c_str(), times, 0) == 0);
+}
+
+}  // namespace
+
+TEST_CASE(
+    "Last-Modified is never later than Date, and If-Range takes a date only once it is strong",
+    "[builtin][static]") {
+  site s;
+  std::ofstream(s.root / "future.txt") << "0123456789";
+  std::ofstream(s.root / "old.txt") << "0123456789";
+  set_mtime(s.root / "future.txt", 1'893'456'000);  // 2030-01-01
+  set_mtime(s.root / "old.txt", 1'000'000'000);     // 2001-09-09
+
+  // RFC 9110 8.8.2.1: a Last-Modified later than the Date is replaced by the Date.
+  app_pipeline app = static_app(s);
+  const auto future = roundtrip(app, request("GET", "/static/future.txt"));
+  REQUIRE(future.status == 200);
+  REQUIRE(future.header("Date"));
+  CHECK(future.header("Last-Modified") == future.header("Date"));
+  // That date names the second the file may still be changing in: a weak validator, so If-Range
+  // with it does not apply the range (RFC 9110 13.1.5).
+  app_pipeline app2 = static_app(s);
+  const auto weak =
+      roundtrip(app2, request("GET", "/static/future.txt",
+                              "Range: bytes=2-3\r\nIf-Range: " +
+                                  std::string(*future.header("Last-Modified")) + "\r\n"));
+  CHECK(weak.status == 200);
+  CHECK(weak.body == "0123456789");
+
+  app_pipeline app3 = static_app(s);
+  const auto old = roundtrip(app3, request("GET", "/static/old.txt"));
+  REQUIRE(old.status == 200);
+  CHECK(old.header("Last-Modified") == "Sun, 09 Sep 2001 01:46:40 GMT");
+  app_pipeline app4 = static_app(s);
+  const auto strong =
+      roundtrip(app4, request("GET", "/static/old.txt",
+                              "Range: bytes=2-3\r\nIf-Range: Sun, 09 Sep 2001 01:46:40 GMT\r\n"));
+  CHECK(strong.status == 206);
+  CHECK(strong.body == "23");
 }
 
 TEST_CASE("a directory serves its index.html; HEAD gets headers only", "[builtin][static]") {

@@ -30,6 +30,9 @@ class date_cache {
   // Writes the 29 bytes of the current value to out.
   void copy_to(char* out) const noexcept;
   std::string current() const;
+  // The current value as a time (whole seconds). A Date copied after this call is no earlier
+  // (unless the system clock steps back): what a Last-Modified is clamped to (RFC 9110 8.8.2.1).
+  std::chrono::system_clock::time_point time() const noexcept;
 
   // The process-wide cache that connections use by default.
   static date_cache& shared() noexcept;
@@ -37,6 +40,7 @@ class date_cache {
  private:
   std::atomic<std::uint32_t> m_sequence{0};
   std::array<std::atomic<std::uint64_t>, 4> m_words{};
+  std::atomic<std::int64_t> m_seconds{0};  // since the epoch, of the published words
 };
 
 // Formats `time` as IMF-fixdate into out (29 bytes).

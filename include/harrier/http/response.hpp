@@ -25,6 +25,7 @@
 #include <harrier/core/task.hpp>
 #include <harrier/http/body_filter.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -75,6 +76,9 @@ class response {
   bool has_ended() const noexcept { return m_ended; }
   // Body bytes the handler has written so far (counted for HEAD too).
   std::uint64_t body_bytes() const noexcept { return m_body_bytes; }
+  // The time (whole seconds) of the connection's Date cache now: the Date this response carries
+  // is no earlier. A Last-Modified must not be later than the Date (RFC 9110 8.8.2.1).
+  std::chrono::system_clock::time_point date() const noexcept;
 
   task<void> write(std::span<const std::byte> bytes);
   task<void> write(std::string_view text) {
