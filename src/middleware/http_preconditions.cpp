@@ -151,7 +151,10 @@ precondition evaluate_preconditions(const conditional_headers& h, const validato
 
 range_outcome parse_range(std::string_view header, std::uint64_t size, byte_range& out) {
   header = http::trim_ows(header);
-  if (header.substr(0, 6) != "bytes=") return range_outcome::full;
+  // Range unit names are case-insensitive (RFC 9110 14.1).
+  if (header.size() < 6 || !http::iequals(header.substr(0, 5), "bytes") || header[5] != '=') {
+    return range_outcome::full;
+  }
   std::string_view spec = http::trim_ows(header.substr(6));
   if (spec.empty() || spec.find(',') != std::string_view::npos) return range_outcome::full;
   const std::size_t dash = spec.find('-');
@@ -165,7 +168,10 @@ range_outcome parse_range(std::string_view header, std::uint64_t size, byte_rang
   std::uint64_t first = 0, last = 0;
   if (first_text.empty()) {  // suffix range: the last N bytes
     if (!number(last_text, last)) return range_outcome::full;
-    if (last == 0 || size == 0) return range_outcome::unsatisfiable;
+    if (last == 0) return range_outcome::unsatisfiable;
+    // Satisfiable, but an empty representation has no byte to name in a Content-Range: the
+    // whole (empty) representation, 200 (as nginx answers).
+    if (size == 0) return range_outcome::full;
     out.first = last >= size ? 0 : size - last;
     out.last = size - 1;
     return range_outcome::partial;

@@ -136,4 +136,16 @@ TEST_CASE("byte ranges: first-last, open-ended, suffix, unsatisfiable and ignore
   CHECK(parse_range("bytes=0-1,3-4", 10, r) == range_outcome::full);
   CHECK(parse_range("items=0-1", 10, r) == range_outcome::full);
   CHECK(parse_range("bytes=x-1", 10, r) == range_outcome::full);
+  // The unit is case-insensitive (RFC 9110 14.1); nothing may stand between it and '='.
+  CHECK(parse_range("Bytes=2-3", 10, r) == range_outcome::partial);
+  CHECK((r.first == 2 && r.last == 3));
+  CHECK(parse_range("BYTES=-2", 10, r) == range_outcome::partial);
+  CHECK((r.first == 8 && r.last == 9));
+  CHECK(parse_range("bytes =0-1", 10, r) == range_outcome::full);
+  CHECK(parse_range("bytes", 10, r) == range_outcome::full);
+  // An empty representation: a suffix range is satisfiable (RFC 9110 14.1.1) but names no
+  // byte, so the whole (empty) representation goes out; a first-pos range is unsatisfiable.
+  CHECK(parse_range("bytes=-5", 0, r) == range_outcome::full);
+  CHECK(parse_range("bytes=0-", 0, r) == range_outcome::unsatisfiable);
+  CHECK(parse_range("bytes=-0", 0, r) == range_outcome::unsatisfiable);
 }
