@@ -14,6 +14,7 @@
 
 #include "middleware/http_preconditions.hpp"
 #include "middleware/mime_types.hpp"
+#include "middleware/revalidated_representation.hpp"
 
 namespace harrier::detail {
 namespace {
@@ -61,6 +62,8 @@ task<void> send_file(context& ctx, const resolved_file& file, std::string_view c
   const bool get_or_head = req.method() == "GET" || req.method() == "HEAD";
   switch (evaluate_preconditions(conditions, validators{etag, modified}, get_or_head)) {
     case precondition::not_modified:
+      ctx.item(k_revalidated_representation_item) =
+          revalidated_representation{std::string(type), file.size};
       res.set_status(304);
       res.add_header("ETag", etag);
       res.add_header("Last-Modified", last_modified);

@@ -27,6 +27,7 @@
 #include <harrier/middleware/context.hpp>
 
 #include <algorithm>
+#include <any>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -35,6 +36,7 @@
 
 #include "middleware/brotli_encoder.hpp"
 #include "middleware/gzip_encoder.hpp"
+#include "middleware/revalidated_representation.hpp"
 
 namespace harrier {
 
@@ -157,15 +159,36 @@ bool vary_covers_accept_encoding(std::string_view vary) noexcept {
   return false;
 }
 
+void vary_by_accept_encoding(http::response& res) {
+  const auto vary = res.header("Vary");
+  if (!vary || !vary_covers_accept_encoding(*vary)) res.add_header("Vary", "Accept-Encoding");
+}
+
+// A coded variant's ETag is the weak form of the identity one's (RFC 9110 8.8.1: not the same
+// bytes).
+void weaken_etag(http::response& res) {
+  if (const auto etag = res.header("ETag"); etag && etag->substr(0, 2) != "W/") {
+    const std::string weak = "W/" + std::string(*etag);
+    res.remove_header("ETag");
+    res.add_header("ETag", weak);
+  }
+}
+
 class compression_filter final : public http::body_filter {
  public:
-  compression_filter(const settings& s, const http::request& req) noexcept
-      : m_settings(s), m_request(req) {}
+  compression_filter(const settings& s, context& ctx) noexcept
+      : m_settings(s), m_context(ctx), m_request(ctx.request()) {}
 
   bool start(http::response& res, const head_info& info) override {
     const int status = res.status();
     if (status == 304) {
-      revalidated_variant(res);
+      const std::any* note = m_context.find_item(detail::k_revalidated_representation_item);
+      if (const auto* known =
+              note != nullptr ? std::any_cast<detail::revalidated_representation>(note) : nullptr) {
+        revalidated_as(res, *known);
+      } else {
+        revalidated_variant(res);
+      }
       return false;
     }
     if (status < 200 || status == 204) return false;
@@ -173,8 +196,7 @@ class compression_filter final : public http::body_filter {
     const auto type = res.header("Content-Type");
     if (!type || !m_settings.compressible(*type)) return false;
     // From here the response varies by Accept-Encoding, whether or not this one is compressed.
-    const auto vary = res.header("Vary");
-    if (!vary || !vary_covers_accept_encoding(*vary)) res.add_header("Vary", "Accept-Encoding");
+    vary_by_accept_encoding(res);
     if (status == 206 || res.header("Content-Range")) return false;
     if (info.body_length && *info.body_length < m_settings.minimum_bytes) return false;
     std::string joined;
@@ -191,11 +213,7 @@ class compression_filter final : public http::body_filter {
       }
     }
     res.add_header("Content-Encoding", detail::coding_name(coding));
-    if (const auto etag = res.header("ETag"); etag && etag->substr(0, 2) != "W/") {
-      const std::string weak = "W/" + std::string(*etag);
-      res.remove_header("ETag");
-      res.add_header("ETag", weak);
-    }
+    weaken_etag(res);
     // Ranges of the compressed bytes are not offered (a Range request gets the identity 206).
     res.remove_header("Accept-Ranges");
     return true;
@@ -225,12 +243,21 @@ class compression_filter final : public http::body_filter {
 
  private:
   // A 304 carries the validator and Vary of the 200 it stands for (RFC 9110 15.4.5): that of
-  // the variant this request would get. The handler's 304 has the identity variant's strong
-  // ETag and no Content-Type, so whether the resource is compressed at all is known only when
-  // the client holds our weak form of that ETag (it got the compressed variant before). Then
-  // the response varies by Accept-Encoding, and the ETag is the weak one if this request's
-  // Accept-Encoding selects a coding, else the strong one (audit 4: a client that no longer
-  // accepts gzip got the weak form).
+  // the variant this request would get. When the handler said what its 200 would be (static
+  // files do, revalidated_representation.hpp), the 304 gets exactly the Vary and ETag that
+  // start() would give that 200.
+  void revalidated_as(http::response& res, const detail::revalidated_representation& known) const {
+    if (!m_settings.compressible(known.content_type)) return;
+    vary_by_accept_encoding(res);
+    if (known.length >= m_settings.minimum_bytes && selects_coding()) weaken_etag(res);
+  }
+
+  // Otherwise the handler's 304 has the identity variant's strong ETag and no Content-Type, so
+  // whether the resource is compressed at all is known only when the client holds our weak form
+  // of that ETag (it got the compressed variant before). Then the response varies by
+  // Accept-Encoding, and the ETag is the weak one if this request's Accept-Encoding selects a
+  // coding, else the strong one (audit 4: a client that no longer accepts gzip got the weak
+  // form).
   void revalidated_variant(http::response& res) const {
     const auto etag = res.header("ETag");
     std::string joined;
@@ -238,18 +265,19 @@ class compression_filter final : public http::body_filter {
     if (!etag || !if_none_match || etag->substr(0, 2) == "W/") return;
     const std::string weak = "W/" + std::string(*etag);
     if (if_none_match->find(weak) == std::string_view::npos) return;
-    const auto vary = res.header("Vary");
-    if (!vary || !vary_covers_accept_encoding(*vary)) res.add_header("Vary", "Accept-Encoding");
-    std::string accept;
-    if (detail::choose_coding(m_request.headers().find_list("Accept-Encoding", accept),
-                              m_settings.offered) == content_coding::identity) {
-      return;
-    }
-    res.remove_header("ETag");
-    res.add_header("ETag", weak);
+    vary_by_accept_encoding(res);
+    if (selects_coding()) weaken_etag(res);
+  }
+
+  // Whether this request's Accept-Encoding selects one of the offered codings.
+  bool selects_coding() const {
+    std::string joined;
+    return detail::choose_coding(m_request.headers().find_list("Accept-Encoding", joined),
+                                 m_settings.offered) != content_coding::identity;
   }
 
   const settings& m_settings;
+  const context& m_context;
   const http::request& m_request;
   std::optional<gzip_encoder> m_gzip;
   std::optional<brotli_encoder> m_brotli;
@@ -279,7 +307,7 @@ middleware_fn response_compression(compression_options options) {
       co_await next(ctx);
       co_return;
     }
-    compression_filter filter(*shared, ctx.request());
+    compression_filter filter(*shared, ctx);
     filter_installation installed(res, filter);
     co_await next(ctx);
     // The filter's stream must end while the filter exists; an untouched response is left to

@@ -540,11 +540,39 @@ TEST_CASE("static files are compressed and revalidate with their weak ETag", "[c
   CHECK(r.header("ETag") == etag.substr(2));
   CHECK(r.header("Vary") == "Accept-Encoding");
 
-  // Revalidating the identity variant gets the strong ETag, as before.
+  // Revalidating the identity variant gets the strong ETag, as before, and Vary: a 304 carries
+  // the ETag and Vary its 200 would (RFC 9110 15.4.5), which the static files tell the
+  // middleware (a 304 has no Content-Type to judge by).
   const std::string strong = etag.substr(2);
   r = roundtrip(app, request("GET", "/app.css", "If-None-Match: " + strong + "\r\n"));
   CHECK(r.status == 304);
   CHECK(r.header("ETag") == strong);
+  CHECK(r.header("Vary") == "Accept-Encoding");
+  // The identity variant's tag from a client that now accepts gzip: its 200 would be gzip.
+  r = roundtrip(app, request("GET", "/app.css",
+                             "Accept-Encoding: gzip\r\nIf-None-Match: " + strong + "\r\n"));
+  CHECK(r.status == 304);
+  CHECK(r.header("ETag") == etag);
+  CHECK(r.header("Vary") == "Accept-Encoding");
+  // By date, the same.
+  const auto dated = get(app, "/app.css", "");
+  REQUIRE(dated.header("Last-Modified"));
+  r = roundtrip(app, request("GET", "/app.css",
+                             "Accept-Encoding: gzip\r\nIf-Modified-Since: " +
+                                 std::string(*dated.header("Last-Modified")) + "\r\n"));
+  CHECK(r.status == 304);
+  CHECK(r.header("ETag") == etag);
+  CHECK(r.header("Vary") == "Accept-Encoding");
+  // A type that is never compressed: its 200 has no Vary, nor has its 304.
+  const auto png = get(app, "/logo.png", "gzip");
+  REQUIRE(png.header("ETag"));
+  CHECK_FALSE(png.header("Vary"));
+  r = roundtrip(app, request("GET", "/logo.png",
+                             "Accept-Encoding: gzip\r\nIf-None-Match: " +
+                                 std::string(*png.header("ETag")) + "\r\n"));
+  CHECK(r.status == 304);
+  CHECK(r.header("ETag") == png.header("ETag"));
+  CHECK_FALSE(r.header("Vary"));
 
   // A range request gets the identity bytes.
   r = roundtrip(app, request("GET", "/app.css", "Accept-Encoding: gzip\r\nRange: bytes=0-99\r\n"));
