@@ -11,10 +11,13 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <system_error>
+#include <utility>
 
 #include "core/logger.hpp"
 #include "middleware/exception_handling.hpp"
@@ -24,6 +27,51 @@
 namespace harrier {
 
 namespace detail {
+namespace {
+
+// A system error saying the process ran out of a resource (descriptors, memory, socket buffers)
+// is a temporary overload of the server, not a fault of the handler: 503, as the accept loop
+// treats EMFILE. Logged at most once a second, with a count of the others: a client pipelining
+// 2,000 requests for a static file while the descriptors were used up wrote 2,000 error lines
+// in 3 s (audit 8).
+bool is_resource_shortage(const std::system_error& e) noexcept {
+  const std::error_condition c = e.code().default_error_condition();
+  return c == std::errc::too_many_files_open || c == std::errc::too_many_files_open_in_system ||
+         c == std::errc::not_enough_memory || c == std::errc::no_buffer_space;
+}
+
+void log_resource_shortage(context& ctx, const std::system_error& e) {
+  constexpr auto k_log_every = std::chrono::seconds(1);
+  static std::mutex mutex;
+  static std::chrono::steady_clock::time_point logged_at;
+  static std::uint64_t unlogged = 0;
+  const auto now = std::chrono::steady_clock::now();
+  std::uint64_t others = 0;
+  {
+    std::lock_guard lock(mutex);
+    if (logged_at != std::chrono::steady_clock::time_point{} && now - logged_at < k_log_every) {
+      ++unlogged;
+      return;
+    }
+    logged_at = now;
+    others = std::exchange(unlogged, 0);
+  }
+  harrier_logger()->warn(
+      "out of a resource for {} {} (route {}, trace {}): {}; answered 503{}",
+      ctx.request().method(), ctx.request().path(),
+      ctx.route_template().empty() ? "none" : ctx.route_template(), ctx.trace_id(), e.what(),
+      others == 0 ? std::string() : fmt::format(" ({} more since the last report)", others));
+}
+
+std::optional<result> unhandled(context& ctx, const std::exception& e) {
+  harrier_logger()->error("unhandled exception for {} {} (route {}, trace {}): {}",
+                          ctx.request().method(), ctx.request().path(),
+                          ctx.route_template().empty() ? "none" : ctx.route_template(),
+                          ctx.trace_id(), e.what());
+  return results::problem(500, {}, ctx.is_development() ? e.what() : std::string());
+}
+
+}  // namespace
 
 std::optional<result> problem_for_exception(context& ctx) {
   try {
@@ -39,13 +87,14 @@ std::optional<result> problem_for_exception(context& ctx) {
     if (ctx.aborted().is_cancellation_requested()) return std::nullopt;
     if (ctx.response().has_started()) return std::nullopt;
     return results::problem(500);
+  } catch (const std::system_error& e) {
+    if (ctx.response().has_started()) return std::nullopt;
+    if (!is_resource_shortage(e)) return unhandled(ctx, e);
+    log_resource_shortage(ctx, e);
+    return results::problem(503, {}, ctx.is_development() ? e.what() : std::string());
   } catch (const std::exception& e) {
     if (ctx.response().has_started()) return std::nullopt;
-    harrier_logger()->error("unhandled exception for {} {} (route {}, trace {}): {}",
-                            ctx.request().method(), ctx.request().path(),
-                            ctx.route_template().empty() ? "none" : ctx.route_template(),
-                            ctx.trace_id(), e.what());
-    return results::problem(500, {}, ctx.is_development() ? e.what() : std::string());
+    return unhandled(ctx, e);
   } catch (...) {
     return std::nullopt;
   }

@@ -12,15 +12,18 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <cerrno>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <memory>
 #include <sstream>
 #include <stdexcept>
+#include <system_error>
 #include <vector>
 
 #include "app_harness.hpp"
+#include "support/captured_log.hpp"
 
 namespace fs = std::filesystem;
 using harrier::app_pipeline;
@@ -300,6 +303,43 @@ TEST_CASE("CORS answers preflights and marks responses for allowed origins only"
   CHECK_FALSE(other.header("Access-Control-Allow-Origin"));
   CHECK_THROWS_AS(harrier::cors({.allowed_origins = {"*"}, .allow_credentials = true}),
                   std::invalid_argument);
+}
+
+TEST_CASE(
+    "running out of descriptors or memory answers 503 and logs once a second, not per request",
+    "[builtin]") {
+  harrier::test::captured_log log;
+  app_pipeline app;
+  app.use(harrier::exception_handler());
+  app.add_endpoint({"GET"}, "/files", make_endpoint([]() -> std::string {
+                     throw std::system_error(EMFILE, std::generic_category(), "cannot open f");
+                   }));
+  app.add_endpoint({"GET"}, "/denied", make_endpoint([]() -> std::string {
+                     throw std::system_error(EACCES, std::generic_category(), "cannot open g");
+                   }));
+  const auto start = std::chrono::steady_clock::now();
+  constexpr int k_requests = 50;
+  int unavailable = 0;
+  for (int i = 0; i < k_requests; ++i)
+    unavailable += roundtrip(app, request("GET", "/files")).status == 503 ? 1 : 0;
+  const auto seconds =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - start)
+          .count();
+  // Any other system error is the handler's: 500 and a line each, as before.
+  const auto denied = roundtrip(app, request("GET", "/denied"));
+  const std::string text = log.text();
+  INFO(text);
+  CHECK(unavailable == k_requests);
+  CHECK(denied.status == 500);
+  std::size_t shortage_lines = 0;
+  for (std::size_t at = text.find("out of a resource for GET /files"); at != std::string::npos;
+       at = text.find("out of a resource for GET /files", at + 1)) {
+    ++shortage_lines;
+  }
+  CHECK(shortage_lines >= 1);
+  CHECK(shortage_lines <= static_cast<std::size_t>(seconds) + 1);  // once a second at most
+  CHECK_THAT(text, Catch::Contains("cannot open f: Too many open files; answered 503"));
+  CHECK_THAT(text, Catch::Contains("unhandled exception for GET /denied"));
 }
 
 TEST_CASE("request logging writes one line per request with route, status and bytes", "[builtin]") {
