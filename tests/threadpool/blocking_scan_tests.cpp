@@ -125,9 +125,9 @@ TEST_CASE(
     harrier::thread_pool_options options;
     options.min_threads = 1;
     options.max_threads = 2;
-    options.detector = &detector;  // hill climbing on, as by default
+    options.detector = &detector;          // hill climbing on, as by default
+    harrier::test::event_recorder events;  // before the pool: its workers emit until it goes
     harrier::thread_pool pool(options);
-    harrier::test::event_recorder events;
     events.attach(pool);
 
     harrier::test::flag began;
