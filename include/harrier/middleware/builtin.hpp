@@ -20,7 +20,9 @@ class io_context;
 // Turns an exception escaping the rest of the pipeline into a 500 RFC 9457 problem document with
 // the request's trace id, logged once (error level) with the method, path and route. In
 // development the problem carries the exception's message; in production it does not. An
-// http_error becomes its own status. http::bad_request (a malformed, oversized or too slow body)
+// http_error becomes its own status. A std::system_error saying the process ran out of a
+// resource (EMFILE, ENFILE, ENOMEM, ENOBUFS) is an overload, not a fault: 503, logged as a
+// warning at most once a second. http::bad_request (a malformed, oversized or too slow body)
 // passes through to the HTTP layer, which answers with its status and closes the connection, and
 // so does operation_cancelled when the request's token was cancelled (the canceller answers). If
 // the response had started, the exception is rethrown and the HTTP layer aborts the connection.
