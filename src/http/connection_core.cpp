@@ -513,8 +513,12 @@ void connection_core::reject(rejection_reason reason) {
   // Whatever the handler had buffered is replaced by the error response.
   m_response.reset();
   m_response.m_ended = true;
-  harrier::detail::harrier_logger()->debug("http: request rejected: {} (llhttp: {})",
-                                           rejection_name(reason), m_parser.llhttp_reason());
+  if (const std::string_view detail = m_parser.llhttp_reason(); !detail.empty()) {
+    harrier::detail::harrier_logger()->debug("http: request rejected: {} (llhttp: {})",
+                                             rejection_name(reason), detail);
+  } else {
+    harrier::detail::harrier_logger()->debug("http: request rejected: {}", rejection_name(reason));
+  }
   m_close_after_response = true;
   const int status = rejection_status(reason);
   if (status == 0 || m_broken) return;

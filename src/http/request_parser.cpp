@@ -43,6 +43,7 @@ struct parser_callbacks {
     r.m_header_bytes = 0;
     r.m_header_count = 0;
     r.m_extension_budget = r.m_limits.max_chunk_extension_bytes;
+    r.m_announced_chunk_bytes = 0;
     r.m_at_chunk_line = false;
     r.m_last_chunk = false;
     return 0;
@@ -239,6 +240,14 @@ struct parser_callbacks {
   // 2^64, and the budget saturates.
   static int on_chunk_header(llhttp_t* p) {
     request_parser& r = self(p);
+    const std::uint64_t size = p->content_length;
+    r.m_announced_chunk_bytes = size > UINT64_MAX - r.m_announced_chunk_bytes
+                                    ? UINT64_MAX
+                                    : r.m_announced_chunk_bytes + size;
+    if (r.m_limits.max_request_body_bytes &&
+        r.m_announced_chunk_bytes > *r.m_limits.max_request_body_bytes) {
+      return r.fail(rejection_reason::body_too_large);
+    }
     const std::uint64_t allowance =
         p->content_length > (UINT64_MAX - 16) / 2 ? UINT64_MAX : 16 + 2 * p->content_length;
     r.m_extension_budget = allowance > UINT64_MAX - r.m_extension_budget
@@ -346,6 +355,8 @@ void request_parser::next_message() noexcept {
 }
 
 const char* request_parser::llhttp_reason() const noexcept {
+  // A check of ours failed in a callback: llhttp's reason would only name the callback.
+  if (m_callback_failed) return "";
   const char* reason = llhttp_get_error_reason(&m_llhttp);
   return reason != nullptr ? reason : "";
 }

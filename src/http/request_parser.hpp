@@ -91,6 +91,8 @@ class request_parser {
   void next_message() noexcept;
 
   rejection_reason error_reason() const noexcept { return m_error; }
+  // llhttp's own words for a parse error it found ("" when none, or when one of our checks
+  // failed), for the log.
   const char* llhttp_reason() const noexcept;
 
   // The request line and headers of the current message are complete.
@@ -142,6 +144,10 @@ class request_parser {
   std::size_t m_field_name_bytes = 0;  // of the current field (head or trailer)
   // Chunk extension bytes the request may still send (server_limits::max_chunk_extension_bytes).
   std::uint64_t m_extension_budget = 0;
+  // Chunk data the request has announced so far (the sum of its chunk sizes, saturating): a
+  // chunk that would take the body past server_limits::max_request_body_bytes is refused at its
+  // size line, before its data is read (as a Content-Length is, before the body).
+  std::uint64_t m_announced_chunk_bytes = 0;
   // Trailer fields are checked but not kept; this tracks the current one for obs-fold checks,
   // in stream positions (bytes since the parser was made), which survive the connection's
   // compaction of body bytes between reads, unlike offsets from the base.

@@ -105,6 +105,24 @@ TEST_CASE("a chunked body that grows past the body limit gets 413 while it is re
   check_rejected(run_bad(input, rejection_reason::body_too_large, 0, options), 413, 1);
 }
 
+TEST_CASE("a chunk whose size takes the body past the limit gets 413 before its data",
+          "[http][limits]") {
+  // Only the chunk-size line and a few bytes of the chunk arrive (then the follow-up request and
+  // the end of input): the size alone must refuse it, not the data the client would send.
+  http1_options options;
+  options.limits.max_request_body_bytes = 1000;
+  const std::string input =
+      "POST /upload HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "10\r\n0123456789abcdef\r\n"
+      "3e0\r\nabc";  // 16 + 992 > 1000
+  check_rejected(run_bad(input, rejection_reason::body_too_large, 0, options), 413, 1);
+  // A size beyond 64 bits' worth of sum saturates rather than wrapping below the limit.
+  const std::string huge =
+      "POST /upload HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "1\r\na\r\nffffffffffffffff\r\nabc";
+  check_rejected(run_bad(huge, rejection_reason::body_too_large, 0, options), 413, 1);
+}
+
 namespace {
 
 // A chunked request whose chunks each carry `data_bytes` of data and an extension of
