@@ -361,7 +361,7 @@ bool connection_core::begin_request() {
   }
 
   request& req = m_request;
-  req.m_method = p.method();
+  req.m_method = p.method(base);
   req.m_target = std::string_view(base + p.target_offset(), p.target_length());
   std::string_view path_and_query;
   std::string_view authority;

@@ -40,6 +40,7 @@ struct parser_callbacks {
     r.m_head_ends_message = false;
     r.m_url_length = 0;
     r.m_method_length = 0;
+    r.m_token_method_length = 0;
     r.m_header_bytes = 0;
     r.m_header_count = 0;
     r.m_extension_budget = r.m_limits.max_chunk_extension_bytes;
@@ -362,17 +363,14 @@ const char* request_parser::llhttp_reason() const noexcept {
 }
 
 namespace {
-// Whether the request so far starts with a well-formed method llhttp does not know ("BREW /",
-// or "get /": methods are case-sensitive): a token, then SP or the end of what arrived. Such a
-// request is not malformed; the server just does not implement the method (RFC 9110 §9.1: 501).
-bool is_token_method(const char* request, std::size_t length) noexcept {
-  std::size_t i = 0;
-  while (i < length && (request[i] == '\r' || request[i] == '\n'))
-    ++i;  // empty lines before a request line are ignored (RFC 9112 §2.2)
-  const std::size_t start = i;
-  while (i < length && is_token_char(request[i]))
-    ++i;
-  return i > start && (i == length || request[i] == ' ');
+// What llhttp parses in place of a method it does not know. It parses a request's framing from
+// its header fields whatever the method; only CONNECT (a tunnel) and PRI (the HTTP/2 preface)
+// are special to it, and GET is neither.
+constexpr std::string_view k_stand_in_method = "GET";
+
+// Methods llhttp knows only for RTSP: it takes them, then refuses them at an HTTP version.
+bool rtsp_only(std::uint8_t method) noexcept {
+  return method >= HTTP_DESCRIBE && method <= HTTP_FLUSH;
 }
 
 rejection_reason classify(llhttp_errno_t error, const char* reason) {
@@ -403,6 +401,35 @@ rejection_reason classify(llhttp_errno_t error, const char* reason) {
   }
 }
 }  // namespace
+
+// RFC 9110 section 9.1: a method is any token, and case-sensitive ("get" is not GET); what a
+// server does not implement is the application's to answer (501 or 405), on a connection that
+// stays usable, as Kestrel, nginx and Go do. llhttp 8.1 refuses every method outside its table
+// (QUERY, BREW, get), and RTSP's at the HTTP version. So when it refuses one that is a token
+// followed by SP, it starts the message again on k_stand_in_method and goes on after the token.
+request_parser::token_method request_parser::take_token_method(const char* base, std::size_t end,
+                                                               std::size_t& from) noexcept {
+  std::size_t i = 0;
+  while (i < end && (base[i] == '\r' || base[i] == '\n'))
+    ++i;  // empty lines before a request line are ignored (RFC 9112 section 2.2)
+  const std::size_t start = i;
+  while (i < end && is_token_char(base[i]))
+    ++i;
+  if (i == start || (i < end && base[i] != ' ')) return token_method::none;
+  if (i - start + k_request_line_overhead_bytes > m_limits.max_request_line_bytes) {
+    return token_method::too_long;
+  }
+  llhttp_reset(&m_llhttp);
+  if (i == end) return token_method::incomplete;
+  const llhttp_errno_t error =
+      llhttp_execute(&m_llhttp, k_stand_in_method.data(), k_stand_in_method.size());
+  if (error != HPE_OK) return token_method::none;  // cannot happen: a fresh parser takes "GET"
+  m_method_length = i - start;
+  m_token_method_offset = start;
+  m_token_method_length = i - start;
+  from = i;
+  return token_method::taken;
+}
 
 parse_step request_parser::execute(char* base, std::size_t begin, std::size_t end) {
   if (m_failed) return fail_step(m_error, begin);
@@ -441,12 +468,24 @@ parse_step request_parser::execute(char* base, std::size_t begin, std::size_t en
     if (error != HPE_PAUSED) {
       // A callback's own reason stands: llhttp reports HPE_USER from a data callback but its
       // HPE_CB_* code from the others (on_version_complete, on_headers_complete).
-      if (!m_callback_failed) {
-        m_error = classify(error, llhttp_reason());
-        if (m_error == rejection_reason::invalid_method && is_token_method(base, end)) {
-          m_error = rejection_reason::unsupported_method;
+      if (!m_callback_failed && !m_head_done && m_token_method_length == 0 &&
+          (error == HPE_INVALID_METHOD ||
+           (error == HPE_INVALID_CONSTANT && rtsp_only(m_llhttp.method)))) {
+        switch (take_token_method(base, end, from)) {
+          case token_method::taken:
+            continue;
+          case token_method::incomplete:
+            step.event = parse_event::need_more;
+            step.position = 0;  // llhttp starts again at the message's start
+            m_stream_begin -= begin;
+            return step;
+          case token_method::too_long:
+            return fail_step(rejection_reason::request_line_too_long, begin);
+          case token_method::none:
+            break;
         }
       }
+      if (!m_callback_failed) m_error = classify(error, llhttp_reason());
       return fail_step(m_error, begin);
     }
     step.position = static_cast<std::size_t>(llhttp_get_error_pos(&m_llhttp) - base);
@@ -507,7 +546,8 @@ parse_step request_parser::execute(char* base, std::size_t begin, std::size_t en
   return step;
 }
 
-std::string_view request_parser::method() const noexcept {
+std::string_view request_parser::method(const char* base) const noexcept {
+  if (m_token_method_length != 0) return {base + m_token_method_offset, m_token_method_length};
   return llhttp_method_name(static_cast<llhttp_method_t>(m_llhttp.method));
 }
 int request_parser::version_major() const noexcept {

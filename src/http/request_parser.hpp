@@ -98,8 +98,10 @@ class request_parser {
   // The request line and headers of the current message are complete.
   bool head_done() const noexcept { return m_head_done; }
 
-  // Valid after head_complete.
-  std::string_view method() const noexcept;
+  // Valid after head_complete. Any token (RFC 9110 section 9.1), not only llhttp's table (see
+  // take_token_method()); one outside it is a view into the request at `base`, the request's
+  // base now (the connection may have moved the head since execute()).
+  std::string_view method(const char* base) const noexcept;
   std::size_t target_offset() const noexcept { return m_url_offset; }
   std::size_t target_length() const noexcept { return m_url_length; }
   int version_major() const noexcept;
@@ -116,6 +118,12 @@ class request_parser {
   friend struct parser_callbacks;
 
   int fail(rejection_reason reason) noexcept;
+  // llhttp refused the method of the request at base[0, end): if it is a token followed by SP,
+  // llhttp starts the message again on a stand-in method and goes on after the token (`from`),
+  // and method() reports the token. incomplete: the token runs to `end` (llhttp is reset, and
+  // the caller keeps the bytes for the next call).
+  enum class token_method { none, taken, incomplete, too_long };
+  token_method take_token_method(const char* base, std::size_t end, std::size_t& from) noexcept;
   parse_step fail_step(rejection_reason reason, std::size_t begin) noexcept;
   std::uint64_t stream_position(const char* at) const noexcept;
   // Whether a CR or LF lies at stream positions [from, to) within the current window.
@@ -139,6 +147,9 @@ class request_parser {
   std::size_t m_url_offset = 0;
   std::size_t m_url_length = 0;
   std::size_t m_method_length = 0;
+  // A method llhttp does not know, at base + offset (length 0: llhttp's own method).
+  std::size_t m_token_method_offset = 0;
+  std::size_t m_token_method_length = 0;
   std::size_t m_header_bytes = 0;
   std::size_t m_header_count = 0;
   std::size_t m_field_name_bytes = 0;  // of the current field (head or trailer)

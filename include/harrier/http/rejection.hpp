@@ -35,7 +35,7 @@ enum class rejection_reason : unsigned char {
   invalid_line_ending,                    // 400: bare CR, bare LF
   invalid_header,                         // 400: control characters, bad token, space before colon
   invalid_method,                         // 400: not a token
-  unsupported_method,                     // 501: a token method this server does not know
+  unsupported_method,                     // 501: CONNECT (this origin server does not tunnel)
   invalid_target,                         // 400
   invalid_version,                        // 400
   unsupported_version,                    // 505
