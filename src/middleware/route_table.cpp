@@ -347,7 +347,23 @@ void route_table::add(std::vector<std::string> methods, std::string_view pattern
     for (const std::string& m : methods)
       add_entry(*target, endpoint_entry{m, endpoint, text, names});
   }
+  for (const std::string& m : methods) {
+    if (std::find(m_methods.begin(), m_methods.end(), m) == m_methods.end()) {
+      m_methods.push_back(m);
+    }
+  }
   ++m_route_count;
+}
+
+bool route_table::recognizes(std::string_view method) const noexcept {
+  // RFC 9110's methods and PATCH (RFC 5789): for these a route that does not take them is a 405.
+  static constexpr std::array<std::string_view, 9> k_standard = {
+      "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"};
+  if (std::find(k_standard.begin(), k_standard.end(), method) != k_standard.end()) return true;
+  for (const std::string& m : m_methods) {
+    if (m.empty() || m == method) return true;  // empty: a route that takes any method
+  }
+  return false;
 }
 
 route_match route_table::match(std::string_view method, std::string_view path) const {

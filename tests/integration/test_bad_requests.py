@@ -100,10 +100,25 @@ class BadRequests(harness.ServerTestCase):
     def test_an_invalid_method_is_400(self):
         self.reject(b"G(T /plaintext HTTP/1.1\r\nHost: x\r\n\r\n", 400)
 
-    def test_an_unknown_method_is_501(self):
-        for method in (b"BREW", b"get"):
+    def test_an_unknown_method_is_501_and_the_connection_stays_open(self):
+        # RFC 9110 9.1: any token is a method (case-sensitive: "get" is not GET); one the
+        # server does not implement gets 501, a request like any other, with its body read.
+        for method in (b"BREW", b"get", b"QUERY", b"PLAY", b"PROPFIND"):
             with self.subTest(method=method):
-                self.reject(method + b" /plaintext HTTP/1.1\r\nHost: x\r\n\r\n", 501)
+                s = harness.connect(self.server)
+                s.sendall(method + b" /plaintext HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n"
+                          b"\r\nabc" + SMUGGLED)
+                data = b""
+                while data.count(b"Hello, World!") == 0:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+                s.close()
+                self.assertTrue(data.startswith(b"HTTP/1.1 501 "), data[:200])
+                head = data.split(b"\r\n\r\n", 1)[0].lower()
+                self.assertNotIn(b"connection: close", head)
+                self.assertEqual(data.count(b"HTTP/1.1 200 "), 1, data)
 
     def test_an_invalid_host_is_400(self):
         # RFC 9112 3.2: a Host that is not uri-host[:port] MUST get 400.

@@ -134,6 +134,34 @@ TEST_CASE("unknown paths are 404 and wrong methods 405 with Allow, as problem do
   CHECK(wrong.header("Allow") == "GET, HEAD, PUT, OPTIONS");
 }
 
+TEST_CASE("a method no route names is 501; one a route names is 405 elsewhere", "[pipeline]") {
+  // RFC 9110 section 9.1 / 15.5.6: 405 is for a method the server knows but the target does not
+  // support; one it does not know at all is 501. Methods are case-sensitive.
+  app_pipeline app;
+  app.add_endpoint({"GET"}, "/a", make_endpoint([] { return "a"; }));
+  app.add_endpoint({"QUERY"}, "/search", make_endpoint([] { return "found"; }));
+  for (const char* method : {"BREW", "get", "PROPFIND"}) {
+    INFO(method);
+    for (const char* path : {"/a", "/nope"}) {
+      auto r = roundtrip(app, request(method, path));
+      CHECK(r.status == 501);
+      CHECK(r.header("Content-Type") == "application/problem+json");
+      CHECK(!r.header("Allow"));
+    }
+  }
+  CHECK(roundtrip(app, request("QUERY", "/search")).body == "found");
+  auto known = roundtrip(app, request("QUERY", "/a"));
+  CHECK(known.status == 405);
+  CHECK(known.header("Allow") == "GET, HEAD, OPTIONS");
+  CHECK(roundtrip(app, request("QUERY", "/nope")).status == 404);
+  CHECK(roundtrip(app, request("PATCH", "/a")).status == 405);  // a standard method
+  // A route that takes any method takes them all.
+  app_pipeline any;
+  any.add_endpoint({}, "/any", make_endpoint([] { return "any"; }));
+  CHECK(roundtrip(any, request("BREW", "/any")).body == "any");
+  CHECK(roundtrip(any, request("BREW", "/nope")).status == 404);
+}
+
 TEST_CASE("OPTIONS is answered with Allow where no endpoint takes it, and OPTIONS * with 204",
           "[pipeline]") {
   app_pipeline app;

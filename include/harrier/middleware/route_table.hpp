@@ -100,11 +100,18 @@ class route_table {
 
   std::size_t size() const noexcept { return m_route_count; }
 
+  // Whether the server knows `method` (case-sensitive): one of HTTP's standard methods, one a
+  // route names, or any method when a route takes any. A request with a method it does not know
+  // gets 501 rather than 405 (RFC 9110 section 9.1; 405 means the target does not support a
+  // method the server knows, section 15.5.6).
+  bool recognizes(std::string_view method) const noexcept;
+
  private:
   struct node;
   struct matcher;
   std::unique_ptr<node> m_root;
   std::size_t m_route_count = 0;
+  std::vector<std::string> m_methods;  // every method a route names ("": any method)
 };
 
 }  // namespace harrier
