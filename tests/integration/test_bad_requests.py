@@ -1,8 +1,9 @@
 """Hostile and malformed input against the real server: one test per rejection rule.
 
-Each case checks the status, `Connection: close`, that the server closes the connection after
-the response, and that a complete request smuggled after the bad bytes is never answered (the
-response stream holds exactly one response).
+Each rejection checks the status, `Connection: close`, that the server closes the connection
+after the response, and that a complete request smuggled after the bad bytes is never answered
+(the response stream holds exactly one response). A well-formed request the server merely does
+not implement (an unknown method) is the exception: 501, and the connection goes on.
 """
 
 import os
