@@ -112,7 +112,7 @@ task<void> app_pipeline::dispatch(context& ctx) const {
 
 task<void> app_pipeline::dispatch_unmatched(context& ctx) const {
   const route_match* match = ctx.match();
-  if (!m_routes.recognizes(ctx.request().method())) {
+  if (!match->method_recognized) {
     // A method nothing here implements (the HTTP layer passes any token through): 501, and the
     // connection stays usable (RFC 9110 section 9.1).
     co_await results::problem(501).execute(ctx);

@@ -156,10 +156,12 @@ task<void> static_file_or_next(context& ctx, next_handler next, const std::files
     co_return;
   }
   const route_match* match = ctx.match();
-  if (file && (match == nullptr || match->status == route_match_status::not_found)) {
+  const bool recognized = match == nullptr || match->method_recognized;
+  if (file && recognized && (match == nullptr || match->status == route_match_status::not_found)) {
     // Another method on a file, and no endpoint for it either: the resource exists, so not
     // 404 but 405 with the methods it has (RFC 9110 section 15.5.6; nginx answers the same),
-    // and OPTIONS gets them with 204, as routed resources do.
+    // and OPTIONS gets them with 204, as routed resources do. A method the server does not
+    // know at all goes on, to the 501 of an unmatched request.
     constexpr const char* k_allow = "GET, HEAD, OPTIONS";
     if (method == "OPTIONS") {
       co_await results::no_content().with_header("Allow", k_allow).execute(ctx);

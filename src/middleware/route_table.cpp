@@ -377,6 +377,7 @@ void route_table::match(std::string_view method, std::string_view path, route_ma
   out.route_template = nullptr;
   out.values.clear();
   out.allow.clear();
+  out.method_recognized = true;
 
   if (!path.empty() && path.front() == '/') path.remove_prefix(1);
   if (!path.empty() && path.back() == '/') path.remove_suffix(1);
@@ -392,6 +393,7 @@ void route_table::match(std::string_view method, std::string_view path, route_ma
   ctx.method = method;
   ctx.out = &out;
   if (matcher{ctx}(*m_root, path)) return;
+  out.method_recognized = recognizes(method);
   if (ctx.allowed.empty()) return;
 
   // The path matched, the method did not: 405 with every method those candidates accept.

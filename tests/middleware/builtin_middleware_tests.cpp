@@ -249,8 +249,10 @@ TEST_CASE("traversal attempts and missing files fall through to 404", "[builtin]
   CHECK(roundtrip(app, request("GET", "/api")).body == "api");  // other paths reach the endpoints
 }
 
-TEST_CASE("another method on a static file is 405 with Allow, unless an endpoint takes it",
-          "[builtin][static]") {
+TEST_CASE(
+    "another method on a static file is 405 with Allow (501 if unknown), unless an endpoint takes "
+    "it",
+    "[builtin][static]") {
   site s;
   for (const char* method : {"POST", "PUT", "DELETE", "PATCH"}) {
     INFO(method);
@@ -260,6 +262,11 @@ TEST_CASE("another method on a static file is 405 with Allow, unless an endpoint
     CHECK(r.header("Allow") == "GET, HEAD, OPTIONS");
     CHECK(r.body.find("<h1>") == std::string::npos);
   }
+  // A method the server does not know at all is 501 here too, as on routed paths.
+  app_pipeline unknown_app = static_app(s);
+  auto unknown = roundtrip(unknown_app, request("BREW", "/static/index.html"));
+  CHECK(unknown.status == 501);
+  CHECK(!unknown.header("Allow"));
   app_pipeline options_app = static_app(s);
   auto options = roundtrip(options_app, request("OPTIONS", "/static/css/app.css"));
   CHECK(options.status == 204);

@@ -100,6 +100,30 @@ TEST_CASE("a path that matches with the wrong method is 405 with an Allow list",
   CHECK(t.match("PATCH", "/nothing").status == route_match_status::not_found);
 }
 
+TEST_CASE("the table recognizes the standard methods and those its routes name", "[routing]") {
+  route_table t;
+  t.add({"GET"}, "/users/{id:int}", users_by_int);
+  t.add({"query"}, "/search", post_users);  // stored upper-case, as every route method
+  for (const char* method :
+       {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "QUERY"}) {
+    INFO(method);
+    CHECK(t.recognizes(method));
+  }
+  for (const char* method : {"BREW", "get", "PROPFIND", "query", ""}) {
+    INFO(method);
+    CHECK(!t.recognizes(method));
+  }
+  // An unmatched request says whether its method is recognized; a matched one always does.
+  CHECK(!t.match("BREW", "/users/7").method_recognized);
+  CHECK(!t.match("BREW", "/nothing").method_recognized);
+  CHECK(t.match("QUERY", "/users/7").method_recognized);
+  CHECK(t.match("QUERY", "/users/7").status == route_match_status::method_not_allowed);
+  CHECK(t.match("DELETE", "/nothing").method_recognized);
+  // A route that takes any method makes every method one the server knows.
+  t.add({}, "/any", users_by_name);
+  CHECK(t.recognizes("BREW"));
+}
+
 TEST_CASE("a literal route without the method leaves the path to a parameter route with it",
           "[routing]") {
   // A whole path of literals is looked up at once; when its route does not take the method, the

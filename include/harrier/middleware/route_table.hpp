@@ -80,6 +80,9 @@ struct route_match {
   const std::string* route_template = nullptr;  // the matched template text, when matched
   route_values values;
   std::string allow;  // for method_not_allowed: "GET, HEAD, POST"
+  // When not matched: whether the table recognizes() the method (if not, the answer is 501
+  // rather than 404 or 405).
+  bool method_recognized = true;
 };
 
 class route_table {
