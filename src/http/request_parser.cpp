@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <utility>
 
 namespace harrier::http::detail {
 
@@ -41,6 +42,7 @@ struct parser_callbacks {
     r.m_url_length = 0;
     r.m_method_length = 0;
     r.m_token_method_length = 0;
+    r.m_version_started = false;
     r.m_header_bytes = 0;
     r.m_header_count = 0;
     r.m_extension_budget = r.m_limits.max_chunk_extension_bytes;
@@ -69,6 +71,21 @@ struct parser_callbacks {
     if (r.m_method_length + r.m_url_length + k_request_line_overhead_bytes >
         r.m_limits.max_request_line_bytes) {
       return r.fail(rejection_reason::request_line_too_long);
+    }
+    return 0;
+  }
+
+  // llhttp 8.1 also takes RTSP/x.x and ICE/x.x (with their methods) where HTTP-version must be
+  // "HTTP/" DIGIT "." DIGIT (RFC 9112 section 2.3): the name before the digits is checked here,
+  // where the version's first byte is (the request line is still in the window's buffer).
+  static int on_version(llhttp_t* p, const char* at, std::size_t) {
+    request_parser& r = self(p);
+    if (r.m_version_started) return 0;
+    r.m_version_started = true;
+    constexpr std::string_view k_name = "HTTP/";
+    if (at - r.m_base < static_cast<std::ptrdiff_t>(k_name.size()) ||
+        std::string_view(at - k_name.size(), k_name.size()) != k_name) {
+      return r.fail(rejection_reason::invalid_version);
     }
     return 0;
   }
@@ -276,6 +293,7 @@ struct parser_callbacks {
       v.on_message_begin = on_message_begin;
       v.on_method = on_method;
       v.on_url = on_url;
+      v.on_version = on_version;
       v.on_version_complete = on_version_complete;
       v.on_header_field = on_header_field;
       v.on_header_value = on_header_value;
@@ -409,18 +427,27 @@ rejection_reason classify(llhttp_errno_t error, const char* reason) {
 // followed by SP, it starts the message again on k_stand_in_method and goes on after the token.
 request_parser::token_method request_parser::take_token_method(const char* base, std::size_t end,
                                                                std::size_t& from) noexcept {
-  std::size_t i = 0;
-  while (i < end && (base[i] == '\r' || base[i] == '\n'))
-    ++i;  // empty lines before a request line are ignored (RFC 9112 section 2.2)
-  const std::size_t start = i;
+  std::size_t i = m_method_scanned;
+  if (!m_method_pending) {
+    i = 0;
+    while (i < end && (base[i] == '\r' || base[i] == '\n'))
+      ++i;  // empty lines before a request line are ignored (RFC 9112 section 2.2)
+    m_token_method_offset = i;
+  }
+  const std::size_t start = m_token_method_offset;
   while (i < end && is_token_char(base[i]))
     ++i;
+  m_method_pending = false;
   if (i == start || (i < end && base[i] != ' ')) return token_method::none;
   if (i - start + k_request_line_overhead_bytes > m_limits.max_request_line_bytes) {
     return token_method::too_long;
   }
+  if (i == end) {
+    m_method_pending = true;
+    m_method_scanned = i;
+    return token_method::incomplete;
+  }
   llhttp_reset(&m_llhttp);
-  if (i == end) return token_method::incomplete;
   const llhttp_errno_t error =
       llhttp_execute(&m_llhttp, k_stand_in_method.data(), k_stand_in_method.size());
   if (error != HPE_OK) return token_method::none;  // cannot happen: a fresh parser takes "GET"
@@ -457,7 +484,27 @@ parse_step request_parser::execute(char* base, std::size_t begin, std::size_t en
     m_at_chunk_line = false;
   }
   std::size_t from = begin;
+  // A method llhttp does not know (take_token_method): taken, pending, or too long.
+  std::optional<token_method> method;
+  if (m_method_pending) {
+    method = take_token_method(base, end, from);
+    if (*method == token_method::none) return fail_step(rejection_reason::invalid_method, begin);
+  }
   for (;;) {
+    if (method) {
+      const token_method taken = *std::exchange(method, std::nullopt);
+      if (taken == token_method::incomplete) {
+        step.event = parse_event::need_more;
+        step.position = end;
+        break;
+      }
+      if (taken == token_method::too_long) {
+        // RFC 9112 section 3: a method longer than any the server implements SHOULD get 501.
+        fail(rejection_reason::unsupported_method);
+        return fail_step(m_error, begin);
+      }
+      // token_method::taken: llhttp goes on after the token, from `from`.
+    }
     m_pause = pause_reason::none;
     const llhttp_errno_t error = llhttp_execute(&m_llhttp, base + from, end - from);
     if (error == HPE_OK) {
@@ -466,25 +513,14 @@ parse_step request_parser::execute(char* base, std::size_t begin, std::size_t en
       break;
     }
     if (error != HPE_PAUSED) {
-      // A callback's own reason stands: llhttp reports HPE_USER from a data callback but its
-      // HPE_CB_* code from the others (on_version_complete, on_headers_complete).
       if (!m_callback_failed && !m_head_done && m_token_method_length == 0 &&
           (error == HPE_INVALID_METHOD ||
            (error == HPE_INVALID_CONSTANT && rtsp_only(m_llhttp.method)))) {
-        switch (take_token_method(base, end, from)) {
-          case token_method::taken:
-            continue;
-          case token_method::incomplete:
-            step.event = parse_event::need_more;
-            step.position = 0;  // llhttp starts again at the message's start
-            m_stream_begin -= begin;
-            return step;
-          case token_method::too_long:
-            return fail_step(rejection_reason::request_line_too_long, begin);
-          case token_method::none:
-            break;
-        }
+        method = take_token_method(base, end, from);
+        if (*method != token_method::none) continue;
       }
+      // A callback's own reason stands: llhttp reports HPE_USER from a data callback but its
+      // HPE_CB_* code from the others (on_version_complete, on_headers_complete).
       if (!m_callback_failed) m_error = classify(error, llhttp_reason());
       return fail_step(m_error, begin);
     }

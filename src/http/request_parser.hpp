@@ -118,10 +118,11 @@ class request_parser {
   friend struct parser_callbacks;
 
   int fail(rejection_reason reason) noexcept;
-  // llhttp refused the method of the request at base[0, end): if it is a token followed by SP,
-  // llhttp starts the message again on a stand-in method and goes on after the token (`from`),
-  // and method() reports the token. incomplete: the token runs to `end` (llhttp is reset, and
-  // the caller keeps the bytes for the next call).
+  // llhttp refused the method of the request at base[0, end) (or a token method is pending): if
+  // it is a token followed by SP, llhttp starts the message again on a stand-in method and goes
+  // on after the token (`from`), and method() reports the token. incomplete: the token runs to
+  // `end`; it is pending, and the next call scans only the bytes after it (llhttp stays idle).
+  // too_long: longer than the request line may be.
   enum class token_method { none, taken, incomplete, too_long };
   token_method take_token_method(const char* base, std::size_t end, std::size_t& from) noexcept;
   parse_step fail_step(rejection_reason reason, std::size_t begin) noexcept;
@@ -150,6 +151,10 @@ class request_parser {
   // A method llhttp does not know, at base + offset (length 0: llhttp's own method).
   std::size_t m_token_method_offset = 0;
   std::size_t m_token_method_length = 0;
+  // A token method whose end has not arrived: scanned up to base + m_method_scanned.
+  bool m_method_pending = false;
+  bool m_version_started = false;  // on_version has seen the version's first byte
+  std::size_t m_method_scanned = 0;
   std::size_t m_header_bytes = 0;
   std::size_t m_header_count = 0;
   std::size_t m_field_name_bytes = 0;  // of the current field (head or trailer)

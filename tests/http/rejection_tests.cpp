@@ -4,6 +4,8 @@
 
 #include "memory_transport.hpp"
 
+#include "http/request_parser.hpp"
+
 #include <harrier/core/block_pool.hpp>
 
 #include <catch2/catch.hpp>
@@ -410,7 +412,7 @@ TEST_CASE("a token method stays valid when a large head moves to a bigger buffer
   CHECK(seen[0] == "BREW /pot hello");
 }
 
-TEST_CASE("a method that is not a token gets 400, one longer than the request line 414",
+TEST_CASE("a method that is not a token gets 400, one longer than the request line 501",
           "[http][methods]") {
   for (const char* line :
        {"GE(T / HTTP/1.1", "BR\"EW / HTTP/1.1", "GET\t/ HTTP/1.1", "QUERY\t/ HTTP/1.1"}) {
@@ -419,14 +421,54 @@ TEST_CASE("a method that is not a token gets 400, one longer than the request li
         run_bad(std::string(line) + "\r\nHost: test\r\n\r\n", rejection_reason::invalid_method),
         400);
   }
+  // Also when the bad byte arrives after the token began (the token is pending then).
+  check_rejected(
+      run_bad("QUE\tRY / HTTP/1.1\r\nHost: test\r\n\r\n", rejection_reason::invalid_method, 1),
+      400);
+  // RFC 9112 section 3: a method longer than any the server implements SHOULD get 501.
   http1_options options;
   options.limits.max_request_line_bytes = 100;
   const std::string method(100, 'Q');
   check_rejected(run_bad(method + " / HTTP/1.1\r\nHost: test\r\n\r\n",
-                         rejection_reason::request_line_too_long, 0, options),
-                 414);
+                         rejection_reason::unsupported_method, 0, options),
+                 501);
   // Arriving a byte at a time, the method is refused once it is too long, before its end.
-  check_rejected(run_bad(method, rejection_reason::request_line_too_long, 1, options), 414);
+  check_rejected(run_bad(method, rejection_reason::unsupported_method, 1, options), 501);
+}
+
+TEST_CASE("a method llhttp does not know is scanned once as it arrives", "[http][methods]") {
+  // Byte by byte, every window is consumed: the pending token is not parsed again from the
+  // request's start at each read (which made a slowly sent method cost quadratic time).
+  const std::string input = "\r\n\r\nBREW /pot HTTP/1.1\r\nHost: test\r\n\r\n";
+  std::string buffer = input;
+  server_limits limits;
+  harrier::http::detail::request_parser parser(limits);
+  std::size_t parsed = 0;
+  bool head = false;
+  for (std::size_t available = 1; available <= buffer.size() && !head; ++available) {
+    const auto step = parser.execute(buffer.data(), parsed, available);
+    INFO("available " << available);
+    REQUIRE(step.event != harrier::http::detail::parse_event::error);
+    REQUIRE(step.position == available);
+    parsed = step.position;
+    head = step.event == harrier::http::detail::parse_event::head_complete;
+  }
+  REQUIRE(head);
+  CHECK(parser.method(buffer.data()) == "BREW");
+  CHECK(std::string_view(buffer.data() + parser.target_offset(), parser.target_length()) == "/pot");
+}
+
+TEST_CASE("a version named other than HTTP gets 400", "[http][methods]") {
+  // llhttp 8.1 takes RTSP/1.0 and ICE/1.0 (with their methods); HTTP-version is "HTTP/" x.x.
+  for (const char* line : {"GET / RTSP/1.0", "PLAY / RTSP/1.0", "SOURCE / ICE/1.0",
+                           "OPTIONS * RTSP/1.0", "DESCRIBE / RTSP/2.0"}) {
+    for (const std::size_t split : {std::size_t{0}, std::size_t{1}}) {
+      INFO(line << " split " << split);
+      check_rejected(run_bad(std::string(line) + "\r\nHost: test\r\n\r\n",
+                             rejection_reason::invalid_version, split),
+                     400);
+    }
+  }
 }
 
 TEST_CASE("a request line without a version gets 400", "[http][limits]") {
