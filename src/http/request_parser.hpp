@@ -153,8 +153,8 @@ class request_parser {
   std::size_t m_token_method_length = 0;
   // A token method whose end has not arrived: scanned up to base + m_method_scanned.
   bool m_method_pending = false;
-  bool m_version_started = false;  // on_version has seen the version's first byte
   std::size_t m_method_scanned = 0;
+  bool m_version_started = false;  // on_version has seen the version's first byte
   std::size_t m_header_bytes = 0;
   std::size_t m_header_count = 0;
   std::size_t m_field_name_bytes = 0;  // of the current field (head or trailer)

@@ -16,20 +16,12 @@
 #include <string>
 #include <unordered_map>
 
+#include "middleware/standard_methods.hpp"
+
 namespace harrier {
 namespace {
 
 namespace names = diagnostics::metrics;
-
-constexpr std::array<std::string_view, 9> k_known_methods = {
-    "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT"};
-
-std::size_t method_index(std::string_view method) noexcept {
-  for (std::size_t i = 0; i < k_known_methods.size(); ++i) {
-    if (k_known_methods[i] == method) return i;
-  }
-  return k_known_methods.size();  // _OTHER
-}
 
 struct series_key {
   const void* route;  // the route template's address: stable for the application's lifetime
@@ -58,7 +50,7 @@ struct request_metrics_state {
   diagnostics::histogram_handle handle_for(const context& ctx, std::string_view method,
                                            int status) {
     const std::string_view route = ctx.route_template();
-    const series_key key{route.data(), method_index(method), status};
+    const series_key key{route.data(), detail::standard_method_index(method), status};
     // The last series this thread recorded: a run of requests to one route hits it, and then
     // the two hash lookups below are skipped.
     thread_local std::uint64_t last_state = 0;
@@ -79,8 +71,9 @@ struct request_metrics_state {
       return it->second;
     }
     const std::string status_text = std::to_string(status);
-    const std::string_view method_label =
-        key.method < k_known_methods.size() ? k_known_methods[key.method] : "_OTHER";
+    const std::string_view method_label = key.method < detail::k_standard_methods.size()
+                                              ? detail::k_standard_methods[key.method]
+                                              : "_OTHER";
     auto handle = durations.with({method_label, route, status_text});
     cache.emplace(key, handle);
     return handle;

@@ -11,6 +11,8 @@
 #include <stdexcept>
 #include <unordered_map>
 
+#include "middleware/standard_methods.hpp"
+
 namespace harrier {
 namespace {
 
@@ -356,10 +358,8 @@ void route_table::add(std::vector<std::string> methods, std::string_view pattern
 }
 
 bool route_table::recognizes(std::string_view method) const noexcept {
-  // RFC 9110's methods and PATCH (RFC 5789): for these a route that does not take them is a 405.
-  static constexpr std::array<std::string_view, 9> k_standard = {
-      "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"};
-  if (std::find(k_standard.begin(), k_standard.end(), method) != k_standard.end()) return true;
+  // A standard method is known even where no route takes it: a 405 there.
+  if (detail::standard_method_index(method) < detail::k_standard_methods.size()) return true;
   for (const std::string& m : m_methods) {
     if (m.empty() || m == method) return true;  // empty: a route that takes any method
   }
