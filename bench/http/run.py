@@ -3,11 +3,19 @@
 
 Each server is pinned to CPU 0 with taskset and driven by wrk pinned to CPU 1, so that the
 server's CPU time per request is comparable. All servers run side by side for the whole
-benchmark; each of `--runs` runs measures every scenario on every server back to back (the
-order rotating from run to run), so drift on this shared machine hits them alike. It takes
-medians of requests/s, p99 latency, and server CPU time per request (utime + stime of the
-server's processes over the run, read from /proc/<pid>/stat before and after), and also
-reports each run's own ratios (`per_run`), whose spread shows how far to trust the medians.
+benchmark. Each of `--runs` runs measures every scenario on every server, and nginx, the
+reference, again between every two of the others (nginx, A, nginx, B, nginx, ...; the order of
+the others rotating from run to run). Each measurement takes requests/s, p99 latency, and the
+server's CPU time per request (utime + stime of its processes over the wrk run, read from
+/proc/<pid>/stat before and after).
+
+A ratio against nginx is taken per run, against the mean of the two nginx measurements either
+side of it, and the figure is the median of those paired ratios over the runs (a ratio against
+h2o divides two such nginx-relative values). The shared VM this was built on changes speed by
+20-25 % for tens of seconds at a time, for every server alike; a ratio of the medians of
+separate measurements mixes those periods, the paired ratio mostly does not. `per_run` lists
+each run's ratio, whose spread shows how far to trust the median, and `ratio_of_medians` the
+older form of the figure, for comparison with earlier entries of bench/RESULTS.md.
 
 Scenarios: /plaintext and /json at 64 connections, and /plaintext pipelined 16 deep (a wrk Lua
 script that writes 16 requests at once); and /plaintext at 1,000 connections, beyond the issue's
@@ -253,32 +261,61 @@ def main():
         factories.append(lambda io=io: harrier_server(args.server, io, "inline"))
 
     # Every server runs for the whole benchmark (all pinned to CPU 0; the idle ones cost nothing
-    # measurable), and each scenario is measured on every server back to back, in an order that
-    # rotates from run to run. On this shared VM the speed drifts by 10 % and more over minutes:
-    # harrier and nginx are then measured within ~40 s of each other (one server after another
-    # per run took ~2 minutes), and no server always goes first.
+    # measurable). Per run and scenario, nginx is measured first and again after every other
+    # server, so each of them lies between two nginx measurements ~6 s away: the VM's slow and
+    # fast periods last tens of seconds, and one that starts in between shows as one outlying
+    # run, which the median drops.
     samples = {}  # (server, scenario) -> list of results, one per run
+    reference = {}  # (server, scenario) -> per run, the mean of nginx's results either side
+    metrics = ("rps", "p99_us", "cpu_us_per_request")
     with contextlib.ExitStack() as stack:
         servers = [stack.enter_context(make()) for make in factories]
+        nginx, others = servers[0], servers[1:]
+
+        def measure(server, path, connections, script, warm_up=True):
+            if warm_up:
+                run_wrk(server, path, connections, 1)
+            return run_wrk(server, path, connections, args.duration, lua if script else None)
+
         for run in range(args.runs):
             for scenario, path, script, connections in scenarios:
-                shift = run % len(servers)
-                for server in servers[shift:] + servers[:shift]:
-                    run_wrk(server, path, connections, 1)  # warm-up
-                    r = run_wrk(server, path, connections, args.duration, lua if script else None)
+                shift = run % len(others)
+                before = measure(nginx, path, connections, script)
+                nginx_runs = [before]
+                for server in others[shift:] + others[:shift]:
+                    r = measure(server, path, connections, script)
+                    after = measure(nginx, path, connections, script, warm_up=False)
+                    nginx_runs.append(after)
                     samples.setdefault((server.name, scenario), []).append(r)
+                    reference.setdefault((server.name, scenario), []).append(
+                        {m: (before[m] + after[m]) / 2 for m in metrics})
+                    before = after
+                # nginx's own entry: the median of this run's measurements of it
+                samples.setdefault((nginx.name, scenario), []).append(
+                    {m: statistics.median(x[m] for x in nginx_runs) for m in metrics} |
+                    {"errors": ";".join(x["errors"] for x in nginx_runs if x["errors"])})
 
-    med = {k: {m: statistics.median(x[m] for x in v) for m in ("rps", "p99_us", "cpu_us_per_request")}
-           for k, v in samples.items()}
+    med = {k: {m: statistics.median(x[m] for x in v) for m in metrics} for k, v in samples.items()}
     errors = {f"{k[0]}/{k[1]}": ";".join(x["errors"] for x in v if x["errors"]) for k, v in samples.items()}
 
-    def ratio(key, h, peer, scenario, metric):
-        """The issue's figure (the ratio of the medians), and each run's own ratio beside it."""
-        result[key] = med[(h, scenario)][metric] / med[(peer, scenario)][metric]
-        result["per_run"][key] = [round(a[metric] / b[metric], 3) if b[metric] else None
-                                  for a, b in zip(samples[(h, scenario)], samples[(peer, scenario)])]
+    def relative(server, scenario, metric):
+        """Per run: the server's value over the mean of the nginx measurements either side."""
+        return [a[metric] / b[metric] if b[metric] else None
+                for a, b in zip(samples[(server, scenario)], reference[(server, scenario)])]
 
-    result = {"runs": args.runs, "duration_s": args.duration, "connections": 64, "per_run": {}}
+    def ratio(key, h, peer, scenario, metric):
+        """The issue's figure: the median over the runs of the paired ratio h / peer."""
+        per_run = relative(h, scenario, metric)
+        if peer != "nginx":
+            per_run = [a / b if a is not None and b else None
+                       for a, b in zip(per_run, relative(peer, scenario, metric))]
+        valid = [x for x in per_run if x is not None]
+        result[key] = statistics.median(valid) if valid else None
+        result["per_run"][key] = [round(x, 3) if x is not None else None for x in per_run]
+        result["ratio_of_medians"][key] = med[(h, scenario)][metric] / med[(peer, scenario)][metric]
+
+    result = {"runs": args.runs, "duration_s": args.duration, "connections": 64, "per_run": {},
+              "ratio_of_medians": {}}
     for io in ios:
         h = f"harrier-{io}"
         suffix = "" if io == "io_uring" else "_epoll"
