@@ -272,9 +272,8 @@ def main():
         servers = [stack.enter_context(make()) for make in factories]
         nginx, others = servers[0], servers[1:]
 
-        def measure(server, path, connections, script, warm_up=True):
-            if warm_up:
-                run_wrk(server, path, connections, 1)
+        def measure(server, path, connections, script):
+            run_wrk(server, path, connections, 1)  # warm-up, for nginx's repeats too
             return run_wrk(server, path, connections, args.duration, lua if script else None)
 
         for run in range(args.runs):
@@ -284,7 +283,7 @@ def main():
                 nginx_runs = [before]
                 for server in others[shift:] + others[:shift]:
                     r = measure(server, path, connections, script)
-                    after = measure(nginx, path, connections, script, warm_up=False)
+                    after = measure(nginx, path, connections, script)
                     nginx_runs.append(after)
                     samples.setdefault((server.name, scenario), []).append(r)
                     reference.setdefault((server.name, scenario), []).append(
