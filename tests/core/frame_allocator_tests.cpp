@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <thread>
+#include <vector>
 
 using harrier::frame_allocator;
 using harrier::task;
@@ -72,21 +73,76 @@ TEST_CASE("with recycling off every frame comes from the heap", "[frame_allocato
   }).join();
 }
 
-TEST_CASE("the per-class cache is bounded and the excess is freed", "[frame_allocator]") {
+TEST_CASE(
+    "a thread keeps a bounded list per class; a full list goes to the depot, which is "
+    "bounded too, and the rest is freed",
+    "[frame_allocator]") {
   std::thread([] {
     constexpr std::size_t k_bytes = 4096;  // 8 fit into a 32 KiB class cache
+    constexpr std::size_t k_local = harrier::k_frame_cache_bytes_per_class / k_bytes;
+    constexpr std::size_t k_depot = harrier::k_frame_depot_bytes_per_class / k_bytes;
+    constexpr std::size_t k_frames = k_depot + 100;
+    frame_allocator::trim();  // lists other tests' threads left in the depot
     std::vector<void*> frames;
-    for (int i = 0; i < 100; ++i)
+    for (std::size_t i = 0; i < k_frames; ++i)
       frames.push_back(frame_allocator::allocate(k_bytes));
     const auto before = frame_allocator::thread_stats();
     for (void* f : frames)
       frame_allocator::deallocate(f, k_bytes);
     const auto after = frame_allocator::thread_stats();
-    CHECK(after.cached_frees - before.cached_frees ==
-          harrier::k_frame_cache_bytes_per_class / k_bytes);
+    // Every frame is kept in the thread's list; each time the list is full (k_local frames) it
+    // goes to the depot while the depot has room, and is freed after that.
+    CHECK(after.cached_frees - before.cached_frees == k_frames);
+    CHECK(after.depot_puts - before.depot_puts == k_depot / k_local);
     CHECK(after.heap_frees - before.heap_frees ==
-          100 - harrier::k_frame_cache_bytes_per_class / k_bytes);
+          (k_frames - 1) / k_local * k_local - k_depot);  // the full lists the depot refused
+    frame_allocator::trim();
   }).join();
+}
+
+TEST_CASE("frames freed on another thread come back through the depot, not the heap",
+          "[frame_allocator]") {
+  // A pool's handler frame is made on one worker and, when the handler was suspended and resumed
+  // elsewhere, freed on another: the frames must find their way back to the thread that makes
+  // them.
+  constexpr std::size_t k_bytes = 2900;  // a class no other test uses: 2,944 bytes, 11 per list
+  constexpr std::size_t k_local = harrier::k_frame_cache_bytes_per_class / 2944;
+  constexpr int k_frames = 200;
+  frame_allocator::trim();
+  std::vector<void*> frames;
+  harrier::frame_allocator_stats maker_first{}, maker_second{}, freer{};
+  std::thread maker([&] {
+    const auto start = frame_allocator::thread_stats();
+    for (int i = 0; i < k_frames; ++i)
+      frames.push_back(frame_allocator::allocate(k_bytes));
+    maker_first = frame_allocator::thread_stats();
+    maker_first.heap_allocations -= start.heap_allocations;
+  });
+  maker.join();
+  std::thread([&] {
+    for (void* f : frames)
+      frame_allocator::deallocate(f, k_bytes);
+    freer = frame_allocator::thread_stats();
+  }).join();
+  frames.clear();
+  std::thread([&] {
+    const auto start = frame_allocator::thread_stats();
+    for (int i = 0; i < k_frames; ++i)
+      frames.push_back(frame_allocator::allocate(k_bytes));
+    maker_second = frame_allocator::thread_stats();
+    maker_second.heap_allocations -= start.heap_allocations;
+    maker_second.depot_takes -= start.depot_takes;
+    for (void* f : frames)
+      frame_allocator::deallocate(f, k_bytes);
+  }).join();
+  CHECK(maker_first.heap_allocations == k_frames);
+  CHECK(freer.heap_frees == 0);
+  // The freeing thread gave all but its last (partly filled) list to the depot, and its exit gave
+  // that one too: the second round needs no heap at all.
+  CHECK(freer.depot_puts == (k_frames - 1) / k_local);
+  CHECK(maker_second.heap_allocations == 0);
+  CHECK(maker_second.depot_takes == (k_frames + k_local - 1) / k_local);
+  frame_allocator::trim();
 }
 
 TEST_CASE("frames larger than the largest class bypass the cache", "[frame_allocator]") {
