@@ -41,7 +41,7 @@ inline constexpr std::size_t k_frame_depot_bytes_per_class = 1024 * 1024;
 struct frame_allocator_stats {
   std::uint64_t heap_allocations = 0;  // served by operator new
   std::uint64_t cache_hits = 0;        // served from this thread's free lists
-  std::uint64_t heap_frees = 0;        // returned to operator delete (cache full or too big)
+  std::uint64_t heap_frees = 0;        // to operator delete (depot full, recycling off, too big)
   std::uint64_t cached_frees = 0;      // kept in this thread's free lists
   std::uint64_t depot_takes = 0;       // lists taken from the depot (when a class ran empty)
   std::uint64_t depot_puts = 0;        // lists given to the depot (when a class was full)
