@@ -106,8 +106,13 @@ std::uint64_t free_list(free_node* node, std::size_t index) noexcept {
   return n;
 }
 
-// Gives a list of `length` frames to the depot, or frees it if the depot's class is full.
-void depot_put(frame_cache& c, std::size_t index, free_node* list, std::uint32_t length) noexcept {
+// Gives the thread's list of the class to the depot (or frees it if the depot's class is full),
+// leaving the thread an empty list with its whole budget.
+void give_list(frame_cache& c, std::size_t index) noexcept {
+  free_node* list = c.heads[index];
+  const std::uint32_t length = class_limit(index) - c.budget[index];
+  c.heads[index] = nullptr;
+  c.budget[index] = class_limit(index);
   if (list == nullptr) return;
   const std::size_t bytes = std::size_t{length} * class_bytes(index);
   depot_class& d = g_depot[index];
@@ -155,9 +160,7 @@ struct cache_reaper {
     frame_cache& c = t_cache;
     c.state = cache_state::released;
     for (std::size_t i = 0; i < k_class_count; ++i) {
-      // A list holds limit - budget frames (with recycling off, none: its budget is 0 too).
-      if (!c.recycling_off) depot_put(c, i, c.heads[i], class_limit(i) - c.budget[i]);
-      c.heads[i] = nullptr;
+      if (!c.recycling_off) give_list(c, i);  // with recycling off the lists are empty
       c.budget[i] = 0;
     }
   }
@@ -215,9 +218,7 @@ inline bool keep(frame_cache& c, void* frame, std::size_t index) noexcept {
       if (keep(c, frame, index)) return;
     }
     if (c.state == cache_state::active && !c.recycling_off) {
-      depot_put(c, index, c.heads[index], class_limit(index) - c.budget[index]);
-      c.heads[index] = nullptr;
-      c.budget[index] = class_limit(index);
+      give_list(c, index);
       if (keep(c, frame, index)) return;
     }
   }
@@ -260,8 +261,7 @@ void frame_allocator::trim() noexcept {
       g_depot[i].bytes = 0;
     }
     while (top != nullptr) {
-      HARRIER_UNPOISON(top, class_bytes(i));
-      list_header* next = top->next_list;
+      list_header* next = top->next_list;  // links are never poisoned
       free_list(&top->node, i);
       top = next;
     }
