@@ -26,6 +26,9 @@ Peers:
   keepalive_requests unbounded (the default of 1000 would make wrk reconnect).
 - h2o 2.2: one thread, an mruby handler that returns the same bodies (h2o has no `return`).
 
+`--unpinned` measures only /plaintext with nothing pinned (wrk with a thread per CPU, nginx with
+`worker_processes auto`), as a user would first try it on a small machine; see unpinned().
+
 Prints a human-readable table, and with --json one JSON object with the ratios the issue asks
 for (harrier / peer; for CPU per request and p99 lower is better, for requests/s higher is).
 """
@@ -100,9 +103,14 @@ class Server:
     def __init__(self, name, argv, port, cwd=None):
         self.name, self.argv, self.port, self.cwd = name, argv, port, cwd
         self.proc = None
+        self.pinned = True  # to CPU 0; False: wherever the scheduler puts it (--unpinned)
 
     def __enter__(self):
-        self.proc = subprocess.Popen(["taskset", "-c", "0"] + self.argv, cwd=self.cwd,
+        # Its own session either way, as a server started from another terminal has: with the
+        # scheduler's autogroups (sched_autogroup_enabled) that decides how the CPUs are shared
+        # with wrk when neither is pinned.
+        pin = ["taskset", "-c", "0"] if self.pinned else []
+        self.proc = subprocess.Popen(pin + self.argv, cwd=self.cwd,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                      start_new_session=True)
         wait_for_port(self.port, self.proc)
@@ -117,15 +125,15 @@ class Server:
             self.proc.wait()
 
 
-def nginx_server(workdir):
+def nginx_server(workdir, workers="1"):
     port = free_port()
-    conf = os.path.join(workdir, "nginx.conf")
+    conf = os.path.join(workdir, f"nginx-{workers}.conf")
     with open(conf, "w") as f:
         f.write(f"""
-worker_processes 1;
+worker_processes {workers};
 worker_rlimit_nofile 8192;
 daemon off;
-pid {workdir}/nginx.pid;
+pid {workdir}/nginx-{workers}.pid;
 error_log {workdir}/nginx-error.log error;
 events {{ worker_connections 4096; }}
 http {{
@@ -193,15 +201,73 @@ def metrics_cost(args):
     print(json.dumps(result, indent=1))
 
 
+def unpinned(args):
+    """/plaintext with nothing pinned, as a user would first try it: the servers and wrk (one
+    thread per CPU, 128 connections) share every CPU as the scheduler sees fit, and nginx runs
+    `worker_processes auto`. The CPU time per request then includes what the scheduler's
+    placement costs (context switches, and a connection's data moving between CPUs when the
+    thread that receives is not the one that runs the handler). Same alternation and paired
+    ratios as the pinned scenarios."""
+    workdir = tempfile.mkdtemp(prefix="harrier-bench-")
+    factories = [lambda: nginx_server(workdir, "auto")]
+    for io in ("io_uring", "epoll"):
+        for dispatch in ("pool", "inline"):
+            factories.append(lambda io=io, d=dispatch: harrier_server(args.server, io, d))
+    metrics = ("rps", "p99_us", "cpu_us_per_request")
+    samples, reference = {}, {}
+    with contextlib.ExitStack() as stack:
+        servers = []
+        for make in factories:
+            server = make()
+            server.pinned = False
+            servers.append(stack.enter_context(server))
+        nginx, others = servers[0], servers[1:]
+
+        def measure(server):
+            run_wrk(server, "/plaintext", 128, 1, pinned=False)
+            return run_wrk(server, "/plaintext", 128, args.duration, pinned=False)
+
+        for run in range(args.runs):
+            shift = run % len(others)
+            before = measure(nginx)
+            samples.setdefault(nginx.name, []).append(before)
+            for server in others[shift:] + others[:shift]:
+                r = measure(server)
+                after = measure(nginx)
+                samples.setdefault(server.name, []).append(r)
+                samples[nginx.name].append(after)
+                reference.setdefault(server.name, []).append(
+                    {m: (before[m] + after[m]) / 2 for m in metrics})
+                before = after
+    result = {"runs": args.runs, "duration_s": args.duration, "connections": 128,
+              "cpus": os.cpu_count(), "per_run": {}}
+    for name in samples:
+        if name == nginx.name:
+            continue
+        suffix = name.removeprefix("harrier-").replace("io_uring", "").replace("-", "_").strip("_")
+        suffix = "_" + suffix if suffix else ""
+        for metric, key in (("rps", "rps"), ("cpu_us_per_request", "cpu_per_request")):
+            per_run = [a[metric] / b[metric] for a, b in zip(samples[name], reference[name])]
+            full = f"unpinned_plaintext_{key}_vs_nginx{suffix}"
+            result[full] = statistics.median(per_run)
+            result["per_run"][full] = [round(x, 3) for x in per_run]
+    result["medians"] = {name: {m: statistics.median(x[m] for x in v) for m in metrics}
+                         for name, v in samples.items()}
+    print(json.dumps(result, indent=1))
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
 def parse_latency_us(text):
     m = re.fullmatch(r"([\d.]+)(us|ms|s)", text)
     return float(m.group(1)) * {"us": 1, "ms": 1000, "s": 1_000_000}[m.group(2)]
 
 
-def run_wrk(server, path, connections, duration, lua=None):
+def run_wrk(server, path, connections, duration, lua=None, pinned=True):
     url = f"http://127.0.0.1:{server.port}{path}"
-    argv = ["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency",
-            "--timeout", "5s"]
+    pin = ["taskset", "-c", "1"] if pinned else []
+    threads = 1 if pinned else os.cpu_count()
+    argv = pin + ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency",
+                  "--timeout", "5s"]
     if lua:
         argv += ["-s", lua]
     argv.append(url)
@@ -229,6 +295,8 @@ def main():
     ap.add_argument("--io", default="both", choices=["both", "io_uring", "epoll"])
     ap.add_argument("--quick", action="store_true", help="1 run of 2 s each (smoke test)")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--unpinned", action="store_true",
+                    help="only /plaintext with nothing pinned (see unpinned())")
     ap.add_argument("--metrics-cost", action="store_true",
                     help="only measure the CPU cost of request metrics on /plaintext")
     args = ap.parse_args()
@@ -242,6 +310,9 @@ def main():
 
     if args.metrics_cost:
         metrics_cost(args)
+        return
+    if args.unpinned:
+        unpinned(args)
         return
     ios = ["io_uring", "epoll"] if args.io == "both" else [args.io]
     # (name, path, wrk script, connections). plaintext_1000c is not one of the issue's targets:
