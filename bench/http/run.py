@@ -240,7 +240,7 @@ def unpinned(args):
                     {m: (before[m] + after[m]) / 2 for m in metrics})
                 before = after
     result = {"runs": args.runs, "duration_s": args.duration, "connections": 128,
-              "cpus": os.cpu_count(), "per_run": {}}
+              "cpus": len(os.sched_getaffinity(0)), "per_run": {}}
     for name in samples:
         if name == nginx.name:
             continue
@@ -253,6 +253,8 @@ def unpinned(args):
             result["per_run"][full] = [round(x, 3) for x in per_run]
     result["medians"] = {name: {m: statistics.median(x[m] for x in v) for m in metrics}
                          for name, v in samples.items()}
+    result["errors"] = {name: e for name, v in samples.items()
+                        if (e := ";".join(x["errors"] for x in v if x["errors"]))}
     print(json.dumps(result, indent=1))
     shutil.rmtree(workdir, ignore_errors=True)
 
@@ -265,7 +267,7 @@ def parse_latency_us(text):
 def run_wrk(server, path, connections, duration, lua=None, pinned=True):
     url = f"http://127.0.0.1:{server.port}{path}"
     pin = ["taskset", "-c", "1"] if pinned else []
-    threads = 1 if pinned else os.cpu_count()
+    threads = 1 if pinned else len(os.sched_getaffinity(0))
     argv = pin + ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency",
                   "--timeout", "5s"]
     if lua:
@@ -296,7 +298,7 @@ def main():
     ap.add_argument("--quick", action="store_true", help="1 run of 2 s each (smoke test)")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--unpinned", action="store_true",
-                    help="only /plaintext with nothing pinned (see unpinned())")
+                    help="only /plaintext with nothing pinned (see unpinned()); prints JSON")
     ap.add_argument("--metrics-cost", action="store_true",
                     help="only measure the CPU cost of request metrics on /plaintext")
     args = ap.parse_args()
