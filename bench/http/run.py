@@ -246,10 +246,12 @@ def unpinned(args):
             continue
         suffix = name.removeprefix("harrier-").replace("io_uring", "").replace("-", "_").strip("_")
         suffix = "_" + suffix if suffix else ""
-        for metric, key in (("rps", "rps"), ("cpu_us_per_request", "cpu_per_request")):
-            per_run = [a[metric] / b[metric] for a, b in zip(samples[name], reference[name])]
+        for metric, key in (("rps", "rps"), ("cpu_us_per_request", "cpu_per_request"),
+                            ("p99_us", "p99")):
+            per_run = [a[metric] / b[metric] for a, b in zip(samples[name], reference[name])
+                       if b[metric]]
             full = f"unpinned_plaintext_{key}_vs_nginx{suffix}"
-            result[full] = statistics.median(per_run)
+            result[full] = statistics.median(per_run) if per_run else None
             result["per_run"][full] = [round(x, 3) for x in per_run]
     result["medians"] = {name: {m: statistics.median(x[m] for x in v) for m in metrics}
                          for name, v in samples.items()}
