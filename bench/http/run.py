@@ -201,6 +201,28 @@ def metrics_cost(args):
     print(json.dumps(result, indent=1))
 
 
+METRICS = ("rps", "p99_us", "cpu_us_per_request")
+
+
+def alternate(nginx, others, shift, measure):
+    """One run of one scenario: nginx, then each other server (in an order rotated by `shift`)
+    followed by nginx again. Returns [(server, result, reference)], where reference is the mean
+    of the nginx measurements either side, and nginx's own entry for the run: the median of its
+    measurements."""
+    before = measure(nginx)
+    nginx_runs = [before]
+    measured = []
+    for server in others[shift:] + others[:shift]:
+        r = measure(server)
+        after = measure(nginx)
+        nginx_runs.append(after)
+        measured.append((server, r, {m: (before[m] + after[m]) / 2 for m in METRICS}))
+        before = after
+    nginx_entry = {m: statistics.median(x[m] for x in nginx_runs) for m in METRICS} | {
+        "errors": ";".join(x["errors"] for x in nginx_runs if x["errors"])}
+    return measured, nginx_entry
+
+
 def unpinned(args):
     """/plaintext with nothing pinned, as a user would first try it: the servers and wrk (one
     thread per CPU, 128 connections) share every CPU as the scheduler sees fit, and nginx runs
@@ -213,7 +235,6 @@ def unpinned(args):
     for io in ("io_uring", "epoll"):
         for dispatch in ("pool", "inline"):
             factories.append(lambda io=io, d=dispatch: harrier_server(args.server, io, d))
-    metrics = ("rps", "p99_us", "cpu_us_per_request")
     samples, reference = {}, {}
     with contextlib.ExitStack() as stack:
         servers = []
@@ -228,17 +249,11 @@ def unpinned(args):
             return run_wrk(server, "/plaintext", 128, args.duration, pinned=False)
 
         for run in range(args.runs):
-            shift = run % len(others)
-            before = measure(nginx)
-            samples.setdefault(nginx.name, []).append(before)
-            for server in others[shift:] + others[:shift]:
-                r = measure(server)
-                after = measure(nginx)
+            measured, nginx_entry = alternate(nginx, others, run % len(others), measure)
+            samples.setdefault(nginx.name, []).append(nginx_entry)
+            for server, r, ref in measured:
                 samples.setdefault(server.name, []).append(r)
-                samples[nginx.name].append(after)
-                reference.setdefault(server.name, []).append(
-                    {m: (before[m] + after[m]) / 2 for m in metrics})
-                before = after
+                reference.setdefault(server.name, []).append(ref)
     result = {"runs": args.runs, "duration_s": args.duration, "connections": 128,
               "cpus": len(os.sched_getaffinity(0)), "per_run": {}}
     for name in samples:
@@ -253,7 +268,7 @@ def unpinned(args):
             full = f"unpinned_plaintext_{key}_vs_nginx{suffix}"
             result[full] = statistics.median(per_run) if per_run else None
             result["per_run"][full] = [round(x, 3) for x in per_run]
-    result["medians"] = {name: {m: statistics.median(x[m] for x in v) for m in metrics}
+    result["medians"] = {name: {m: statistics.median(x[m] for x in v) for m in METRICS}
                          for name, v in samples.items()}
     result["errors"] = {name: e for name, v in samples.items()
                         if (e := ";".join(x["errors"] for x in v if x["errors"]))}
@@ -342,7 +357,6 @@ def main():
     # run, which the median drops.
     samples = {}  # (server, scenario) -> list of results, one per run
     reference = {}  # (server, scenario) -> per run, the mean of nginx's results either side
-    metrics = ("rps", "p99_us", "cpu_us_per_request")
     with contextlib.ExitStack() as stack:
         servers = [stack.enter_context(make()) for make in factories]
         nginx, others = servers[0], servers[1:]
@@ -353,23 +367,15 @@ def main():
 
         for run in range(args.runs):
             for scenario, path, script, connections in scenarios:
-                shift = run % len(others)
-                before = measure(nginx, path, connections, script)
-                nginx_runs = [before]
-                for server in others[shift:] + others[:shift]:
-                    r = measure(server, path, connections, script)
-                    after = measure(nginx, path, connections, script)
-                    nginx_runs.append(after)
+                measured, nginx_entry = alternate(
+                    nginx, others, run % len(others),
+                    lambda server: measure(server, path, connections, script))
+                samples.setdefault((nginx.name, scenario), []).append(nginx_entry)
+                for server, r, ref in measured:
                     samples.setdefault((server.name, scenario), []).append(r)
-                    reference.setdefault((server.name, scenario), []).append(
-                        {m: (before[m] + after[m]) / 2 for m in metrics})
-                    before = after
-                # nginx's own entry: the median of this run's measurements of it
-                samples.setdefault((nginx.name, scenario), []).append(
-                    {m: statistics.median(x[m] for x in nginx_runs) for m in metrics} |
-                    {"errors": ";".join(x["errors"] for x in nginx_runs if x["errors"])})
+                    reference.setdefault((server.name, scenario), []).append(ref)
 
-    med = {k: {m: statistics.median(x[m] for x in v) for m in metrics} for k, v in samples.items()}
+    med = {k: {m: statistics.median(x[m] for x in v) for m in METRICS} for k, v in samples.items()}
     errors = {f"{k[0]}/{k[1]}": ";".join(x["errors"] for x in v if x["errors"]) for k, v in samples.items()}
 
     def relative(server, scenario, metric):
