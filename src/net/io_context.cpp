@@ -164,6 +164,7 @@ io_stats io_context_impl::stats() const noexcept {
     total.completions += s.completions;
     total.wait_calls += s.wait_calls;
     total.wakeups += s.wakeups;
+    total.batched_waits += s.batched_waits;
     total.pending_operations += s.pending_operations;
   }
   return total;

@@ -214,6 +214,7 @@ io_stats reactor::stats() const noexcept {
   s.completions = m_completions.load(std::memory_order_relaxed);
   s.wait_calls = m_wait_calls.load(std::memory_order_relaxed);
   s.wakeups = m_wakeups.load(std::memory_order_relaxed);
+  s.batched_waits = m_batched_waits.load(std::memory_order_relaxed);
   s.pending_operations = m_pending_published.load(std::memory_order_relaxed);
   return s;
 }

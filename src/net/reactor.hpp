@@ -143,6 +143,7 @@ class reactor : public io_driver {
   void finalize(socket_state* s) noexcept;
   bool stopping() const noexcept { return m_stop_handled; }
   void count_wait() noexcept { bump(m_wait_calls); }
+  void count_batched_wait() noexcept { bump(m_batched_waits); }
   // Wakes the I/O thread if it sleeps (any thread).
   void maybe_wake() noexcept;
   // Whether the I/O thread is (about to be) asleep in its wait; a hint, any thread.
@@ -198,6 +199,7 @@ class reactor : public io_driver {
   std::atomic<std::uint64_t> m_pending_published{0};
   std::atomic<std::uint64_t> m_wait_calls{0};
   std::atomic<std::uint64_t> m_wakeups{0};
+  std::atomic<std::uint64_t> m_batched_waits{0};
 };
 
 // Nanoseconds on steady_clock.

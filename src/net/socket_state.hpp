@@ -135,6 +135,7 @@ struct socket_state : close_link {
   receive_slot recv_slot;             // a receive parked by another thread (receive_slot.hpp)
   socket_state* live_prev = nullptr;  // the reactor's list of open sockets (for stop())
   socket_state* live_next = nullptr;
+  std::int64_t last_arrival_ns = 0;  // io_uring: when data last arrived (batch_wait.hpp)
 };
 
 }  // namespace harrier::net::detail

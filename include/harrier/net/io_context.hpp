@@ -20,6 +20,7 @@
 
 #include <harrier/core/executor.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -48,6 +49,11 @@ struct io_options {
   // with no hop (Tokio's topology); the I/O thread only starts and finishes. Otherwise, or when
   // false, the I/O thread harvests and posts each batch (Kestrel's).
   bool workers_drive_io = true;
+  // io_uring under load: the longest an I/O thread lets completions gather before it wakes
+  // (min_wait, Linux >= 6.12; ignored where the kernel lacks it). It waits only when arrivals
+  // are dense enough to fill a batch, and never longer than 1/16 of a connection's request
+  // cycle (src/net/batch_wait.hpp). Zero: never.
+  std::chrono::microseconds max_batch_wait{50};
   // With inline dispatch (no dispatch executor), each I/O thread registers with this detector
   // (as "harrier-io-N", an I/O thread) and marks every coroutine it resumes as an item, so that a
   // handler that blocks the thread is named. Must outlive the io_context. Ignored otherwise.
@@ -56,9 +62,10 @@ struct io_options {
 
 // Counters for benchmarks and diagnostics; approximate while the I/O threads run.
 struct io_stats {
-  std::uint64_t completions = 0;  // operations completed
-  std::uint64_t wait_calls = 0;   // io_uring_enter / epoll_wait calls made by the I/O threads
-  std::uint64_t wakeups = 0;      // cross-thread wake-ups written (eventfd)
+  std::uint64_t completions = 0;    // operations completed
+  std::uint64_t wait_calls = 0;     // io_uring_enter / epoll_wait calls made by the I/O threads
+  std::uint64_t wakeups = 0;        // cross-thread wake-ups written (eventfd)
+  std::uint64_t batched_waits = 0;  // waits that let completions gather (max_batch_wait)
   std::uint64_t pending_operations = 0;  // started and not yet completed
 };
 
