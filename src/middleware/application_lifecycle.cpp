@@ -179,6 +179,9 @@ void register_runtime_metrics(application::impl& s) {
   regs.push_back(r.add_counter_callback(names::k_harrier_io_completions_total, [io] {
     return static_cast<double>(io->stats().completions);
   }));
+  regs.push_back(r.add_counter_callback(names::k_harrier_io_batched_waits_total, [io] {
+    return static_cast<double>(io->stats().batched_waits);
+  }));
   regs.push_back(r.add_gauge_callback(names::k_harrier_io_pending_operations, [io] {
     return static_cast<double>(io->stats().pending_operations);
   }));
@@ -237,6 +240,7 @@ void start_runtime(application::impl& s) {
   io_options.dispatch = s.settings.inline_dispatch ? nullptr : s.pool.get();
   io_options.io_threads = s.settings.io_threads;
   io_options.workers_drive_io = s.settings.workers_drive_io;
+  io_options.max_batch_wait = s.settings.io_batch_wait;
   io_options.detector = s.detector.get();  // watches the I/O threads under inline dispatch
   s.io = std::make_unique<net::io_context>(io_options);
 

@@ -48,6 +48,14 @@ std::vector<option_spec> builtin_options() {
        .help = "with --dispatch pool and one I/O thread on epoll: idle pool workers harvest the "
                "I/O themselves and run what they harvest (no hop); false: the I/O thread "
                "harvests and hands each batch to the pool (io_uring always works that way)"},
+      {.key = "io_batch_wait_us",
+       .type = option_type::integer,
+       .default_value = "50",
+       .help = "io_uring under load: the longest, in microseconds, an I/O thread lets "
+               "completions gather before it wakes, when they arrive densely enough to fill a "
+               "batch (Linux 6.12+; 0: never)",
+       .min = 0,
+       .max = 10000},
       {.key = "min_threads",
        .type = option_type::integer,
        .default_value = "0",
@@ -287,6 +295,7 @@ application_settings read_settings(const configuration& config,
   s.inline_dispatch = config.get_string("dispatch", schema) == "inline";
   s.io_threads = static_cast<unsigned>(integer("io_threads"));
   s.workers_drive_io = config.get_boolean("workers_drive_io", schema);
+  s.io_batch_wait = std::chrono::microseconds(integer("io_batch_wait_us"));
   s.pool.min_threads = static_cast<std::uint32_t>(integer("min_threads"));
   s.pool.max_threads = static_cast<std::uint32_t>(integer("max_threads"));
   s.pool.hill_climbing = config.get_boolean("hill_climbing", schema);

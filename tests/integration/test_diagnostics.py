@@ -53,7 +53,8 @@ class Metrics(harness.ServerTestCase):
                      "harrier_thread_pool_threads", "harrier_thread_pool_queue_length",
                      "harrier_thread_pool_completed_items_total",
                      "harrier_thread_pool_adjustments_total", "harrier_thread_pool_blocked_threads",
-                     "harrier_io_completions_total", "harrier_io_pending_operations",
+                     "harrier_io_completions_total", "harrier_io_batched_waits_total",
+                     "harrier_io_pending_operations",
                      "harrier_io_backend_info", "harrier_heartbeat_lag_seconds",
                      "process_cpu_seconds_total", "process_resident_memory_bytes"):
             self.assertIn(name, text)

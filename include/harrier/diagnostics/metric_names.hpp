@@ -88,6 +88,9 @@ inline constexpr metric_info k_harrier_thread_pool_long_items_total{
 // I/O.
 inline constexpr metric_info k_harrier_io_completions_total{"harrier_io_completions_total",
                                                             "Number of I/O completions harvested."};
+inline constexpr metric_info k_harrier_io_batched_waits_total{
+    "harrier_io_batched_waits_total",
+    "Number of I/O waits that let completions gather into a batch (io_uring, under load)."};
 inline constexpr metric_info k_harrier_io_pending_operations{
     "harrier_io_pending_operations", "Number of I/O operations submitted and not yet completed."};
 inline constexpr metric_info k_harrier_io_backend_info{
