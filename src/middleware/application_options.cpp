@@ -50,7 +50,7 @@ std::vector<option_spec> builtin_options() {
                "harvests and hands each batch to the pool (io_uring always works that way)"},
       {.key = "io_batch_wait_us",
        .type = option_type::integer,
-       .default_value = "50",
+       .default_value = "25",
        .help = "io_uring under load: the longest, in microseconds, an I/O thread lets "
                "completions gather before it wakes, when they arrive densely enough to fill a "
                "batch (Linux 6.12+; 0: never)",

@@ -20,7 +20,7 @@ struct application_settings {
   bool inline_dispatch = false;
   unsigned io_threads = 1;
   bool workers_drive_io = true;                 // net::io_options::workers_drive_io
-  std::chrono::microseconds io_batch_wait{50};  // net::io_options::max_batch_wait
+  std::chrono::microseconds io_batch_wait{25};  // net::io_options::max_batch_wait
   thread_pool_options pool;
   http::server_options server;
   std::string log_level = "info";

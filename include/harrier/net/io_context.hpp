@@ -53,7 +53,7 @@ struct io_options {
   // (min_wait, Linux >= 6.12; ignored where the kernel lacks it). It waits only when arrivals
   // are dense enough to fill a batch, and never longer than 1/16 of a connection's request
   // cycle (src/net/batch_wait.hpp). Zero: never.
-  std::chrono::microseconds max_batch_wait{50};
+  std::chrono::microseconds max_batch_wait{25};
   // With inline dispatch (no dispatch executor), each I/O thread registers with this detector
   // (as "harrier-io-N", an I/O thread) and marks every coroutine it resumes as an item, so that a
   // handler that blocks the thread is named. Must outlive the io_context. Ignored otherwise.
