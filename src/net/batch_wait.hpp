@@ -22,8 +22,10 @@
 // Waits shorter than k_floor_ns are not worth the kernel's timer and are not asked for.
 // Measured (bench/RESULTS.md, session 23; unpinned, wrk -t2, 2 CPUs; requests/s against the same
 // server without it, cap 50 us): 8 connections even, 16 +9 %, 32 +20 %, 64 +58 %, 128 +17-50 %
-// with the pool; pinned to one CPU (the bench's targets) even. The default cap, 25 us, did as
-// well or better than 50 at 128 and 256 connections (+3 to +9 %, three alternating runs).
+// with the pool. Pinned to one CPU (the bench's targets) it gained nothing (the threads take
+// turns there anyway) and cost p99 +4 %: the reactor does not use it when its thread may run on
+// one CPU only. The default cap, 25 us, did as well as 50 or better at 128 and 256 connections
+// (+3 to +9 %, three alternating runs).
 //
 // The kernel's side (io_uring/wait.c): the wait for wait_nr completions lasts at most min_wait;
 // when it expires with nothing posted since the wait began and a general timeout is set, the

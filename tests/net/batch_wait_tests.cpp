@@ -5,6 +5,7 @@
 
 #include <harrier/core/when_all.hpp>
 
+#include <sched.h>
 #include <sys/utsname.h>
 
 #include <cstdint>
@@ -132,6 +133,12 @@ bool kernel_has_min_wait() {
   return major > 6 || (major == 6 && minor >= 12);
 }
 
+int allowed_cpus() {
+  ::cpu_set_t set;
+  CPU_ZERO(&set);
+  return ::sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : 1;
+}
+
 // `pairs` loopback connections, each a closed loop of 4-byte pings and pongs for `rounds`
 // rounds, all at once. True when every message arrived whole and in order.
 harrier::task<bool> ping_pong_all(harrier::net::io_context& ctx, int pairs, int rounds) {
@@ -180,14 +187,35 @@ TEST_CASE("io_uring: under many busy connections the I/O thread gathers batches,
   // of the cap gathers about 128 * cap / cycle arrivals, so a cap above the 2 ms sample limit's
   // 1/16 keeps the rule waiting as long as one completion costs the I/O thread < ~60 us.
   const auto cap = GENERATE(std::chrono::microseconds(200), std::chrono::microseconds(0));
-  INFO("max_batch_wait " << cap.count() << " us");
+  // The I/O thread inherits the affinity of the thread that makes the io_context; pinned to one
+  // CPU it does not wait (its threads take turns there anyway).
+  const bool one_cpu = GENERATE(false, true);
+  INFO("max_batch_wait " << cap.count() << " us, " << (one_cpu ? "one CPU" : "all CPUs"));
+  ::cpu_set_t saved;
+  CPU_ZERO(&saved);
+  REQUIRE(::sched_getaffinity(0, sizeof(saved), &saved) == 0);
+  if (one_cpu) {
+    ::cpu_set_t single;
+    CPU_ZERO(&single);
+    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+      if (CPU_ISSET(cpu, &saved)) {
+        CPU_SET(cpu, &single);
+        break;
+      }
+    }
+    REQUIRE(::sched_setaffinity(0, sizeof(single), &single) == 0);
+  }
   net_test::test_pool pool{2};
   harrier::net::io_options options{backend_kind::io_uring, &pool};
   options.max_batch_wait = cap;
-  harrier::net::io_context ctx(options);
-  CHECK(net_test::run(ping_pong_all(ctx, 64, 150), 60s));
-  const std::uint64_t gathered = ctx.stats().batched_waits;
-  if (cap.count() == 0) {
+  std::uint64_t gathered = 0;
+  {
+    harrier::net::io_context ctx(options);
+    ::sched_setaffinity(0, sizeof(saved), &saved);  // the test's thread runs anywhere again
+    CHECK(net_test::run(ping_pong_all(ctx, 64, 150), 60s));
+    gathered = ctx.stats().batched_waits;
+  }
+  if (cap.count() == 0 || one_cpu || allowed_cpus() < 2) {
     CHECK(gathered == 0);
   } else if (kernel_has_min_wait()) {
     CHECK(gathered > 0);

@@ -50,9 +50,9 @@ struct io_options {
   // false, the I/O thread harvests and posts each batch (Kestrel's).
   bool workers_drive_io = true;
   // io_uring under load: the longest an I/O thread lets completions gather before it wakes
-  // (min_wait, Linux >= 6.12; ignored where the kernel lacks it). It waits only when arrivals
-  // are dense enough to fill a batch, and never longer than 1/16 of a connection's request
-  // cycle (src/net/batch_wait.hpp). Zero: never.
+  // (min_wait, Linux >= 6.12; ignored where the kernel lacks it, and when the I/O thread may
+  // run on one CPU only). It waits only when arrivals are dense enough to fill a batch, and
+  // never longer than 1/16 of a connection's request cycle (src/net/batch_wait.hpp). Zero: never.
   std::chrono::microseconds max_batch_wait{25};
   // With inline dispatch (no dispatch executor), each I/O thread registers with this detector
   // (as "harrier-io-N", an I/O thread) and marks every coroutine it resumes as an item, so that a
