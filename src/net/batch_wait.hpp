@@ -14,7 +14,9 @@
 //   samples, each capped at k_sample_cap_ns so that an idle keep-alive connection that speaks
 //   again does not count as a slow one). For a client that waits for each response, it is the
 //   time one exchange takes; a wait adds to it, so the wait is held to cycle / 16 (~6 % of an
-//   exchange at most), and to the configured maximum.
+//   exchange at most), and to the configured maximum. A window of k_window_ns without a
+//   sample (idle, or only new connections' first requests) forgets it: it is rebuilt from zero
+//   when samples come back, so an estimate from an earlier load does not outlive it.
 // - gap: the mean time between arrivals over all connections, over windows of k_window_ns.
 //   A wait of w gathers about w / gap more arrivals; the thread waits only when that is at least
 //   k_min_gathered. (For N connections in a closed loop gap = cycle / N: waiting starts at about
@@ -59,8 +61,10 @@ class batch_wait {
     if (now_ns - m_window_start_ns >= k_window_ns) {
       m_gap_ns =
           m_window_arrivals == 0 ? k_no_arrivals : (now_ns - m_window_start_ns) / m_window_arrivals;
+      if (m_window_samples == 0) m_cycle_ns = 0;
       m_window_start_ns = now_ns;
       m_window_arrivals = 0;
+      m_window_samples = 0;
     }
   }
 
@@ -69,6 +73,7 @@ class batch_wait {
   void on_arrival(std::int64_t& last_arrival_ns) noexcept {
     ++m_window_arrivals;
     if (last_arrival_ns != 0) {
+      ++m_window_samples;
       const std::int64_t sample = std::min(m_now_ns - last_arrival_ns, k_sample_cap_ns);
       m_cycle_ns += (sample - m_cycle_ns) / 8;
     }
@@ -93,6 +98,7 @@ class batch_wait {
   std::int64_t m_cycle_ns = 0;
   std::int64_t m_window_start_ns = 0;
   std::int64_t m_window_arrivals = 0;
+  std::int64_t m_window_samples = 0;
   std::int64_t m_gap_ns = k_no_arrivals;
 };
 

@@ -112,6 +112,27 @@ TEST_CASE("batch_wait: an idle connection that speaks again counts as a capped s
   CHECK(policy.wait_ns() > 0);
 }
 
+TEST_CASE("batch_wait: new connections' first requests do not keep an old cycle alive",
+          "[net][batch_wait]") {
+  // Keep-alive load, then only requests on fresh connections (a client that connects for each
+  // request), dense enough that the arrival rate alone would allow a wait.
+  batch_wait policy(50 * k_us);
+  const std::int64_t end = k_start + 20 * k_ms;
+  REQUIRE(closed_loop{128, 800 * k_us}.run(policy, k_start, 20 * k_ms) > 0);
+  for (std::int64_t now = end; now < end + 3 * k_ms; now += 5 * k_us) {
+    policy.begin_harvest(now);
+    for (int i = 0; i < 2; ++i) {
+      std::int64_t fresh = 0;  // a connection's first arrival
+      policy.on_arrival(fresh);
+    }
+  }
+  CHECK(policy.gap_ns() < 5 * k_us);
+  CHECK(policy.cycle_ns() == 0);
+  CHECK(policy.wait_ns() == 0);
+  // Keep-alive traffic again: the cycle is measured anew, and the waits come back.
+  CHECK(closed_loop{128, 800 * k_us}.run(policy, end + 3 * k_ms, 20 * k_ms) > 0);
+}
+
 TEST_CASE("batch_wait: when arrivals stop, the next window stops the waits", "[net][batch_wait]") {
   batch_wait policy(50 * k_us);
   const std::int64_t end = k_start + 20 * k_ms;
