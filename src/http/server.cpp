@@ -164,12 +164,49 @@ server::~server() {
   }
 }
 
+listen_address listen_address::localhost(std::uint16_t port) {
+  listen_address a(net::endpoint::parse(fmt::format("127.0.0.1:{}", port)));
+  a.with_ipv6_loopback = true;
+  return a;
+}
+
+void server::bind_localhost(std::uint16_t port) {
+  constexpr int k_attempts = 8;  // port 0: a free IPv4 port is rarely taken on ::1
+  for (int attempt = 1;; ++attempt) {
+    net::listener v4 = net::listener::bind(
+        m_io, net::endpoint::parse(fmt::format("127.0.0.1:{}", port)), m_options.listen);
+    const std::uint16_t bound = v4.local_endpoint().port();
+    const net::endpoint v6_at = net::endpoint::parse(fmt::format("[::1]:{}", bound));
+    try {
+      net::listener v6 = net::listener::bind(m_io, v6_at, m_options.listen);
+      m_listeners.push_back(std::move(v4));
+      m_listeners.push_back(std::move(v6));
+    } catch (const std::system_error& e) {
+      const int code = e.code().value();
+      if (code == EADDRINUSE && port == 0 && attempt < k_attempts) continue;  // v4 closes
+      if (code != EADDRNOTAVAIL && code != EAFNOSUPPORT) throw;
+      harrier::detail::harrier_logger()->warn(
+          "localhost: listening on the IPv4 loopback only ({}); no IPv6 loopback here", e.what());
+      m_listeners.push_back(std::move(v4));
+      m_local.push_back(m_listeners.back().local_endpoint());
+      return;
+    }
+    m_local.push_back(m_listeners[m_listeners.size() - 2].local_endpoint());
+    m_local.push_back(m_listeners.back().local_endpoint());
+    return;
+  }
+}
+
 void server::start() {
   if (m_started.exchange(true)) throw std::logic_error("http::server::start called twice");
   try {
-    for (const net::endpoint& at : m_options.endpoints) {
-      m_listeners.push_back(net::listener::bind(m_io, at, m_options.listen));
-      m_local.push_back(m_listeners.back().local_endpoint());
+    for (const listen_address& address : m_options.endpoints) {
+      if (address.with_ipv6_loopback) {
+        bind_localhost(address.at.port());
+      } else {
+        m_listeners.push_back(net::listener::bind(m_io, address.at, m_options.listen));
+        m_local.push_back(m_listeners.back().local_endpoint());
+      }
     }
   } catch (...) {
     // Nothing stays bound, and the server is as if never started (stop() and the destructor

@@ -24,7 +24,8 @@ std::vector<option_spec> builtin_options() {
        .type = option_type::list,
        .default_value = "http://127.0.0.1:5000",
        .help = "where to listen, comma-separated: http://HOST:PORT (port 0: any free port), "
-               "http://[::1]:PORT, http://unix:/path"},
+               "http://[::1]:PORT, http://localhost:PORT (127.0.0.1 and ::1), http://*:PORT "
+               "(every IPv4 address), http://unix:/path"},
       {.key = "io",
        .type = option_type::choice,
        .default_value = "auto",
@@ -250,17 +251,21 @@ std::vector<std::string> comma_list(std::string_view text) {
   }
   return items;
 }
+
+// Whether `text` starts with `prefix`, which is lower case, in any case.
+bool starts_with_nocase(std::string_view text, std::string_view prefix) {
+  return text.size() >= prefix.size() &&
+         std::equal(prefix.begin(), prefix.end(), text.begin(), [](char a, char b) {
+           return a == static_cast<char>(std::tolower(static_cast<unsigned char>(b)));
+         });
+}
+
 }  // namespace
 
-net::endpoint parse_url(std::string_view url) {
+http::listen_address parse_url(std::string_view url) {
   constexpr std::string_view k_http = "http://";
   // The scheme is case-insensitive (RFC 3986 section 3.1): HTTP:// is http://.
-  auto has_scheme = [url](std::string_view scheme) {
-    return url.size() >= scheme.size() &&
-           std::equal(scheme.begin(), scheme.end(), url.begin(), [](char a, char b) {
-             return a == static_cast<char>(std::tolower(static_cast<unsigned char>(b)));
-           });
-  };
+  auto has_scheme = [url](std::string_view scheme) { return starts_with_nocase(url, scheme); };
   if (has_scheme("https://")) {
     throw configuration_error(fmt::format(
         "URL \"{}\": https is not supported; expected http://HOST:PORT or http://unix:/path", url));
@@ -273,10 +278,14 @@ net::endpoint parse_url(std::string_view url) {
   while (!rest.empty() && rest.back() == '/')
     rest.remove_suffix(1);
   std::string text(rest);
-  if (text.rfind("localhost:", 0) == 0) text = "127.0.0.1" + text.substr(9);
+  // Host names are case-insensitive (RFC 3986 section 3.2.2).
+  constexpr std::string_view k_localhost = "localhost:";
+  const bool localhost = starts_with_nocase(text, k_localhost);
+  if (localhost) text = "127.0.0.1" + text.substr(k_localhost.size() - 1);
   if (text.rfind("*:", 0) == 0 || text.rfind("+:", 0) == 0) text = "0.0.0.0" + text.substr(1);
   try {
-    return net::endpoint::parse(text);  // "unix:/path" too
+    const net::endpoint at = net::endpoint::parse(text);  // "unix:/path" too
+    return localhost ? http::listen_address::localhost(at.port()) : http::listen_address(at);
   } catch (const std::exception& e) {
     throw configuration_error(fmt::format("URL \"{}\": {}", url, e.what()));
   }

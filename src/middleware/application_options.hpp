@@ -46,8 +46,8 @@ application_settings read_settings(const configuration& config,
                                    const std::vector<option_spec>& schema);
 
 // Parses one URL of --urls: http://HOST:PORT, http://[V6]:PORT, http://unix:/path; localhost is
-// 127.0.0.1, and * or + mean every IPv4 address.
-net::endpoint parse_url(std::string_view url);
+// both loopbacks (http::listen_address::localhost), and * or + mean every IPv4 address.
+http::listen_address parse_url(std::string_view url);
 
 void apply_log_level(const std::string& level);
 

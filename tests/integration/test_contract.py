@@ -342,6 +342,23 @@ class Lifecycle(unittest.TestCase):
         finally:
             self.assertEqual(server.stop(), 0)
 
+    def test_localhost_listens_on_both_loopbacks_with_one_port(self):
+        # As Kestrel binds localhost: a client that resolves it to ::1 first (wrk does, where
+        # /etc/hosts lists ::1 for localhost) must reach the server too.
+        if not socket.has_ipv6:
+            self.skipTest("no IPv6")
+        server = harness.Server("--urls=http://LocalHost:0").start()
+        try:
+            self.assertRegex(server.url, r"^http://127\.0\.0\.1:\d+$")
+            v6 = server.wait_for_log(r"listening on (http://\[::1\]:\d+)").group(1)
+            self.assertEqual(v6.rsplit(":", 1)[1], str(server.port))
+            for host in ("127.0.0.1", "[::1]"):
+                out = subprocess.run(["curl", "-s", f"http://{host}:{server.port}/plaintext"],
+                                     capture_output=True, timeout=10)
+                self.assertEqual(out.stdout, b"Hello, World!", host)
+        finally:
+            self.assertEqual(server.stop(), 0)
+
     def test_a_unix_socket_url_is_served(self):
         path = f"/tmp/harrier-test-{os.getpid()}.sock"
         server = harness.Server("--urls", f"http://unix:{path}").start()

@@ -9,7 +9,8 @@
 // Contract:
 // - start() binds every endpoint or throws std::system_error naming the one that failed (nothing
 //   stays bound then, and the server is as if never started: stop() and the destructor return at
-//   once, start() may be tried again). local_endpoints() then has the real ports.
+//   once, start() may be tried again). local_endpoints() then has the real ports, in order (a
+//   localhost address gives its IPv4 and then its IPv6 loopback).
 // - max_concurrent_connections: a connection accepted at the limit gets a 503 with
 //   `Connection: close` and is closed; it never reaches the handler.
 // - stop() is graceful, in the order Kestrel uses: (1) stop accepting and close the listeners;
@@ -44,8 +45,25 @@
 
 namespace harrier::http {
 
+// An address to listen on: an endpoint (it converts), or localhost(port), both loopbacks on one
+// port as Kestrel binds "localhost". A client that resolves localhost to ::1 first (glibc does
+// when /etc/hosts lists ::1 for it, and wrk then connects to ::1 only) reaches the server as one
+// that resolves it to 127.0.0.1 does. IPv4 is bound first; the IPv6 half is skipped with a
+// warning where the machine has no IPv6 loopback (EADDRNOTAVAIL, EAFNOSUPPORT). A port taken on
+// either half is an error, as for any endpoint: a client would reach the other program there.
+// Port 0: both halves get one free port (a port free on 127.0.0.1 and taken on ::1 is left for
+// another, a few times).
+struct listen_address {
+  listen_address(const net::endpoint& endpoint) noexcept  // NOLINT(google-explicit-constructor)
+      : at(endpoint) {}
+  static listen_address localhost(std::uint16_t port);
+
+  net::endpoint at;  // for localhost, the IPv4 half
+  bool with_ipv6_loopback = false;
+};
+
 struct server_options {
-  std::vector<net::endpoint> endpoints;
+  std::vector<listen_address> endpoints;
   http1_options connection;
   net::listen_options listen;
   std::size_t max_concurrent_connections = 0;  // 0: unlimited, as Kestrel's default
@@ -74,6 +92,7 @@ class server {
 
  private:
   struct connection_entry;
+  void bind_localhost(std::uint16_t port);
   task<void> accept_loop(net::listener& listener);
   void hand_off(net::tcp_stream stream, const net::listener& listener);
   task<void> take_accepted(net::listener& listener);
