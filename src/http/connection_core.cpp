@@ -328,10 +328,13 @@ bool connection_core::begin_request() {
     reject(rejection_reason::missing_host);
     return false;
   }
-  if (hosts == 1 &&
-      (m_last_valid_host.empty() || m_header_views[host_index].value != m_last_valid_host)) {
-    // A client sends the same Host on every request of a connection: checked once. (Empty
-    // is never valid, so an empty m_last_valid_host means "none yet".)
+  // An empty Host is valid: a client whose target URI has no authority sends one (RFC 9112
+  // section 3.2), and the server then names itself (section 3.3). Kestrel and Go's net/http
+  // accept it; nginx does not.
+  if (hosts == 1 && !m_header_views[host_index].value.empty() &&
+      m_header_views[host_index].value != m_last_valid_host) {
+    // A client sends the same Host on every request of a connection: checked once. (Only a
+    // value that is not empty gets here, so an empty m_last_valid_host means "none yet".)
     if (!valid_authority(m_header_views[host_index].value)) {
       reject(rejection_reason::invalid_host);  // RFC 9112 section 3.2: MUST answer 400
       return false;

@@ -1,7 +1,8 @@
 // The four forms of request-target (RFC 9112 §3.2): origin-form is routed as it is; absolute-form
 // (which a server MUST accept) by its path and query, its authority replacing Host; asterisk-form
 // only with OPTIONS; authority-form only with CONNECT, which this origin server refuses (501).
-// Anything else, and a fragment, gets 400. The Host header must be uri-host[:port] (400).
+// Anything else, and a fragment, gets 400. The Host header must be uri-host[:port] (400), or
+// empty.
 
 #include "memory_transport.hpp"
 
@@ -96,8 +97,8 @@ TEST_CASE("an absolute-form target's authority replaces the Host header", "[http
 }
 
 TEST_CASE("a Host that is not uri-host[:port] gets 400", "[http][target]") {
-  for (const char* host : {"", "a b", "a/b", "user@host", "a?b", "a#b", "a\\b", "[::1", "[]",
-                           "[zz::1]", "a:b", "a:80:90", "\xc3\xa4.example", "a%2", "[::1]x"}) {
+  for (const char* host : {"a b", "a/b", "user@host", "a?b", "a#b", "a\\b", "[::1", "[]", "[zz::1]",
+                           "a:b", "a:80:90", "\xc3\xa4.example", "a%2", "[::1]x"}) {
     INFO("Host: " << host);
     const seen s = run(std::string("GET / HTTP/1.1\r\nHost: ") + host + "\r\n\r\n" + k_follow_up);
     CHECK(s.routed.empty());
@@ -111,6 +112,25 @@ TEST_CASE("a Host that is not uri-host[:port] gets 400", "[http][target]") {
   REQUIRE(s.responses.size() == 1);
   CHECK(s.responses[0].status == 400);
   CHECK(s.invalid_hosts == 1);
+}
+
+TEST_CASE("an empty Host is served, a Host of blanks too, and an empty authority is not",
+          "[http][target]") {
+  // RFC 9112 section 3.2: a client sends an empty Host when its target URI has no authority.
+  const seen s =
+      run("GET /a HTTP/1.1\r\nHost:\r\n\r\nGET /b HTTP/1.1\r\nHost:   \r\n\r\n"
+          "OPTIONS * HTTP/1.1\r\nHost:\r\n\r\n");
+  REQUIRE(s.responses.size() == 3);
+  for (const auto& r : s.responses)
+    CHECK(r.status == 200);
+  CHECK(s.hosts == std::vector<std::string>{"", "", ""});
+  CHECK(s.invalid_hosts == 0);
+  // An http URI with an empty host is refused (RFC 9110 section 4.2.1), whatever Host says.
+  const seen empty_authority = run("GET http:///a HTTP/1.1\r\nHost: a\r\n\r\n" + k_follow_up);
+  CHECK(empty_authority.routed.empty());
+  REQUIRE(empty_authority.responses.size() == 1);
+  CHECK(empty_authority.responses[0].status == 400);
+  CHECK(empty_authority.closed);
 }
 
 TEST_CASE("every form of a valid Host is served", "[http][target]") {

@@ -123,9 +123,21 @@ class BadRequests(harness.ServerTestCase):
 
     def test_an_invalid_host_is_400(self):
         # RFC 9112 3.2: a Host that is not uri-host[:port] MUST get 400.
-        for host in (b"a b", b"a/b", b"user@host", b"", b"[::1"):
+        for host in (b"a b", b"a/b", b"user@host", b"[::1", b":80"):
             with self.subTest(host=host):
                 self.reject(b"GET /plaintext HTTP/1.1\r\nHost: " + host + b"\r\n\r\n", 400)
+
+    def test_an_empty_host_is_served(self):
+        # RFC 9112 section 3.2: a client sends an empty Host when its target URI has no
+        # authority; the value is valid (uri-host may be an empty reg-name), as Kestrel has it.
+        s = harness.connect(self.server)
+        try:
+            s.sendall(b"GET /plaintext HTTP/1.1\r\nHost:\r\n\r\n"
+                      b"GET /plaintext HTTP/1.1\r\nHost: \r\nConnection: close\r\n\r\n")
+            data = harness.recv_until_closed(s)
+        finally:
+            s.close()
+        self.assertEqual(data.count(b"HTTP/1.1 200 "), 2, data)
 
     def test_an_empty_transfer_encoding_is_400(self):
         self.reject(b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding:\r\n"
