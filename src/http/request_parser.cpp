@@ -66,7 +66,13 @@ struct parser_callbacks {
       const auto c = static_cast<unsigned char>(at[i]);
       if (c <= ' ' || c == 0x7f) return r.fail(rejection_reason::invalid_target);
     }
-    if (r.m_url_length == 0) r.m_url_offset = offset(r, at);
+    if (r.m_url_length == 0) {
+      // RFC 9112 section 3: one SP between method and request-target. llhttp skips several; a
+      // recipient MAY, but Kestrel and Go answer 400 (the grammar's SHOULD), and so do we: a
+      // proxy in front that splits on each SP would read another target.
+      if (at - r.m_base >= 2 && at[-2] == ' ') return r.fail(rejection_reason::invalid_target);
+      r.m_url_offset = offset(r, at);
+    }
     r.m_url_length += n;
     if (r.m_method_length + r.m_url_length + k_request_line_overhead_bytes >
         r.m_limits.max_request_line_bytes) {
@@ -85,6 +91,11 @@ struct parser_callbacks {
     constexpr std::string_view k_name = "HTTP/";
     if (at - r.m_base < static_cast<std::ptrdiff_t>(k_name.size()) ||
         std::string_view(at - k_name.size(), k_name.size()) != k_name) {
+      return r.fail(rejection_reason::invalid_version);
+    }
+    // One SP between request-target and version too (see on_url).
+    const std::ptrdiff_t name_at = -static_cast<std::ptrdiff_t>(k_name.size());
+    if (at - r.m_base >= 2 - name_at && at[name_at - 1] == ' ' && at[name_at - 2] == ' ') {
       return r.fail(rejection_reason::invalid_version);
     }
     return 0;

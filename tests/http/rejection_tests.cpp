@@ -471,6 +471,28 @@ TEST_CASE("a version named other than HTTP gets 400", "[http][methods]") {
   }
 }
 
+TEST_CASE("a request line with more than one SP between its parts gets 400", "[http][limits]") {
+  // RFC 9112 section 3: method SP request-target SP HTTP-version. llhttp skips extra spaces; a
+  // proxy that splits on each one would read another target (Kestrel and Go answer 400 too).
+  const struct {
+    const char* line;
+    rejection_reason reason;
+  } cases[] = {
+      {"GET  / HTTP/1.1", rejection_reason::invalid_target},
+      {"GET   /x?a=b HTTP/1.1", rejection_reason::invalid_target},
+      {"BREW  /pot HTTP/1.1", rejection_reason::invalid_target},  // a method llhttp does not know
+      {"GET /  HTTP/1.1", rejection_reason::invalid_version},
+      {"OPTIONS *  HTTP/1.1", rejection_reason::invalid_version},
+      {"GET http://a/x   HTTP/1.1", rejection_reason::invalid_version},
+  };
+  for (const auto& c : cases) {
+    for (const std::size_t split : {std::size_t{0}, std::size_t{1}, std::size_t{3}}) {
+      INFO(c.line << " split " << split);
+      check_rejected(run_bad(std::string(c.line) + "\r\nHost: test\r\n\r\n", c.reason, split), 400);
+    }
+  }
+}
+
 TEST_CASE("a request line without a version gets 400", "[http][limits]") {
   // HTTP/0.9's form; llhttp takes it as version 0.9 with no version to check. Found by the
   // connection fuzzer after HTTP/1.x minors were let through.

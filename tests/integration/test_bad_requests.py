@@ -154,6 +154,12 @@ class BadRequests(harness.ServerTestCase):
     def test_an_invalid_version_is_400(self):
         self.reject(b"GET /plaintext HTTP/1.x\r\nHost: x\r\n\r\n", 400)
 
+    def test_more_than_one_space_between_request_line_parts_is_400(self):
+        # RFC 9112 section 3: single SPs; a proxy splitting on each would see another target.
+        for line in (b"GET  /plaintext HTTP/1.1", b"GET /plaintext  HTTP/1.1"):
+            with self.subTest(line=line):
+                self.reject(line + b"\r\nHost: x\r\n\r\n", 400)
+
     def test_a_request_line_without_a_version_is_400(self):
         self.reject(b"GET /plaintext\r\nHost: x\r\n\r\n", 400)
 
