@@ -135,6 +135,11 @@ task<void> cancel_after(net::io_context& io, std::chrono::nanoseconds delay,
   if (!ec) target.request_cancellation();
 }
 
+// Whether a bind failed because the machine has no IPv6 (or not that address).
+bool no_ipv6(const std::system_error& e) noexcept {
+  return e.code().value() == EADDRNOTAVAIL || e.code().value() == EAFNOSUPPORT;
+}
+
 }  // namespace
 
 struct server::connection_entry {
@@ -166,8 +171,30 @@ server::~server() {
 
 listen_address listen_address::localhost(std::uint16_t port) {
   listen_address a(net::endpoint::parse(fmt::format("127.0.0.1:{}", port)));
-  a.with_ipv6_loopback = true;
+  a.what = kind::localhost;
   return a;
+}
+
+listen_address listen_address::any(std::uint16_t port) {
+  listen_address a(net::endpoint::parse(fmt::format("[::]:{}", port)));
+  a.what = kind::any;
+  return a;
+}
+
+void server::bind_any(std::uint16_t port) {
+  net::listen_options dual = m_options.listen;
+  dual.dual_stack = true;
+  try {
+    m_listeners.push_back(
+        net::listener::bind(m_io, net::endpoint::parse(fmt::format("[::]:{}", port)), dual));
+  } catch (const std::system_error& e) {
+    if (!no_ipv6(e)) throw;
+    harrier::detail::harrier_logger()->warn(
+        "*: listening on every IPv4 address only ({}); no IPv6 here", e.what());
+    m_listeners.push_back(net::listener::bind(
+        m_io, net::endpoint::parse(fmt::format("0.0.0.0:{}", port)), m_options.listen));
+  }
+  m_local.push_back(m_listeners.back().local_endpoint());
 }
 
 void server::bind_localhost(std::uint16_t port) {
@@ -182,9 +209,8 @@ void server::bind_localhost(std::uint16_t port) {
       m_listeners.push_back(std::move(v4));
       m_listeners.push_back(std::move(v6));
     } catch (const std::system_error& e) {
-      const int code = e.code().value();
-      if (code == EADDRINUSE && port == 0 && attempt < k_attempts) continue;  // v4 closes
-      if (code != EADDRNOTAVAIL && code != EAFNOSUPPORT) throw;
+      if (e.code().value() == EADDRINUSE && port == 0 && attempt < k_attempts) continue;
+      if (!no_ipv6(e)) throw;
       harrier::detail::harrier_logger()->warn(
           "localhost: listening on the IPv4 loopback only ({}); no IPv6 loopback here", e.what());
       m_listeners.push_back(std::move(v4));
@@ -201,8 +227,10 @@ void server::start() {
   if (m_started.exchange(true)) throw std::logic_error("http::server::start called twice");
   try {
     for (const listen_address& address : m_options.endpoints) {
-      if (address.with_ipv6_loopback) {
+      if (address.what == listen_address::kind::localhost) {
         bind_localhost(address.at.port());
+      } else if (address.what == listen_address::kind::any) {
+        bind_any(address.at.port());
       } else {
         m_listeners.push_back(net::listener::bind(m_io, address.at, m_options.listen));
         m_local.push_back(m_listeners.back().local_endpoint());

@@ -25,7 +25,7 @@ std::vector<option_spec> builtin_options() {
        .default_value = "http://127.0.0.1:5000",
        .help = "where to listen, comma-separated: http://HOST:PORT (port 0: any free port), "
                "http://[::1]:PORT, http://localhost:PORT (127.0.0.1 and ::1), http://*:PORT "
-               "(every IPv4 address), http://unix:/path"},
+               "(every IPv4 and IPv6 address), http://unix:/path"},
       {.key = "io",
        .type = option_type::choice,
        .default_value = "auto",
@@ -282,10 +282,13 @@ http::listen_address parse_url(std::string_view url) {
   constexpr std::string_view k_localhost = "localhost:";
   const bool localhost = starts_with_nocase(text, k_localhost);
   if (localhost) text = "127.0.0.1" + text.substr(k_localhost.size() - 1);
-  if (text.rfind("*:", 0) == 0 || text.rfind("+:", 0) == 0) text = "0.0.0.0" + text.substr(1);
+  const bool any = text.rfind("*:", 0) == 0 || text.rfind("+:", 0) == 0;
+  if (any) text = "0.0.0.0" + text.substr(1);  // parsed for the port
   try {
     const net::endpoint at = net::endpoint::parse(text);  // "unix:/path" too
-    return localhost ? http::listen_address::localhost(at.port()) : http::listen_address(at);
+    if (localhost) return http::listen_address::localhost(at.port());
+    if (any) return http::listen_address::any(at.port());
+    return http::listen_address(at);
   } catch (const std::exception& e) {
     throw configuration_error(fmt::format("URL \"{}\": {}", url, e.what()));
   }

@@ -46,7 +46,8 @@ application_settings read_settings(const configuration& config,
                                    const std::vector<option_spec>& schema);
 
 // Parses one URL of --urls: http://HOST:PORT, http://[V6]:PORT, http://unix:/path; localhost is
-// both loopbacks (http::listen_address::localhost), and * or + mean every IPv4 address.
+// both loopbacks (http::listen_address::localhost), and * or + every address, IPv4 and IPv6
+// (http::listen_address::any).
 http::listen_address parse_url(std::string_view url);
 
 void apply_log_level(const std::string& level);

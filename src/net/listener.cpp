@@ -5,6 +5,7 @@
 #include "net/socket_io.hpp"
 #include "net/socket_state.hpp"
 
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -44,6 +45,14 @@ listener listener::bind(io_context& context, const endpoint& at, listen_options 
   } else {
     ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     detail::set_no_delay(fd, at.family());  // inherited by accepted sockets
+  }
+  if (options.dual_stack && at.family() == AF_INET6) {
+    int zero = 0;
+    if (::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) != 0) {
+      const int e = errno;
+      ::close(fd);
+      fail(e, "clear IPV6_V6ONLY", at);
+    }
   }
   if (options.reuse_port && ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) {
     const int e = errno;

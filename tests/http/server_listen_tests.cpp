@@ -1,5 +1,6 @@
 // Binding: a localhost address listens on both loopbacks, one port; a port taken on either half
-// fails start() and leaves nothing bound. Real sockets on loopback; every wait is bounded.
+// fails start() and leaves nothing bound. The any address takes IPv4 and IPv6 clients on one
+// socket. Real sockets on loopback; every wait is bounded.
 
 #include <harrier/http/response.hpp>
 #include <harrier/http/server.hpp>
@@ -26,6 +27,11 @@ namespace {
 
 harrier::task<void> hello(request&, response& res) {
   co_await res.send(200, "text/plain", "hello");
+}
+
+// Answers with the client's address as the server sees it.
+harrier::task<void> who(request& req, response& res) {
+  co_await res.send(200, "text/plain", "from " + req.connection().remote_address);
 }
 
 // One request on a fresh connection to `to`; the response's text up to 2 s.
@@ -151,4 +157,28 @@ TEST_CASE("localhost on a port another socket holds on 127.0.0.1 fails", "[http]
   server srv(io, o, hello);
   CHECK_THROWS_AS(srv.start(), std::system_error);
   CHECK(srv.local_endpoints().empty());
+}
+
+TEST_CASE("the any address takes IPv4 and IPv6 clients on one dual-stack socket",
+          "[http][server]") {
+  if (!have_ipv6_loopback()) {
+    WARN("no IPv6 loopback on this machine: skipped");
+    return;
+  }
+  harrier::net::io_context io;
+  server_options o;
+  o.endpoints.push_back(listen_address::any(0));
+  server srv(io, o, who);
+  srv.start();
+  REQUIRE(srv.local_endpoints().size() == 1);
+  const endpoint bound = srv.local_endpoints().front();
+  CHECK(bound.to_string() == "[::]:" + std::to_string(bound.port()));
+  const std::string port = std::to_string(bound.port());
+  // IPV6_V6ONLY is cleared on the socket itself, whatever net.ipv6.bindv6only says.
+  const std::string v4 = get(endpoint::parse("127.0.0.1:" + port));
+  CHECK(v4.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+  CHECK(v4.find("\r\n\r\nfrom ::ffff:127.0.0.1") != std::string::npos);
+  const std::string v6 = get(endpoint::parse("[::1]:" + port));
+  CHECK(v6.find("\r\n\r\nfrom ::1") != std::string::npos);
+  harrier::test::stop_bounded(srv, io);
 }

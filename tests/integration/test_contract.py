@@ -359,6 +359,21 @@ class Lifecycle(unittest.TestCase):
         finally:
             self.assertEqual(server.stop(), 0)
 
+    def test_a_star_url_listens_on_every_ipv4_and_ipv6_address(self):
+        # As Kestrel binds http://*:PORT and http://+:PORT: one dual-stack socket on [::].
+        if not socket.has_ipv6:
+            self.skipTest("no IPv6")
+        for star in ("*", "+"):
+            server = harness.Server(f"--urls=http://{star}:0").start()
+            try:
+                self.assertRegex(server.url, r"^http://\[::\]:\d+$")
+                for host in ("127.0.0.1", "[::1]"):
+                    out = subprocess.run(["curl", "-s", f"http://{host}:{server.port}/plaintext"],
+                                         capture_output=True, timeout=10)
+                    self.assertEqual(out.stdout, b"Hello, World!", (star, host))
+            finally:
+                self.assertEqual(server.stop(), 0)
+
     def test_a_unix_socket_url_is_served(self):
         path = f"/tmp/harrier-test-{os.getpid()}.sock"
         server = harness.Server("--urls", f"http://unix:{path}").start()

@@ -45,21 +45,27 @@
 
 namespace harrier::http {
 
-// An address to listen on: an endpoint (it converts), or localhost(port), both loopbacks on one
-// port as Kestrel binds "localhost". A client that resolves localhost to ::1 first (glibc does
-// when /etc/hosts lists ::1 for it, and wrk then connects to ::1 only) reaches the server as one
-// that resolves it to 127.0.0.1 does. IPv4 is bound first; the IPv6 half is skipped with a
-// warning where the machine has no IPv6 loopback (EADDRNOTAVAIL, EAFNOSUPPORT). A port taken on
-// either half is an error, as for any endpoint: a client would reach the other program there.
-// Port 0: both halves get one free port (a port free on 127.0.0.1 and taken on ::1 is left for
-// another, a few times).
+// An address to listen on, as Kestrel reads its URLs:
+// - an endpoint (it converts): that address;
+// - localhost(port): both loopbacks on one port. A client that resolves localhost to ::1 first
+//   (glibc does when /etc/hosts lists ::1 for it, and wrk then connects to ::1 only) reaches the
+//   server as one that resolves it to 127.0.0.1 does. IPv4 is bound first; the IPv6 half is
+//   skipped with a warning where the machine has no IPv6 loopback (EADDRNOTAVAIL,
+//   EAFNOSUPPORT). A port taken on either half is an error, as for any endpoint: a client would
+//   reach the other program there. Port 0: both halves get one free port (a port free on
+//   127.0.0.1 and taken on ::1 is left for another, a few times).
+// - any(port): every address, IPv4 and IPv6, in one dual-stack socket on [::] (IPv4 clients
+//   then show as ::ffff:a.b.c.d, see connection_info); 0.0.0.0 where the machine has no IPv6.
 struct listen_address {
+  enum class kind : std::uint8_t { endpoint, localhost, any };
+
   listen_address(const net::endpoint& endpoint) noexcept  // NOLINT(google-explicit-constructor)
       : at(endpoint) {}
   static listen_address localhost(std::uint16_t port);
+  static listen_address any(std::uint16_t port);
 
-  net::endpoint at;  // for localhost, the IPv4 half
-  bool with_ipv6_loopback = false;
+  net::endpoint at;  // for localhost the IPv4 half, for any the IPv6 socket's address
+  kind what = kind::endpoint;
 };
 
 struct server_options {
@@ -93,6 +99,7 @@ class server {
  private:
   struct connection_entry;
   void bind_localhost(std::uint16_t port);
+  void bind_any(std::uint16_t port);
   task<void> accept_loop(net::listener& listener);
   void hand_off(net::tcp_stream stream, const net::listener& listener);
   task<void> take_accepted(net::listener& listener);

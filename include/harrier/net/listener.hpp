@@ -25,6 +25,9 @@ namespace harrier::net {
 struct listen_options {
   int backlog = 1024;
   bool reuse_port = false;
+  // An IPv6 socket also takes IPv4 clients (IPV6_V6ONLY off, whatever the system's default,
+  // net.ipv6.bindv6only); they show as ::ffff:a.b.c.d. Ignored for other families.
+  bool dual_stack = false;
 };
 
 class listener {
