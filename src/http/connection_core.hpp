@@ -76,6 +76,8 @@ constexpr bool is_idle_deadline(deadline_kind kind) noexcept {
 
 class connection_core {
  public:
+  // Whether a Connection field value (a list of tokens) holds the "close" option, in any case.
+  static bool lists_close(std::string_view list) noexcept;
   connection_core(transport_base& transport, std::shared_ptr<const http1_options> options,
                   request_handler handler, connection_info info);
   ~connection_core();
@@ -160,7 +162,6 @@ class connection_core {
   bool take_kept_input(io_result& r) noexcept;
   // The origin-form part of the target (path and query) into `rest`, and for absolute-form the
   // authority into `authority` (empty otherwise). False when the form does not fit the method.
-  static bool lists_close(std::string_view list) noexcept;
   static bool split_target(std::string_view method, std::string_view target, std::string_view& rest,
                            std::string_view& authority) noexcept;
   // After m_read_ahead_done is set: takes the read-ahead's result into r. True when its bytes

@@ -111,11 +111,9 @@ void response::add_header(std::string_view name, std::string_view value) {
     return;
   }
   if (iequals(name, "connection")) {
-    // The connection writes its own Connection header; the handler can only ask to close.
-    if (value.find("close") != std::string_view::npos ||
-        value.find("Close") != std::string_view::npos) {
-      m_close_requested = true;
-    }
+    // The connection writes its own Connection header; the handler can only ask to close (the
+    // option is a token of a list, in any case: RFC 9110 section 7.6.1).
+    if (detail::connection_core::lists_close(value)) m_close_requested = true;
     return;
   }
   append_header_line(m_headers, name, value);

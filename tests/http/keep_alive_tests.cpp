@@ -100,17 +100,39 @@ TEST_CASE("a Connection option that only contains the word close keeps the conne
 }
 
 TEST_CASE("a handler can ask to close the connection", "[http][keep-alive]") {
-  auto handler = [](request&, response& res) -> harrier::task<void> {
-    res.add_header("Connection", "close");
-    co_await res.send(200, "text/plain", "bye");
-  };
-  connection_harness h(handler);
-  h.start();
-  h.feed(get("/a") + get("/b"));
-  CHECK(h.finished);
-  const auto responses = parse_responses(h.transport.output);
-  REQUIRE(responses.size() == 1);
-  CHECK(responses[0].header("Connection") == "close");
+  // The close option is a token of a list, in any case (RFC 9110 section 7.6.1).
+  for (const std::string value : {"close", "CLOSE", "keep-alive, Close", "x ,close"}) {
+    INFO(value);
+    auto handler = [value](request&, response& res) -> harrier::task<void> {
+      res.add_header("Connection", value);
+      co_await res.send(200, "text/plain", "bye");
+    };
+    connection_harness h(handler);
+    h.start();
+    h.feed(get("/a") + get("/b"));
+    CHECK(h.finished);
+    const auto responses = parse_responses(h.transport.output);
+    REQUIRE(responses.size() == 1);
+    CHECK(responses[0].header("Connection") == "close");
+  }
+}
+
+TEST_CASE("a Connection header from a handler without the close token keeps the connection",
+          "[http][keep-alive]") {
+  for (const std::string value : {"keep-alive", "enclosed", "closed, upgrade"}) {
+    INFO(value);
+    auto handler = [value](request&, response& res) -> harrier::task<void> {
+      res.add_header("Connection", value);
+      co_await res.send(200, "text/plain", "ok");
+    };
+    connection_harness h(handler);
+    h.start();
+    h.feed(get("/a") + get("/b"));
+    CHECK_FALSE(h.finished);
+    const auto responses = parse_responses(h.transport.output);
+    REQUIRE(responses.size() == 2);
+    CHECK_FALSE(responses[0].header("Connection"));
+  }
 }
 
 TEST_CASE("shutdown closes an idle connection at once", "[http][shutdown]") {
