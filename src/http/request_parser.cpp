@@ -94,8 +94,8 @@ struct parser_callbacks {
       return r.fail(rejection_reason::invalid_version);
     }
     // One SP between request-target and version too (see on_url).
-    const std::ptrdiff_t name_at = -static_cast<std::ptrdiff_t>(k_name.size());
-    if (at - r.m_base >= 2 - name_at && at[name_at - 1] == ' ' && at[name_at - 2] == ' ') {
+    const char* name = at - k_name.size();
+    if (name - r.m_base >= 2 && name[-1] == ' ' && name[-2] == ' ') {
       return r.fail(rejection_reason::invalid_version);
     }
     return 0;

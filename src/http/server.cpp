@@ -181,45 +181,45 @@ listen_address listen_address::any(std::uint16_t port) {
   return a;
 }
 
-void server::bind_any(std::uint16_t port) {
+void server::bind_any(const net::endpoint& v6_any) {
   net::listen_options dual = m_options.listen;
   dual.dual_stack = true;
   try {
-    m_listeners.push_back(
-        net::listener::bind(m_io, net::endpoint::parse(fmt::format("[::]:{}", port)), dual));
+    m_listeners.push_back(net::listener::bind(m_io, v6_any, dual));
   } catch (const std::system_error& e) {
     if (!no_ipv6(e)) throw;
     harrier::detail::harrier_logger()->warn(
         "*: listening on every IPv4 address only ({}); no IPv6 here", e.what());
     m_listeners.push_back(net::listener::bind(
-        m_io, net::endpoint::parse(fmt::format("0.0.0.0:{}", port)), m_options.listen));
+        m_io, net::endpoint::parse(fmt::format("0.0.0.0:{}", v6_any.port())), m_options.listen));
   }
   m_local.push_back(m_listeners.back().local_endpoint());
 }
 
-void server::bind_localhost(std::uint16_t port) {
+void server::bind_localhost(const net::endpoint& v4_loopback) {
   constexpr int k_attempts = 8;  // port 0: a free IPv4 port is rarely taken on ::1
   for (int attempt = 1;; ++attempt) {
-    net::listener v4 = net::listener::bind(
-        m_io, net::endpoint::parse(fmt::format("127.0.0.1:{}", port)), m_options.listen);
-    const std::uint16_t bound = v4.local_endpoint().port();
-    const net::endpoint v6_at = net::endpoint::parse(fmt::format("[::1]:{}", bound));
+    net::listener v4 = net::listener::bind(m_io, v4_loopback, m_options.listen);
+    const net::endpoint v4_at = v4.local_endpoint();
+    const net::endpoint v6_at = net::endpoint::parse(fmt::format("[::1]:{}", v4_at.port()));
     try {
       net::listener v6 = net::listener::bind(m_io, v6_at, m_options.listen);
+      m_local.push_back(v4_at);
+      m_local.push_back(v6.local_endpoint());
       m_listeners.push_back(std::move(v4));
       m_listeners.push_back(std::move(v6));
+      return;
     } catch (const std::system_error& e) {
-      if (e.code().value() == EADDRINUSE && port == 0 && attempt < k_attempts) continue;
+      if (e.code().value() == EADDRINUSE && v4_loopback.port() == 0 && attempt < k_attempts) {
+        continue;  // v4 closes; another free port
+      }
       if (!no_ipv6(e)) throw;
       harrier::detail::harrier_logger()->warn(
           "localhost: listening on the IPv4 loopback only ({}); no IPv6 loopback here", e.what());
+      m_local.push_back(v4_at);
       m_listeners.push_back(std::move(v4));
-      m_local.push_back(m_listeners.back().local_endpoint());
       return;
     }
-    m_local.push_back(m_listeners[m_listeners.size() - 2].local_endpoint());
-    m_local.push_back(m_listeners.back().local_endpoint());
-    return;
   }
 }
 
@@ -228,9 +228,9 @@ void server::start() {
   try {
     for (const listen_address& address : m_options.endpoints) {
       if (address.what == listen_address::kind::localhost) {
-        bind_localhost(address.at.port());
+        bind_localhost(address.at);
       } else if (address.what == listen_address::kind::any) {
-        bind_any(address.at.port());
+        bind_any(address.at);
       } else {
         m_listeners.push_back(net::listener::bind(m_io, address.at, m_options.listen));
         m_local.push_back(m_listeners.back().local_endpoint());

@@ -98,8 +98,8 @@ class server {
 
  private:
   struct connection_entry;
-  void bind_localhost(std::uint16_t port);
-  void bind_any(std::uint16_t port);
+  void bind_localhost(const net::endpoint& v4_loopback);  // listen_address::localhost
+  void bind_any(const net::endpoint& v6_any);             // listen_address::any
   task<void> accept_loop(net::listener& listener);
   void hand_off(net::tcp_stream stream, const net::listener& listener);
   task<void> take_accepted(net::listener& listener);
