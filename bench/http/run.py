@@ -18,8 +18,10 @@ each run's ratio, whose spread shows how far to trust the median, and `ratio_of_
 older form of the figure, for comparison with earlier entries of bench/RESULTS.md.
 
 Scenarios: /plaintext and /json at 64 connections, and /plaintext pipelined 16 deep (a wrk Lua
-script that writes 16 requests at once); and /plaintext at 1,000 connections, beyond the issue's
-targets, for how the cost per request grows with the number of connections.
+script that writes 16 requests at once); and, beyond the issue's targets, /plaintext at 1,000
+connections, for how the cost per request grows with the number of connections, and /plaintext
+with `Connection: close` at 32 connections (a new connection for every request), for what a
+connection costs.
 
 Peers:
 - nginx 1.22: one worker, `return 200` for /plaintext and /json, access log off,
@@ -58,6 +60,12 @@ init = function(args)
   req = table.concat(r)
 end
 request = function() return req end
+"""
+
+# A new connection for every request, as load tests without keep-alive make (ab without -k,
+# wrk -H "Connection: close"): accept, one request, close.
+CLOSE_LUA = """
+wrk.headers["Connection"] = "close"
 """
 
 
@@ -334,16 +342,20 @@ def main():
         unpinned(args)
         return
     ios = ["io_uring", "epoll"] if args.io == "both" else [args.io]
-    # (name, path, wrk script, connections). plaintext_1000c is not one of the issue's targets:
-    # it shows how the cost per request grows with the number of connections (each request
-    # then finds its connection's state cold in the caches).
+    # (name, path, wrk script, connections). plaintext_1000c and plaintext_close are not among
+    # the issue's targets: the first shows how the cost per request grows with the number of
+    # connections (each request then finds its connection's state cold in the caches), the
+    # second what a connection costs (one request each).
     scenarios = [("plaintext", "/plaintext", None, 64), ("json", "/json", None, 64),
                  ("pipelined", "/plaintext", "pipeline", 64),
-                 ("plaintext_1000c", "/plaintext", None, 1000)]
+                 ("plaintext_1000c", "/plaintext", None, 1000),
+                 ("plaintext_close", "/plaintext", "close", 32)]
     workdir = tempfile.mkdtemp(prefix="harrier-bench-")
-    lua = os.path.join(workdir, "pipeline.lua")
-    with open(lua, "w") as f:
-        f.write(PIPELINE_LUA)
+    scripts = {}
+    for name, text in (("pipeline", PIPELINE_LUA), ("close", CLOSE_LUA)):
+        scripts[name] = os.path.join(workdir, f"{name}.lua")
+        with open(scripts[name], "w") as f:
+            f.write(text)
 
     factories = [lambda: nginx_server(workdir), lambda: h2o_server(workdir)]
     for io in ios:
@@ -362,8 +374,8 @@ def main():
         nginx, others = servers[0], servers[1:]
 
         def measure(server, path, connections, script):
-            run_wrk(server, path, connections, 1)  # warm-up, for nginx's repeats too
-            return run_wrk(server, path, connections, args.duration, lua if script else None)
+            run_wrk(server, path, connections, 1, scripts.get(script))  # warm-up, nginx's too
+            return run_wrk(server, path, connections, args.duration, scripts.get(script))
 
         for run in range(args.runs):
             for scenario, path, script, connections in scenarios:
@@ -410,6 +422,10 @@ def main():
         ratio(f"plaintext_1000c_cpu_per_request_vs_nginx{suffix}", h, "nginx", "plaintext_1000c", cpu)
         ratio(f"plaintext_1000c_inline_cpu_per_request_vs_nginx{suffix}", h + "-inline", "nginx",
               "plaintext_1000c", cpu)
+        ratio(f"plaintext_close_cpu_per_request_vs_nginx{suffix}", h, "nginx", "plaintext_close", cpu)
+        ratio(f"plaintext_close_inline_cpu_per_request_vs_nginx{suffix}", h + "-inline", "nginx",
+              "plaintext_close", cpu)
+        ratio(f"plaintext_close_rps_vs_nginx{suffix}", h, "nginx", "plaintext_close", "rps")
     result["medians"] = {f"{k[0]}/{k[1]}": v for k, v in sorted(med.items())}
     result["errors"] = {k: v for k, v in errors.items() if v}
 
