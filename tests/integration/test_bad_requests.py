@@ -19,6 +19,15 @@ SMUGGLED = b"GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n"
 
 
 class BadRequests(harness.ServerTestCase):
+    def exchange(self, raw):
+        """Sends `raw` on a new connection and returns what comes back until the server closes."""
+        s = harness.connect(self.server)
+        try:
+            s.sendall(raw)
+            return harness.recv_until_closed(s)
+        finally:
+            s.close()
+
     def reject(self, raw, status):
         s = harness.connect(self.server)
         try:
@@ -130,13 +139,8 @@ class BadRequests(harness.ServerTestCase):
     def test_an_empty_host_is_served(self):
         # RFC 9112 section 3.2: a client sends an empty Host when its target URI has no
         # authority; the value is valid (uri-host may be an empty reg-name), as Kestrel has it.
-        s = harness.connect(self.server)
-        try:
-            s.sendall(b"GET /plaintext HTTP/1.1\r\nHost:\r\n\r\n"
-                      b"GET /plaintext HTTP/1.1\r\nHost: \r\nConnection: close\r\n\r\n")
-            data = harness.recv_until_closed(s)
-        finally:
-            s.close()
+        data = self.exchange(b"GET /plaintext HTTP/1.1\r\nHost:\r\n\r\n"
+                             b"GET /plaintext HTTP/1.1\r\nHost: \r\nConnection: close\r\n\r\n")
         self.assertEqual(data.count(b"HTTP/1.1 200 "), 2, data)
 
     def test_an_empty_transfer_encoding_is_400(self):
@@ -170,13 +174,8 @@ class BadRequests(harness.ServerTestCase):
 
     def test_a_later_http1_minor_version_is_served_as_http11(self):
         # RFC 9112 section 2.3: processed as HTTP/1.1, so keep-alive by default.
-        s = harness.connect(self.server)
-        try:
-            s.sendall(b"GET /plaintext HTTP/1.2\r\nHost: x\r\n\r\n"
-                      b"GET /plaintext HTTP/1.9\r\nHost: x\r\nConnection: close\r\n\r\n")
-            data = harness.recv_until_closed(s)
-        finally:
-            s.close()
+        data = self.exchange(b"GET /plaintext HTTP/1.2\r\nHost: x\r\n\r\n"
+                             b"GET /plaintext HTTP/1.9\r\nHost: x\r\nConnection: close\r\n\r\n")
         self.assertEqual(data.count(b"HTTP/1.1 200 "), 2, data)
         self.assertEqual(data.count(b"Hello, World!"), 2, data)
 
@@ -193,10 +192,7 @@ class BadRequests(harness.ServerTestCase):
 
     def test_a_body_over_the_limit_is_413_before_it_is_read(self):
         # Only the head is sent: the server must answer without waiting for 30 MB.
-        s = harness.connect(self.server)
-        s.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 30000001\r\n\r\n")
-        data = harness.recv_until_closed(s)
-        s.close()
+        data = self.exchange(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 30000001\r\n\r\n")
         self.assertTrue(data.startswith(b"HTTP/1.1 413 "), data[:100])
 
     def test_a_client_that_uploads_its_whole_body_first_still_gets_its_413(self):
@@ -221,11 +217,8 @@ class BadRequests(harness.ServerTestCase):
                     conn.close()
 
     def test_expect_100_continue_is_not_sent_to_a_rejected_request(self):
-        s = harness.connect(self.server)
-        s.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 30000001\r\n"
-                  b"Expect: 100-continue\r\n\r\n")
-        data = harness.recv_until_closed(s)
-        s.close()
+        data = self.exchange(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 30000001\r\n"
+                             b"Expect: 100-continue\r\n\r\n")
         self.assertNotIn(b"100 Continue", data)
         self.assertTrue(data.startswith(b"HTTP/1.1 413 "), data[:100])
 
