@@ -265,12 +265,11 @@ bool starts_with_nocase(std::string_view text, std::string_view prefix) {
 http::listen_address parse_url(std::string_view url) {
   constexpr std::string_view k_http = "http://";
   // The scheme is case-insensitive (RFC 3986 section 3.1): HTTP:// is http://.
-  auto has_scheme = [url](std::string_view scheme) { return starts_with_nocase(url, scheme); };
-  if (has_scheme("https://")) {
+  if (starts_with_nocase(url, "https://")) {
     throw configuration_error(fmt::format(
         "URL \"{}\": https is not supported; expected http://HOST:PORT or http://unix:/path", url));
   }
-  if (!has_scheme(k_http)) {
+  if (!starts_with_nocase(url, k_http)) {
     throw configuration_error(
         fmt::format("URL \"{}\": expected http://HOST:PORT or http://unix:/path", url));
   }
