@@ -17,6 +17,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <optional>
 #include <string>
 #include <system_error>
 
@@ -72,6 +73,19 @@ struct held_port {
   std::uint16_t port = 0;
 };
 
+// Whether a server could bind `at` now: with SO_REUSEADDR, as the server's listeners do, so that
+// an old connection's TIME_WAIT on that port (another test's server used it) does not count, while
+// a listener there does.
+bool server_could_bind(const endpoint& at) {
+  const int fd = ::socket(at.family(), SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  const int one = 1;
+  REQUIRE(::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == 0);
+  const bool ok = ::bind(fd, at.data(), at.size()) == 0;
+  ::close(fd);
+  return ok;
+}
+
 // Whether this machine has an IPv6 loopback to bind.
 bool have_ipv6_loopback() {
   const int fd = ::socket(AF_INET6, SOCK_STREAM, 0);
@@ -120,32 +134,35 @@ TEST_CASE("localhost on a port another socket holds on ::1 fails and leaves noth
     WARN("no IPv6 loopback on this machine: skipped");
     return;
   }
-  held_port other(endpoint::parse("[::1]:0"));
+  // A port held on ::1 whose 127.0.0.1 half is free: the kernel picks the ::1 port among those
+  // free on ::1 only, and a connection of another test may still hold it on 127.0.0.1.
+  std::optional<held_port> other;
+  for (int attempt = 0; attempt < 16 && !other; ++attempt) {
+    other.emplace(endpoint::parse("[::1]:0"));
+    if (!server_could_bind(endpoint::parse("127.0.0.1:" + std::to_string(other->port))))
+      other.reset();
+  }
+  REQUIRE(other);
   harrier::net::io_context io;
   server_options o;
   o.endpoints.push_back(endpoint::parse("127.0.0.1:0"));
-  o.endpoints.push_back(listen_address::localhost(other.port));
+  o.endpoints.push_back(listen_address::localhost(other->port));
   server srv(io, o, hello);
   try {
     srv.start();
     FAIL("start() bound a port another socket holds on ::1");
   } catch (const std::system_error& e) {
     CHECK(e.code().value() == EADDRINUSE);
-    CHECK_THAT(e.what(), Catch::Contains("[::1]:" + std::to_string(other.port)));
+    CHECK_THAT(e.what(), Catch::Contains("[::1]:" + std::to_string(other->port)));
   }
   CHECK(srv.local_endpoints().empty());
-  // The IPv4 half was let go (its socket closes on the I/O thread, soon): another socket can
+  // The IPv4 half was let go (its socket closes on the I/O thread, soon): another server can
   // take the port.
-  const endpoint v4 = endpoint::parse("127.0.0.1:" + std::to_string(other.port));
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
+  const endpoint v4 = endpoint::parse("127.0.0.1:" + std::to_string(other->port));
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   bool bound = false;
-  while (!(bound = ::bind(fd, v4.data(), v4.size()) == 0) && errno == EADDRINUSE &&
-         std::chrono::steady_clock::now() < deadline) {
+  while (!(bound = server_could_bind(v4)) && std::chrono::steady_clock::now() < deadline)
     ::poll(nullptr, 0, 5);
-  }
-  ::close(fd);
   CHECK(bound);
 }
 
