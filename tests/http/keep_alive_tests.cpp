@@ -27,14 +27,62 @@ TEST_CASE("Connection: close ends the connection after the response", "[http][ke
   int calls = 0;
   connection_harness h(hello_handler{&calls});
   h.start();
-  h.feed(get("/a", "Connection: close\r\n") + get("/never"));
+  h.feed(get("/a", "Connection: close\r\n"));
   CHECK(h.finished);
   CHECK(h.transport.closed);
-  CHECK(h.transport.send_shut_down);
+  CHECK_FALSE(h.transport.send_shut_down);  // nothing unread: close(2) alone sends the FIN
   CHECK(calls == 1);
   const auto responses = parse_responses(h.transport.output);
   REQUIRE(responses.size() == 1);
   CHECK(responses[0].header("Connection") == "close");
+}
+
+TEST_CASE("requests pipelined behind Connection: close are drained until the client closes",
+          "[http][keep-alive]") {
+  // Closing with them unread would reset the connection, and the reset can destroy the response
+  // before the client reads it (RFC 9112 section 9.6): the sending side is shut down and input
+  // drained, as after a rejection.
+  int calls = 0;
+  connection_harness h(hello_handler{&calls});
+  h.start();
+  h.feed(get("/a", "Connection: close\r\n") + get("/never"));
+  CHECK(h.transport.send_shut_down);
+  CHECK_FALSE(h.finished);
+  h.feed(get("/never/either"));
+  CHECK_FALSE(h.finished);
+  h.feed_eof();
+  CHECK(h.finished);
+  CHECK(h.transport.closed);
+  CHECK(calls == 1);
+  const auto responses = parse_responses(h.transport.output);
+  REQUIRE(responses.size() == 1);
+  CHECK(responses[0].header("Connection") == "close");
+}
+
+TEST_CASE("input that comes after the last request's head is read and dropped as well",
+          "[http][keep-alive]") {
+  // Received by the receive that waits for a disconnect, not in the request's read.
+  int calls = 0;
+  connection_harness* harness = nullptr;
+  auto handler = [&](request&, response& res) -> harrier::task<void> {
+    ++calls;
+    (void)co_await harness->transport.sleep_for(std::chrono::seconds(1));
+    co_await res.send(200, "text/plain", "late");
+  };
+  connection_harness h(handler);
+  harness = &h;
+  h.start();
+  h.feed(get("/a", "Connection: close\r\n"));
+  h.feed(get("/never"));  // while the handler waits
+  h.loop.advance(std::chrono::seconds(1));
+  CHECK(h.transport.send_shut_down);
+  CHECK_FALSE(h.finished);
+  h.feed_eof();
+  CHECK(h.finished);
+  CHECK(calls == 1);
+  const auto responses = parse_responses(h.transport.output);
+  REQUIRE(responses.size() == 1);
+  CHECK(responses[0].body == "late");
 }
 
 TEST_CASE("an HTTP/1.0 request closes the connection by default", "[http][keep-alive]") {
@@ -78,6 +126,7 @@ TEST_CASE("close wins over keep-alive in the Connection options, in any form",
     connection_harness h(hello_handler{&calls});
     h.start();
     h.feed(std::string(head) + get("/never"));
+    h.feed_eof();  // the client closes once it has the response (the connection lingered)
     CHECK(h.finished);
     CHECK(calls == 1);
     const auto responses = parse_responses(h.transport.output);
@@ -117,7 +166,9 @@ TEST_CASE("a handler can ask to close the connection", "[http][keep-alive]") {
     connection_harness h(handler);
     h.start();
     h.feed(get("/a") + get("/b"));
-    CHECK(h.finished == c.closes);
+    CHECK(h.transport.send_shut_down == c.closes);  // then lingers: /b is read and dropped
+    h.feed_eof();
+    CHECK(h.finished);
     const auto responses = parse_responses(h.transport.output);
     REQUIRE(responses.size() == (c.closes ? 1u : 2u));
     if (c.closes) {
@@ -152,6 +203,7 @@ TEST_CASE("shutdown gives a new connection a moment for its first request", "[ht
   h.loop.advance(std::chrono::milliseconds(500));
   CHECK_FALSE(h.finished);
   h.feed(get("/first") + get("/never"));
+  h.feed_eof();
   CHECK(h.finished);
   CHECK(calls == 1);
   const auto responses = parse_responses(h.transport.output);
@@ -175,6 +227,7 @@ TEST_CASE("a first request that came before its grace passed is answered however
   CHECK(h.connection->check_timeouts(h.loop.now() + std::chrono::seconds(2)) ==
         std::chrono::nanoseconds::max());  // fired
   h.loop.run();
+  h.feed_eof();
   CHECK(h.finished);
   CHECK(calls == 1);
   const auto responses = parse_responses(h.transport.output);
@@ -279,6 +332,7 @@ TEST_CASE("shutdown lets an in-flight request finish with Connection: close", "[
   h.loop.run();
   CHECK_FALSE(h.finished);
   h.loop.advance(std::chrono::seconds(1));
+  h.feed_eof();
   CHECK(h.finished);
   const auto responses = parse_responses(h.transport.output);
   REQUIRE(responses.size() == 1);

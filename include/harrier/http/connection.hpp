@@ -14,8 +14,10 @@
 //      meanwhile, to cancel request::aborted() if the client leaves.
 //   3. Finish the response (500 if the handler threw before starting it; abort if after), drain an
 //      unread body when the connection can stay open, then go to 1 with the pipelined bytes.
-//   4. Close: flush, shut down the sending side, close the transport, stop the timeout watchdog (if
-//      it runs one) and wait for it, return.
+//   4. Close: flush; after a rejection, or when the client sent or may send more than was read
+//      (pipelined requests behind Connection: close, an unread body), shut down the sending side
+//      and read and drop input until the client closes (bounded: 2 s, 32 MiB); close the
+//      transport, stop the timeout watchdog (if it runs one) and wait for it, return.
 // Shutdown: begin_shutdown() (any thread) closes an idle connection at once and makes a busy one
 // answer its current request with Connection: close and stop. abort() (any thread) cancels pending
 // I/O and the request's aborted() token: for the end of the shutdown timeout.
