@@ -642,10 +642,13 @@ void connection_core_deleter::operator()(connection_core* core) const noexcept {
 
 connection_core_ptr make_connection_core(transport_base& transport,
                                          std::shared_ptr<const http1_options> options,
-                                         request_handler handler, connection_info info) {
+                                         request_handler handler, connection_info info,
+                                         const connection_describer* describer) {
   if (options == nullptr) throw std::invalid_argument("http1_connection: the options are null");
-  return connection_core_ptr(
+  connection_core_ptr core(
       new connection_core(transport, std::move(options), std::move(handler), std::move(info)));
+  core->describe_with(describer);
+  return core;
 }
 task<void> run_connection(connection_core& core) {
   return core.run();

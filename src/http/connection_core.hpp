@@ -85,6 +85,11 @@ class connection_core {
   connection_core& operator=(const connection_core&) = delete;
 
   task<void> run();
+  // Who connected is asked of `describer` when a request first wants it (null: the info given
+  // to the constructor stands).
+  void describe_with(const connection_describer* describer) noexcept {
+    m_request.m_describer = describer;
+  }
   void begin_shutdown() noexcept;
   void abort() noexcept;
   // One timeout check (see watchdog.cpp); returns how long until this connection's current

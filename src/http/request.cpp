@@ -5,6 +5,8 @@
 
 #include "http/connection_core.hpp"
 
+#include <utility>
+
 namespace harrier::http {
 
 namespace {
@@ -25,6 +27,15 @@ bool iequals(std::string_view a, std::string_view b) noexcept {
     if (lower(a[i]) != lower(b[i])) return false;
   }
   return true;
+}
+
+void request::describe_connection() const noexcept {
+  const connection_describer* describer = std::exchange(m_describer, nullptr);
+  try {
+    m_connection = describer->describe();
+  } catch (...) {  // out of memory for two short strings: unknown, as for a peer gone
+    m_connection = connection_info{};
+  }
 }
 
 std::optional<std::string_view> header_list::find(std::string_view name) const noexcept {

@@ -126,6 +126,53 @@ TEST_CASE("every request of a connection reports the connection's addresses",
   CHECK(responses[1].body == "ipv4 192.0.2.7 40000 192.0.2.1 8080");
 }
 
+namespace {
+struct counting_describer final : connection_describer {
+  connection_info describe() const override {
+    ++calls;
+    connection_info info;
+    info.family = address_family::ipv6;
+    info.remote_address = "2001:db8::7";
+    info.remote_port = 50000;
+    info.local_address = "2001:db8::1";
+    info.local_port = 443;
+    return info;
+  }
+  mutable int calls = 0;
+};
+}  // namespace
+
+TEST_CASE("a describer is asked once, when a request first wants the connection",
+          "[http][connection]") {
+  // The server's asks the socket (getpeername): not for a connection nobody asks about.
+  counting_describer describer;
+  http1_options options;
+  {
+    connection_harness h(describe_handler);
+    options.rejections = &h.rejections;
+    h.connection.emplace(h.transport, std::make_shared<const http1_options>(options),
+                         describe_handler, describer);
+    h.start();
+    h.feed(get("/a") + get("/b"));
+    const auto responses = parse_responses(h.transport.output);
+    REQUIRE(responses.size() == 2);
+    CHECK(responses[0].body == "ipv6 2001:db8::7 50000 2001:db8::1 443");
+    CHECK(responses[1].body == responses[0].body);
+    CHECK(describer.calls == 1);
+  }
+  {
+    int hellos = 0;
+    connection_harness h(hello_handler{&hellos});
+    options.rejections = &h.rejections;
+    h.connection.emplace(h.transport, std::make_shared<const http1_options>(options),
+                         hello_handler{&hellos}, describer);
+    h.start();
+    h.feed(get("/a") + get("/b"));
+    CHECK(parse_responses(h.transport.output).size() == 2);
+    CHECK(describer.calls == 1);  // not asked
+  }
+}
+
 TEST_CASE("a connection made without addresses reports an unknown family", "[http][connection]") {
   connection_harness h(describe_handler);
   h.start();

@@ -53,7 +53,8 @@ struct connection_core_deleter {
 using connection_core_ptr = std::unique_ptr<connection_core, connection_core_deleter>;
 connection_core_ptr make_connection_core(transport_base& transport,
                                          std::shared_ptr<const http1_options> options,
-                                         request_handler handler, connection_info info);
+                                         request_handler handler, connection_info info,
+                                         const connection_describer* describer = nullptr);
 task<void> run_connection(connection_core& core);
 void begin_connection_shutdown(connection_core& core) noexcept;
 void abort_connection(connection_core& core) noexcept;
@@ -76,6 +77,13 @@ class http1_connection {
       : m_adapter(transport),
         m_core(detail::make_connection_core(m_adapter, std::move(options), std::move(handler),
                                             std::move(info))) {}
+  // The same with the connection described only when a request asks (`describer` must outlive
+  // this object).
+  http1_connection(Transport& transport, std::shared_ptr<const http1_options> options,
+                   request_handler handler, const connection_describer& describer)
+      : m_adapter(transport),
+        m_core(detail::make_connection_core(m_adapter, std::move(options), std::move(handler), {},
+                                            &describer)) {}
   http1_connection(const http1_connection&) = delete;
   http1_connection& operator=(const http1_connection&) = delete;
 

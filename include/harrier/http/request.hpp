@@ -51,6 +51,19 @@ struct connection_info {
   std::uint16_t local_port = 0;
 };
 
+// Describes a connection when a request first asks (request::connection()), instead of when it
+// is accepted: the server's asks the socket (getpeername(2) and address formatting, ~1 us a
+// connection here), which most applications never need. Must outlive the connection.
+class connection_describer {
+ public:
+  // Who connected and where to; an empty connection_info when that cannot be known any more (the
+  // peer already gone). Called at most once per connection, on the thread that first asks.
+  virtual connection_info describe() const = 0;
+
+ protected:
+  ~connection_describer() = default;
+};
+
 class request_body {
  public:
   // The next chunk of the body; empty once the body is complete.
@@ -96,11 +109,16 @@ class request {
   const cancellation_token& aborted() const noexcept { return m_aborted; }
   // The connection this request came on (the immediate peer: a proxy, if there is one; see the
   // forwarded_headers middleware for the client behind it).
-  const connection_info& connection() const noexcept { return m_connection; }
+  const connection_info& connection() const noexcept {
+    if (m_describer != nullptr) [[unlikely]]
+      describe_connection();
+    return m_connection;
+  }
 
  private:
   friend class detail::connection_core;
   explicit request(detail::connection_core& core) noexcept : m_body(core) {}
+  void describe_connection() const noexcept;
 
   std::string_view m_method;
   std::string_view m_target;
@@ -113,7 +131,9 @@ class request {
   bool m_is_head = false;
   request_body m_body;
   cancellation_token m_aborted;
-  connection_info m_connection;  // set once, when the connection is made
+  // Set once for the connection: when it is made, or by m_describer when first asked.
+  mutable connection_info m_connection;
+  mutable const connection_describer* m_describer = nullptr;
 };
 
 // Percent-decodes `text` into `out` (appending). '+' becomes a space when plus_as_space (query
