@@ -11,6 +11,7 @@
 //   the socket buffer, so a worker finishes it with one send() and no hop to the I/O thread.
 // - maybe_readable: a recv on a socket that was drained (EAGAIN, or a short read) since its last
 //   EPOLLIN edge parks without a system call; edge-triggered epoll reports every later arrival.
+//   A socket starts drained: its registration reports what it already holds.
 //   Exception: once EPOLLRDHUP/EPOLLHUP/EPOLLERR was reported, the socket stays readable (EOF or
 //   the error) with no further edge to come, so it is always tried (read_side_final). Without
 //   that exception a short read of the last bytes before a FIN parked the next recv forever.
@@ -116,6 +117,14 @@ class epoll_reactor final : public reactor {
   }
 
   void register_socket(socket_state* s) override {
+    // Nothing is known readable yet, and nothing needs to be: the registration reports what
+    // is there already (epoll_ctl ADD queues an edge for a socket readable now), so the first
+    // receive parks for it instead of trying. On loopback the request has not arrived when its
+    // connection is accepted, and that first recv(2) was an EAGAIN for nearly every connection
+    // (1.97 receives a Connection: close request, against nginx's 1.00: nginx, too, waits for
+    // the event before its first read).
+    s->maybe_readable = false;
+    s->recv_slot.note_drained();
     ::epoll_event ev{};
     ev.events = s->is_listener ? (EPOLLIN | EPOLLET) : (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET);
     ev.data.ptr = s;

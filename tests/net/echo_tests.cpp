@@ -208,6 +208,45 @@ TEST_CASE("a peer reset fails the pending recv with connection_reset", "[net][ec
   CHECK(run(body(env.context, provided)) == std::errc::connection_reset);
 }
 
+TEST_CASE("what a client sent before its connection was accepted is received, then its EOF",
+          "[net][echo]") {
+  // The bytes and the FIN are queued before the server's socket exists: epoll's registration
+  // must report them (its first receive waits for that report instead of trying).
+  const config c = any_config();
+  const bool provided = GENERATE(false, true);
+  INFO(c.name() << (provided ? " recv_provided" : " recv"));
+  environment env(c);
+  auto body = [](harrier::net::io_context& ctx, bool use_provided) -> task<std::string> {
+    auto l = harrier::net::listener::bind(ctx, harrier::net::endpoint::parse("127.0.0.1:0"));
+    const harrier::net::endpoint at = l.local_endpoint();
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    NET_EXPECT(fd >= 0);
+    NET_EXPECT(::connect(fd, at.data(), at.size()) == 0);  // the backlog completes it
+    NET_EXPECT(::send(fd, "early", 5, MSG_NOSIGNAL) == 5);
+    NET_EXPECT(::shutdown(fd, SHUT_WR) == 0);
+    auto a = co_await l.accept();
+    NET_EXPECT(!a.error);
+    std::string got;
+    for (;;) {
+      if (use_provided) {
+        auto r = co_await a.stream.recv_provided();
+        NET_EXPECT(!r.error);
+        if (r.buffer.size() == 0) break;
+        got.append(reinterpret_cast<const char*>(r.buffer.bytes().data()), r.buffer.size());
+      } else {
+        std::byte buffer[16];
+        auto r = co_await a.stream.recv(buffer);
+        NET_EXPECT(!r.error);
+        if (r.bytes == 0) break;
+        got.append(reinterpret_cast<const char*>(buffer), r.bytes);
+      }
+    }
+    ::close(fd);
+    co_return got;
+  };
+  CHECK(run(body(env.context, provided)) == "early");
+}
+
 TEST_CASE("accepted TCP sockets have TCP_NODELAY", "[net][echo]") {
   const config c = any_config();
   INFO(c.name());
