@@ -11,7 +11,9 @@
 //   the socket buffer, so a worker finishes it with one send() and no hop to the I/O thread.
 // - maybe_readable: a recv on a socket that was drained (EAGAIN, or a short read) since its last
 //   EPOLLIN edge parks without a system call; edge-triggered epoll reports every later arrival.
-//   A socket starts drained: its registration reports what it already holds.
+//   A socket starts drained: its registration reports what it already holds. A listener's
+//   accept is the same: after an EAGAIN, the next accept parks until the next edge (the accept
+//   loop came back to an empty backlog after every accept_ahead, one accept4 in vain each time).
 //   Exception: once EPOLLRDHUP/EPOLLHUP/EPOLLERR was reported, the socket stays readable (EOF or
 //   the error) with no further edge to come, so it is always tried (read_side_final). Without
 //   that exception a short read of the last bytes before a FIN parked the next recv forever.
@@ -151,7 +153,10 @@ class epoll_reactor final : public reactor {
     }
     op_list& list = is_recv_side(op->kind) ? s->recv_waiters : s->send_waiters;
     if (list.empty() || op->no_wait) {
-      const bool skip = (op->kind == op_kind::recv || op->kind == op_kind::recv_provided) &&
+      // (try_accept, no_wait, asks the kernel: at shutdown it takes what the backlog holds,
+      // edges not yet harvested included.)
+      const bool skip = (op->kind == op_kind::recv || op->kind == op_kind::recv_provided ||
+                         (op->kind == op_kind::accept && !op->no_wait)) &&
                         !s->maybe_readable && !s->read_side_final;
       int r = skip ? -EAGAIN : attempt(s, *op);
       if (r != -EAGAIN || op->no_wait) {
@@ -310,9 +315,12 @@ class epoll_reactor final : public reactor {
         if (r > 0) static_cast<recv_provided_op&>(op).provided_block = std::move(m_spare);
         return r;
       }
-      case op_kind::accept:
+      case op_kind::accept: {
         op.transferred = static_cast<std::size_t>(s->family);
-        return attempt_accept(s->fd);
+        const int r = attempt_accept(s->fd);
+        if (r == -EAGAIN) s->maybe_readable = false;
+        return r;
+      }
       case op_kind::send:
         return attempt_send(s->fd, op);
       case op_kind::sendv:
@@ -342,7 +350,10 @@ class epoll_reactor final : public reactor {
   void accept_ahead(socket_state* s) noexcept {
     while (s->pending.size() < completion_queue::k_accept_ahead) {
       const int fd = attempt_accept(s->fd);
-      if (fd < 0) break;
+      if (fd < 0) {
+        if (fd == -EAGAIN) s->maybe_readable = false;
+        break;
+      }
       s->pending.push({fd, 0, false});
     }
   }
