@@ -23,7 +23,8 @@ namespace harrier::http::detail {
 
 connection_core::connection_core(transport_base& transport,
                                  std::shared_ptr<const http1_options> options,
-                                 request_handler handler, connection_info info)
+                                 request_handler handler, connection_info info,
+                                 const connection_describer* describer)
     : m_transport(transport),
       m_shared_options(std::move(options)),
       m_options(*m_shared_options),
@@ -36,6 +37,7 @@ connection_core::connection_core(transport_base& transport,
       m_response(*this) {
   if (!m_handler) throw std::invalid_argument("http1_connection: the request handler is empty");
   m_request.m_connection = std::move(info);
+  m_request.m_describer = describer;  // if any, asked when a request first wants the connection
   // No receive buffer yet: run() takes one when the first bytes arrive (input_buffer.cpp).
   // Room for the headers of a typical API client or load generator (curl 3, wrk 1-2, language
   // HTTP libraries 3-8) without growing; a browser's request (10-16) grows it once for the rest
@@ -645,10 +647,8 @@ connection_core_ptr make_connection_core(transport_base& transport,
                                          request_handler handler, connection_info info,
                                          const connection_describer* describer) {
   if (options == nullptr) throw std::invalid_argument("http1_connection: the options are null");
-  connection_core_ptr core(
-      new connection_core(transport, std::move(options), std::move(handler), std::move(info)));
-  core->describe_with(describer);
-  return core;
+  return connection_core_ptr(new connection_core(transport, std::move(options), std::move(handler),
+                                                 std::move(info), describer));
 }
 task<void> run_connection(connection_core& core) {
   return core.run();

@@ -79,17 +79,13 @@ class connection_core {
   // Whether a Connection field value (a list of tokens) holds the "close" option, in any case.
   static bool lists_close(std::string_view list) noexcept;
   connection_core(transport_base& transport, std::shared_ptr<const http1_options> options,
-                  request_handler handler, connection_info info);
+                  request_handler handler, connection_info info,
+                  const connection_describer* describer);
   ~connection_core();
   connection_core(const connection_core&) = delete;
   connection_core& operator=(const connection_core&) = delete;
 
   task<void> run();
-  // Who connected is asked of `describer` when a request first wants it (null: the info given
-  // to the constructor stands).
-  void describe_with(const connection_describer* describer) noexcept {
-    m_request.m_describer = describer;
-  }
   void begin_shutdown() noexcept;
   void abort() noexcept;
   // One timeout check (see watchdog.cpp); returns how long until this connection's current
