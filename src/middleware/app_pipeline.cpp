@@ -5,10 +5,26 @@
 #include <exception>
 #include <optional>
 #include <stdexcept>
+#include <string>
+#include <string_view>
 
 #include "middleware/exception_handling.hpp"
 
 namespace harrier {
+
+namespace {
+// The Allow value for a resource: its methods and OPTIONS, which is answered for any resource
+// (once: an endpoint may map OPTIONS itself). `allow` is "A, B, C".
+std::string with_options(const std::string& allow) {
+  std::string_view rest = allow;
+  while (!rest.empty()) {
+    const std::size_t comma = rest.find(", ");
+    if (rest.substr(0, comma) == "OPTIONS") return allow;
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 2);
+  }
+  return allow.empty() ? std::string("OPTIONS") : allow + ", OPTIONS";
+}
+}  // namespace
 
 void app_pipeline::use(middleware_fn middleware) {
   if (is_built())
@@ -126,13 +142,13 @@ task<void> app_pipeline::dispatch_unmatched(context& ctx) const {
         // RFC 9110 section 9.3.7: OPTIONS on a resource with no OPTIONS endpoint of its own is
         // answered here, with the methods it allows (a CORS preflight is answered before us).
         co_await results::no_content()
-            .with_header("Allow", match->allow + ", OPTIONS")
+            .with_header("Allow", with_options(match->allow))
             .execute(ctx);
         co_return;
       }
       // OPTIONS is in Allow too: it is answered for this resource (above), and Allow lists what
       // the resource supports (RFC 9110 section 10.2.1).
-      co_await results::problem(405).with_header("Allow", match->allow + ", OPTIONS").execute(ctx);
+      co_await results::problem(405).with_header("Allow", with_options(match->allow)).execute(ctx);
       co_return;
     case route_match_status::not_found:
       if (ctx.request().method() == "OPTIONS" && ctx.request().path() == "*") {

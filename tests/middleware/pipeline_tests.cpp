@@ -175,6 +175,14 @@ TEST_CASE("OPTIONS is answered with Allow where no endpoint takes it, and OPTION
   auto server = roundtrip(app, request("OPTIONS", "*"));
   CHECK(server.status == 204);
   CHECK(roundtrip(app, request("OPTIONS", "/own")).body == "own");  // an endpoint of its own
+  // Where an endpoint takes OPTIONS, Allow names it once.
+  auto own = roundtrip(app, request("DELETE", "/own"));
+  CHECK(own.status == 405);
+  CHECK(own.header("Allow") == "OPTIONS");
+  app_pipeline both;
+  both.add_endpoint({"GET"}, "/both", make_endpoint([] { return "both"; }));
+  both.add_endpoint({"OPTIONS"}, "/both", make_endpoint([] { return "both"; }));
+  CHECK(roundtrip(both, request("PUT", "/both")).header("Allow") == "GET, HEAD, OPTIONS");
   CHECK(roundtrip(app, request("OPTIONS", "/nope")).status == 404);
 }
 
