@@ -247,7 +247,9 @@ bool connection_core::split_target(std::string_view method, std::string_view tar
   if (!iequals(scheme, "http") && !iequals(scheme, "https")) return false;
   const std::string_view after = target.substr(scheme_end + 3);
   const std::size_t path_start = after.find_first_of("/?");
-  if (path_start == 0) return false;  // no authority
+  // No authority ("http://", "http:///x"): RFC 9110 section 4.2.1, a recipient MUST reject an
+  // http URI with an empty host.
+  if (after.empty() || path_start == 0) return false;
   rest = path_start == std::string_view::npos ? std::string_view() : after.substr(path_start);
   authority = after.substr(0, path_start);
   return true;

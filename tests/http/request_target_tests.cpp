@@ -84,6 +84,10 @@ TEST_CASE("a target in no request-target form gets 400", "[http][target]") {
   check_invalid_target("GET example.com/plaintext HTTP/1.1");
   check_invalid_target("GET ftp://example.com/x HTTP/1.1");
   check_invalid_target("GET http:///x HTTP/1.1");
+  // No authority at all (RFC 9110 section 4.2.1: an http URI with an empty host is invalid).
+  check_invalid_target("GET http:// HTTP/1.1");
+  check_invalid_target("GET https:// HTTP/1.1");
+  check_invalid_target("GET http://?x=1 HTTP/1.1");
   check_invalid_target("GET example.com:443 HTTP/1.1");
 }
 
