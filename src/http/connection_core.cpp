@@ -530,7 +530,19 @@ void connection_core::reject(rejection_reason reason) {
   const int status = rejection_status(reason);
   if (status == 0 || m_broken) return;
   m_linger = true;
+  // RFC 9110 section 9.3.2: no content in a response to HEAD, a rejection's included.
+  if (!m_no_response_body) m_no_response_body = rejected_request_is_head();
   append_simple_response(status, reason_phrase(status));
+}
+
+bool connection_core::rejected_request_is_head() const noexcept {
+  if (m_parser.head_done()) return m_parser.head_method();
+  // The head is incomplete or malformed: the method, if it arrived whole, starts the request
+  // (after any empty lines, which RFC 9112 section 2.2 lets a client send first).
+  std::string_view rest(request_base(), m_end - m_start);
+  while (!rest.empty() && (rest.front() == '\r' || rest.front() == '\n'))
+    rest.remove_prefix(1);
+  return rest.starts_with("HEAD ");
 }
 
 void connection_core::prepare_next_request() noexcept {

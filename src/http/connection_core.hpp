@@ -124,6 +124,7 @@ class connection_core {
   // message end is parsed, so the next request starts at a boundary.
   void finish_message();
   void reject(rejection_reason reason);
+  bool rejected_request_is_head() const noexcept;
   task<void> close_connection();
   void prepare_next_request() noexcept;
   void peer_gone() noexcept;

@@ -597,6 +597,9 @@ std::string_view request_parser::method(const char* base) const noexcept {
   if (m_token_method_length != 0) return {base + m_token_method_offset, m_token_method_length};
   return llhttp_method_name(static_cast<llhttp_method_t>(m_llhttp.method));
 }
+bool request_parser::head_method() const noexcept {
+  return m_token_method_length == 0 && m_llhttp.method == HTTP_HEAD;
+}
 int request_parser::version_major() const noexcept {
   return m_llhttp.http_major;
 }

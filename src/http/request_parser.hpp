@@ -102,6 +102,8 @@ class request_parser {
   // take_token_method()); one outside it is a view into the request at `base`, the request's
   // base now (the connection may have moved the head since execute()).
   std::string_view method(const char* base) const noexcept;
+  // Valid after head_complete: the method is HEAD (no view into the request needed).
+  bool head_method() const noexcept;
   std::size_t target_offset() const noexcept { return m_url_offset; }
   std::size_t target_length() const noexcept { return m_url_length; }
   int version_major() const noexcept;

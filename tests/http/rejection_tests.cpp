@@ -26,6 +26,7 @@ struct outcome {
   bool finished = false;
   bool closed = false;
   std::uint64_t counted = 0;
+  std::string wire;  // everything the connection sent
 };
 
 // Runs `input` (+ a valid follow-up request) through a connection whose handler reads the whole
@@ -46,6 +47,7 @@ outcome run_bad(const std::string& input, rejection_reason reason, std::size_t s
   h.feed(input + k_follow_up);
   h.feed_eof();
   o.responses = parse_responses(h.transport.output);
+  o.wire = h.transport.output;
   o.finished = h.finished;
   o.closed = h.transport.closed;
   o.counted = h.rejections.get(reason);
@@ -586,4 +588,72 @@ TEST_CASE("a bare CR or LF is found wherever it falls in the head", "[http][smug
     REQUIRE_FALSE(ok.responses.empty());
     CHECK(ok.responses[0].status == 200);
   }
+}
+
+TEST_CASE("a rejected HEAD request gets the error's head without its content", "[http][limits]") {
+  // RFC 9110 section 9.3.2: no content in a response to HEAD, an error's included. Rejected
+  // before the head was parsed whole (a malformed field, too large, read byte by byte), after
+  // it (missing Host, a Content-Length over the limit), and after empty lines.
+  struct bad_head {
+    std::string input;
+    rejection_reason reason;
+    int status;
+    std::size_t split;
+  };
+  std::string big;
+  for (int i = 0; i < 40; ++i)
+    big += "X-Big-" + std::to_string(i) + ": " + std::string(1000, 'v') + "\r\n";
+  const bad_head cases[] = {
+      {"HEAD / HTTP/1.1\r\n\r\n", rejection_reason::missing_host, 400, 0},
+      {"HEAD / HTTP/1.1\r\nHost: test\r\nX-A: a\x01b\r\n\r\n", rejection_reason::invalid_header,
+       400, 0},
+      {"HEAD / HTTP/1.1\r\nHost: test\r\nX-A: a\x01b\r\n\r\n", rejection_reason::invalid_header,
+       400, 1},
+      {"HEAD / HTTP/1.1\r\nHost: test\r\n" + big + "\r\n", rejection_reason::headers_too_large, 431,
+       0},
+      {"HEAD / HTTP/1.1\r\nHost: test\r\nContent-Length: 30000001\r\n\r\n",
+       rejection_reason::body_too_large, 413, 0},
+      {"\r\n\r\nHEAD / HTTP/1.1\r\nHost: a b\r\n\r\n", rejection_reason::invalid_host, 400, 0},
+  };
+  for (const bad_head& c : cases) {
+    INFO(c.input.substr(0, 60) << " split " << c.split);
+    const outcome o = run_bad(c.input, c.reason, c.split);
+    REQUIRE(o.finished);
+    CHECK(o.closed);
+    CHECK(o.counted == 1);
+    const auto responses = parse_responses(o.wire, {0});
+    REQUIRE(responses.size() == 1);
+    CHECK(responses[0].status == c.status);
+    CHECK(responses[0].header("Connection") == "close");
+    const std::size_t head_end = o.wire.find("\r\n\r\n");
+    REQUIRE(head_end != std::string::npos);
+    CHECK(o.wire.size() == head_end + 4);  // nothing after the head
+  }
+}
+
+TEST_CASE("only a HEAD request's rejection goes without content", "[http][limits]") {
+  // A GET rejected after a HEAD was answered, and a HEAD rejected after a GET: the method of the
+  // request being rejected decides, not the one before it.
+  int calls = 0;
+  connection_harness after_head(hello_handler{&calls});
+  after_head.start();
+  after_head.feed("HEAD /a HTTP/1.1\r\nHost: test\r\n\r\nGET / HTTP/1.1\r\n\r\n");
+  after_head.feed_eof();
+  auto responses = parse_responses(after_head.transport.output, {0});
+  REQUIRE(responses.size() == 2);
+  CHECK(responses[0].status == 200);
+  CHECK(responses[0].body.empty());
+  CHECK(responses[1].status == 400);
+  CHECK(responses[1].body == "Bad Request");
+
+  connection_harness after_get(hello_handler{&calls});
+  after_get.start();
+  after_get.feed(get("/a") + "HEAD / HTTP/1.1\r\n\r\n");
+  after_get.feed_eof();
+  const std::string& wire = after_get.transport.output;
+  responses = parse_responses(wire, {1});
+  REQUIRE(responses.size() == 2);
+  CHECK(responses[0].body == "hello /a");
+  CHECK(responses[1].status == 400);
+  CHECK(wire.size() == wire.rfind("\r\n\r\n") + 4);
 }
