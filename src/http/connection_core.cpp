@@ -74,6 +74,14 @@ task<void> connection_core::run() {
           head = head_result::rejected;
           break;
         }
+        if (m_parsed == m_end && only_blank_lines()) {
+          // RFC 9112 section 2.2: empty lines before a request line are ignored (some clients
+          // send a CRLF after a body). Alone they start no request: the connection stays idle,
+          // and its idle deadline runs on from where it was (see below), neither the request
+          // headers timeout (an unasked-for 408) nor a fresh keep-alive timeout.
+          m_start = m_parsed = m_end = 0;
+          m_blank_lines_dropped = true;
+        }
       }
       if (m_data != nullptr && m_end == m_capacity && !make_room_for_head()) {
         // A head that does not fit has passed a limit already, unless the limits are inconsistent.
@@ -98,7 +106,8 @@ task<void> connection_core::run() {
         // connection closes at once: a connection accepted just before SIGTERM, or queued while
         // every worker was busy, was closed with its request unanswered (6 of 8 in the audit).
         const bool first = !m_served_a_request;
-        arm_deadline(first ? deadline_kind::first_request : deadline_kind::keep_alive, true);
+        arm_deadline(first ? deadline_kind::first_request : deadline_kind::keep_alive,
+                     !std::exchange(m_blank_lines_dropped, false));
         // ordering: seq_cst, against begin_shutdown's store-then-load: either it sees our deadline
         // and fires it, or we see its flag here.
         if (!first && m_shutting_down.load(std::memory_order_seq_cst)) {
@@ -533,6 +542,18 @@ void connection_core::reject(rejection_reason reason) {
   // RFC 9110 section 9.3.2: no content in a response to HEAD, a rejection's included.
   if (!m_no_response_body) m_no_response_body = rejected_request_is_head();
   append_simple_response(status, reason_phrase(status));
+}
+
+bool connection_core::only_blank_lines() const noexcept {
+  // Whole CRLF pairs only: a CR whose LF has not come stays for the next read, and a bare LF
+  // stays to be refused with the request it precedes (has_bare_line_break), as before.
+  const std::size_t n = m_end - m_start;
+  if (n % 2 != 0) return false;
+  const char* p = request_base();
+  for (std::size_t i = 0; i < n; i += 2) {
+    if (p[i] != '\r' || p[i + 1] != '\n') return false;
+  }
+  return true;
 }
 
 bool connection_core::rejected_request_is_head() const noexcept {

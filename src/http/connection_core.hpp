@@ -125,6 +125,8 @@ class connection_core {
   void finish_message();
   void reject(rejection_reason reason);
   bool rejected_request_is_head() const noexcept;
+  // The unparsed input holds nothing but CRLF pairs (empty lines between requests).
+  bool only_blank_lines() const noexcept;
   task<void> close_connection();
   void prepare_next_request() noexcept;
   void peer_gone() noexcept;
@@ -237,7 +239,8 @@ class connection_core {
   bool m_expect_continue = false;
   bool m_continue_sent = false;
   bool m_request_keep_alive = true;
-  bool m_no_response_body = false;  // HEAD
+  bool m_no_response_body = false;     // HEAD
+  bool m_blank_lines_dropped = false;  // the idle deadline runs on (run())
 
   // Output.
   std::string m_out;

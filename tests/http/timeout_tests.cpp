@@ -35,6 +35,43 @@ TEST_CASE("an idle keep-alive connection closes quietly after the keep-alive tim
   CHECK(h.transport.output == after_first);  // nothing more was written
 }
 
+TEST_CASE("empty lines between requests leave the connection idle", "[http][timeouts]") {
+  // RFC 9112 section 2.2: a CRLF after a request (some clients send one after a body) is not the
+  // start of a request: no request headers timeout (an unasked-for 408), and the keep-alive
+  // timeout runs on from the last response, not from the empty line.
+  int calls = 0;
+  connection_harness h(hello_handler{&calls}, short_timeouts());
+  h.start();
+  h.feed("POST /a HTTP/1.1\r\nHost: test\r\nContent-Length: 2\r\n\r\nhi\r\n");
+  const std::string after_first = h.transport.output;
+  REQUIRE(parse_responses(after_first).size() == 1);
+  h.loop.advance(2s);
+  h.feed("\r\n");
+  h.loop.advance(2s);
+  h.feed("\r\n\r\n");
+  CHECK_FALSE(h.finished);
+  h.loop.advance(2s);  // 6 s after the response: past the keep-alive timeout (5 s)
+  CHECK(h.finished);
+  CHECK(h.transport.output == after_first);  // closed quietly
+  CHECK(h.rejections.get(rejection_reason::headers_timeout) == 0);
+}
+
+TEST_CASE("a request after empty lines is served", "[http][timeouts]") {
+  int calls = 0;
+  connection_harness h(hello_handler{&calls}, short_timeouts());
+  h.start();
+  h.feed(get("/a") + "\r\n");
+  h.loop.advance(1s);
+  h.feed("\r\n" + get("/b"));
+  h.feed("\r\n\r");
+  h.feed("\n" + get("/c"));
+  const auto responses = parse_responses(h.transport.output);
+  REQUIRE(responses.size() == 3);
+  CHECK(responses[2].body == "hello /c");
+  CHECK(calls == 3);
+  CHECK_FALSE(h.finished);
+}
+
 TEST_CASE("a connection that never sends closes after the keep-alive timeout", "[http][timeouts]") {
   int calls = 0;
   connection_harness h(hello_handler{&calls}, short_timeouts());
