@@ -1,3 +1,4 @@
+#include <harrier/core/cancellation.hpp>
 #include <harrier/http/rejection.hpp>
 #include <harrier/middleware/app_pipeline.hpp>
 #include <harrier/middleware/results.hpp>
@@ -53,7 +54,14 @@ int status_after_exception(context& ctx) noexcept {
   try {
     throw;
   } catch (const http::bad_request& e) {
-    return e.status();
+    // The client closed inside the body (status 0: nothing is answered): nginx's 499, "client
+    // closed request", for the log and the metrics rather than a status nobody sent.
+    return e.status() != 0 ? e.status() : k_client_closed_request;
+  } catch (const operation_cancelled&) {
+    // A handler that stopped on the token of a client that left: the HTTP layer answers 499 (a
+    // client that only half-closed still reads it), not 500.
+    if (ctx.response().has_started()) return ctx.response().status();
+    return ctx.request().aborted().is_cancellation_requested() ? k_client_closed_request : 500;
   } catch (...) {
     return ctx.response().has_started() ? ctx.response().status() : 500;
   }

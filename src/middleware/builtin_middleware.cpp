@@ -2,6 +2,7 @@
 #include <harrier/core/cancellation.hpp>
 #include <harrier/core/spawn.hpp>
 #include <harrier/http/rejection.hpp>
+#include <harrier/middleware/app_pipeline.hpp>
 #include <harrier/middleware/builtin.hpp>
 #include <harrier/middleware/context.hpp>
 #include <harrier/middleware/results.hpp>
@@ -133,7 +134,7 @@ middleware_fn request_logging() {
     try {
       co_await next(ctx);
     } catch (...) {
-      log(ctx.response().has_started() ? ctx.response().status() : 500);
+      log(status_after_exception(ctx));
       throw;
     }
     log(ctx.response().status());

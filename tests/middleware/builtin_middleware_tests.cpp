@@ -349,6 +349,52 @@ TEST_CASE(
   CHECK_THAT(text, Catch::Contains("unhandled exception for GET /denied"));
 }
 
+TEST_CASE("a request the client closed is logged and observed as 499, not 500 or 0", "[builtin]") {
+  // A handler that stops on the token of a client that left (the HTTP layer answers 499: a
+  // half-closed client still reads it), and a body cut short by the client's close (nothing is
+  // answered): the request log and the request observer (metrics) say 499 for both, as nginx.
+  harrier::http::testing::connection_harness* harness = nullptr;
+  auto observer = std::make_shared<status_observer>();
+  app_pipeline app;
+  app.set_request_observer(observer);
+  app.use(harrier::request_logging());
+  app.use(harrier::exception_handler());
+  app.add_endpoint({"GET"}, "/long", [&harness](harrier::context& ctx) -> harrier::task<void> {
+    (void)co_await harness->transport.sleep_for(std::chrono::seconds(60), ctx.request().aborted());
+    ctx.request().aborted().throw_if_cancellation_requested();
+    co_await harrier::results::text("too late").execute(ctx);
+  });
+  app.add_endpoint({"POST"}, "/upload", [](harrier::context& ctx) -> harrier::task<void> {
+    std::string body = co_await ctx.request().body().read_all(1 << 20);
+    co_await harrier::results::text(std::move(body)).execute(ctx);
+  });
+  app.build();
+  harrier::test::captured_log log;
+  {
+    harrier::http::testing::connection_harness h(app.handler());
+    harness = &h;
+    h.start();
+    h.feed(request("GET", "/long"));
+    h.feed_eof();  // half-closed after the request
+    REQUIRE(h.finished);
+    const auto responses = harrier::http::testing::parse_responses(h.transport.output);
+    REQUIRE(responses.size() == 1);
+    CHECK(responses[0].status == 499);
+  }
+  {
+    harrier::http::testing::connection_harness h(app.handler());
+    h.start();
+    h.feed("POST /upload HTTP/1.1\r\nHost: test\r\nContent-Length: 100\r\n\r\nabc");
+    h.feed_eof();  // closed inside the body
+    REQUIRE(h.finished);
+    CHECK(h.transport.output.empty());
+  }
+  CHECK(observer->statuses == std::vector<int>{499, 499});
+  const std::string text = log.text();
+  CHECK_THAT(text, Catch::Contains("GET /long → 499"));
+  CHECK_THAT(text, Catch::Contains("POST /upload → 499"));
+}
+
 TEST_CASE("request logging writes one line per request with route, status and bytes", "[builtin]") {
   // Create the logger, then capture what it writes.
   app_pipeline warmup;

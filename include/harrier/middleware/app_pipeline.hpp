@@ -38,7 +38,10 @@ class request_observer {
 };
 
 // Inside a catch block: the status the HTTP layer answers the escaping exception with (a
-// bad_request's own; otherwise 500, or the status already sent if the response started).
+// bad_request's own; 499 for a request the client closed: a body cut short, or a handler that
+// stopped on the token of a client that left; otherwise 500, or the status already sent if the
+// response started). For request logs and metrics.
+inline constexpr int k_client_closed_request = 499;
 int status_after_exception(context& ctx) noexcept;
 
 class app_pipeline {
