@@ -60,10 +60,12 @@ else()
   set_target_properties(harrier_llhttp PROPERTIES
     POSITION_INDEPENDENT_CODE ON C_STANDARD 99 EXPORT_NAME llhttp)
   target_compile_options(harrier_llhttp PRIVATE -w)
-  # Strict mode: no bytes other than LF after a CR, CRLF after chunk data, no lenient spaces.
-  # Debian's build is lenient; src/http/request_parser.cpp checks the same things itself (so an
-  # installed, lenient llhttp is safe too), and this is the second line of defence.
-  target_compile_definitions(harrier_llhttp PRIVATE LLHTTP_STRICT_MODE=1)
+  # Not strict mode (as Node builds it, and as an installed llhttp package is): strict mode's
+  # framing checks (LF after every CR, CRLF after chunk data, nothing parsed after a
+  # Connection: close message) are made by src/http/request_parser.cpp and connection_core.cpp
+  # themselves, and its one other rule refuses every byte >= 0x80 in the request-target, which
+  # real clients send: curl and Go's client pass a URL's UTF-8 through unencoded, and nginx, Go
+  # and Node accept it. request_parser.cpp refuses whitespace and control bytes there itself.
   add_library(harrier::llhttp ALIAS harrier_llhttp)
   set(HARRIER_BUNDLED_LLHTTP ON)
 endif()

@@ -76,6 +76,33 @@ TEST_CASE("asterisk-form reaches the handler with OPTIONS and gets 400 otherwise
   check_invalid_target("GET * HTTP/1.1");
 }
 
+TEST_CASE("a target with raw UTF-8 reaches the handler as sent", "[http][target]") {
+  // curl and Go's client send a URL's non-ASCII characters unencoded; nginx, Go and Node serve
+  // them, and so do we (bytes >= 0x80, and the ASCII that URIs leave out but clients send).
+  const seen s =
+      run("GET /caf\xc3\xa9?q=\xe6\x97\xa5\xe6\x9c\xac HTTP/1.1\r\nHost: test\r\n\r\n"
+          "GET /a|b{c}^d?x=\"y\" HTTP/1.1\r\nHost: test\r\n\r\n");
+  REQUIRE(s.responses.size() == 2);
+  CHECK(s.responses[0].status == 200);
+  CHECK(s.responses[1].status == 200);
+  CHECK(s.routed ==
+        std::vector<std::string>{"/caf\xc3\xa9|q=\xe6\x97\xa5\xe6\x9c\xac", "/a|b{c}^d|x=\"y\""});
+  CHECK(s.invalid_targets == 0);
+}
+
+TEST_CASE("whitespace and control bytes in a target get 400", "[http][target]") {
+  for (const char* line :
+       {"GET /a\tb HTTP/1.1", "GET /a\x0b HTTP/1.1", "GET /a\x0c HTTP/1.1", "GET /a\x7f HTTP/1.1",
+        "GET /a\x01b HTTP/1.1", "GET /\x1b[0m HTTP/1.1"}) {
+    const seen s = run(std::string(line) + "\r\nHost: test\r\n\r\n" + k_follow_up);
+    INFO(line);
+    CHECK(s.routed.empty());
+    REQUIRE(s.responses.size() == 1);
+    CHECK(s.responses[0].status == 400);
+    CHECK(s.closed);
+  }
+}
+
 TEST_CASE("a target with a fragment gets 400", "[http][target]") {
   check_invalid_target("GET /plaintext#top HTTP/1.1");
 }
