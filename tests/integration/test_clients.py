@@ -70,6 +70,11 @@ class Clients(harness.ServerTestCase):
         self.assertEqual(got.returncode, 0, got.stderr)
         self.assertEqual(got.stdout, payload)
 
+    def test_curl_with_raw_utf8_in_the_url(self):
+        # curl sends a URL's non-ASCII bytes as they are, unencoded; nginx, Go and Node serve them.
+        got = self.curl("-w", "%{http_code}", f"{self.server.url}/plaintext?q=caf\u00e9")
+        self.assertEqual(got, b"Hello, World!200")
+
     @unittest.skipIf(shutil.which("wrk") is None, "wrk is not installed")
     def test_wrk_two_seconds_without_errors(self):
         for path in ("/plaintext", "/json"):

@@ -49,6 +49,9 @@ func main() {
 		{name: "404", method: "GET", path: "/no/such/route", wantStatus: 404},
 		{name: "GET after the 404", method: "GET", path: "/plaintext", wantStatus: 200,
 			wantBody: "Hello, World!"},
+		// net/http sends a URL's query as it is given, non-ASCII unencoded.
+		{name: "GET with raw UTF-8 in the query", method: "GET", path: "/plaintext?q=日本",
+			wantStatus: 200, wantBody: "Hello, World!"},
 	}
 	failures := 0
 	fail := func(format string, args ...any) {
