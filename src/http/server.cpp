@@ -1,6 +1,7 @@
 #include <harrier/core/spawn.hpp>
 #include <harrier/core/sync_wait.hpp>
 #include <harrier/core/when_all.hpp>
+#include <harrier/http/date_cache.hpp>
 #include <harrier/http/server.hpp>
 #include <harrier/http/tcp_transport.hpp>
 #include <harrier/net/tcp_stream.hpp>
@@ -515,12 +516,23 @@ task<void> server::abort_after_timeout() {
 // next walk comes after one interval or when the earliest deadline is due, whichever is sooner
 // (at least 50 ms apart, so that deadlines spread over time cannot make the walks continuous).
 // A timeout then fires between its value and that plus one interval, as before.
+// The same walk keeps the Date header current (date_cache.hpp): an embedder's server without
+// an application's heartbeat (which refreshes the shared cache too) served the date of its
+// first response forever. Refreshed when the second has changed; the walks come at least once
+// an interval (1 s by default, as Kestrel's), so Date lags the clock by less than that.
 task<void> server::heartbeat() {
   constexpr std::chrono::nanoseconds k_min_gap = std::chrono::milliseconds(50);
   const std::chrono::nanoseconds interval = m_options.connection.limits.timeout_check_interval;
   const std::chrono::nanoseconds min_gap = std::min(interval, k_min_gap);
   const cancellation_token token = m_stop_heartbeat.token();
+  date_cache& dates =
+      m_options.connection.dates != nullptr ? *m_options.connection.dates : date_cache::shared();
   while (!token.is_cancellation_requested()) {
+    const auto wall = std::chrono::system_clock::now();
+    if (std::chrono::floor<std::chrono::seconds>(wall) !=
+        std::chrono::floor<std::chrono::seconds>(dates.time())) {
+      dates.refresh(wall);
+    }
     std::chrono::nanoseconds next = interval;
     {
       const transport_clock::time_point now = transport_clock::now();  // tcp_transport's clock

@@ -2,6 +2,7 @@
 // no watchdog, timer or wake-up of its own. Real sockets on loopback; every wait is bounded by a
 // receive timeout, so a server that never closes fails the test instead of hanging it.
 
+#include <harrier/http/date_cache.hpp>
 #include <harrier/http/response.hpp>
 #include <harrier/http/server.hpp>
 #include <harrier/net/io_context.hpp>
@@ -131,5 +132,37 @@ TEST_CASE("a server refuses a timeout check interval that is not positive", "[ht
   o.endpoints.push_back(harrier::net::endpoint::parse("127.0.0.1:0"));
   o.connection.limits.timeout_check_interval = 0ms;
   CHECK_THROWS_WITH(server(io, o, hello), Catch::Contains("timeout_check_interval"));
+  io.stop();
+}
+
+TEST_CASE("the server's heartbeat keeps the Date header current", "[http][server][timeouts]") {
+  // A server embedded without an application (whose heartbeat refreshes the shared cache too):
+  // the date must not stay the one of its start. The cache starts a day behind.
+  date_cache dates;
+  dates.refresh(std::chrono::system_clock::now() - std::chrono::hours(24));
+  const std::string stale = dates.current();
+  server_limits limits;
+  limits.timeout_check_interval = 100ms;
+  server_options options = heartbeat_server::options(limits);
+  options.connection.dates = &dates;
+  harrier::net::io_context io;
+  server srv(io, options, hello);
+  srv.start();
+  // Bounded: the heartbeat's first walk comes as the server starts.
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (dates.current() == stale && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(10ms);
+  CHECK(dates.current() != stale);
+  const auto lag = std::chrono::system_clock::now() - dates.time();
+  CHECK(lag < 5s);
+  CHECK(lag > -5s);
+  const int fd = harrier::test::connect_with_timeout(srv.local_endpoints().front());
+  send_all(fd, k_get);
+  const std::string response = read_hello_response(fd);
+  REQUIRE(response.starts_with("HTTP/1.1 200 "));
+  CHECK(response.find("Date: " + stale) == std::string::npos);
+  CHECK(response.find("\r\nDate: ") != std::string::npos);
+  ::close(fd);
+  harrier::test::stop_bounded(srv, io);
   io.stop();
 }
