@@ -76,6 +76,12 @@ void response::set_status(int status) {
     throw std::invalid_argument("http::response: status must be a 3-digit code, got " +
                                 std::to_string(status));
   }
+  if (status < 200) [[unlikely]] {
+    // A 1xx is interim (RFC 9110 section 15.2): sent as the final status it left the client
+    // waiting for one. The connection sends 100 Continue itself; there is no protocol upgrade.
+    throw std::invalid_argument("http::response: " + std::to_string(status) +
+                                " is an interim (1xx) status, not a final one");
+  }
   m_status = status;
 }
 
@@ -123,11 +129,13 @@ void response::set_content_type(std::string_view value) {
   // add_header without its checks of the name, which is known, and its special names.
   check_not_started();
   check_header_value("Content-Type", value);
+  if (!m_headers.empty()) remove_header("Content-Type");  // a response has one
   append_header_line(m_headers, "Content-Type", value);
 }
 
 void response::set_content_type(header_literal value) {
   check_not_started();
+  if (!m_headers.empty()) remove_header("Content-Type");
   append_header_line(m_headers, "Content-Type", value.value());
 }
 

@@ -436,7 +436,8 @@ TEST_CASE("a header literal sets the Content-Type, through send() as through set
   CHECK(responses[1].body == "written");
 }
 
-TEST_CASE("the status line carries any 3-digit code and its reason phrase", "[http][response]") {
+TEST_CASE("the status line carries any final 3-digit code and its reason phrase",
+          "[http][response]") {
   auto handler = [](request& req, response& res) -> harrier::task<void> {
     res.set_status(std::stoi(std::string(req.path().substr(1))));
     co_await res.end();
@@ -449,8 +450,33 @@ TEST_CASE("the status line carries any 3-digit code and its reason phrase", "[ht
   CHECK(responses[0].head.rfind("HTTP/1.1 511 Network Authentication Required\r\n", 0) == 0);
   CHECK(responses[0].header("Content-Length") == "0");
   CHECK(responses[1].head.rfind("HTTP/1.1 599 \r\n", 0) == 0);  // no phrase known: empty
-  CHECK(responses[2].head.rfind("HTTP/1.1 100 Continue\r\n", 0) == 0);
+  // 1xx is interim: set as the final status it throws, and the handler's failure is a 500.
+  CHECK(responses[2].status == 500);
   CHECK(responses[3].head.rfind("HTTP/1.1 204 No Content\r\n", 0) == 0);
   CHECK_FALSE(responses[3].header("Content-Length"));
   CHECK(responses[4].head.rfind("HTTP/1.1 999 \r\n", 0) == 0);
+}
+
+TEST_CASE("set_content_type replaces a Content-Type set or added before", "[http][response]") {
+  auto handler = [](request&, response& res) -> harrier::task<void> {
+    res.add_header("X-Before", "1");
+    res.add_header("content-type", "text/html");
+    res.set_content_type("text/plain");
+    res.add_header("X-After", "2");
+    co_await res.send(200, "application/json", "{}");
+  };
+  connection_harness h(handler);
+  h.start();
+  h.feed(get("/"));
+  const auto responses = parse_responses(h.transport.output);
+  REQUIRE(responses.size() == 1);
+  int types = 0;
+  for (const auto& [name, value] : responses[0].headers) {
+    if (name == "Content-Type" || name == "content-type") ++types;
+  }
+  CHECK(types == 1);
+  CHECK(responses[0].header("Content-Type") == "application/json");
+  CHECK(responses[0].header("X-Before") == "1");
+  CHECK(responses[0].header("X-After") == "2");
+  CHECK(responses[0].body == "{}");
 }

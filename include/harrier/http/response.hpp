@@ -58,9 +58,11 @@ class header_literal {
 class response {
  public:
   int status() const noexcept { return m_status; }
+  // A final status: a 3-digit code from 200 (std::invalid_argument otherwise; 1xx is interim).
   void set_status(int status);
   // Appends a header line (no de-duplication). Throws std::invalid_argument on CR, LF or NUL.
   void add_header(std::string_view name, std::string_view value);
+  // Sets the Content-Type: one that was set or added before is replaced.
   void set_content_type(std::string_view value);
   void set_content_type(header_literal value);  // checked when compiled: no check here
   void set_content_length(std::uint64_t length);
