@@ -180,6 +180,22 @@ std::size_t response::remove_header(std::string_view name) {
   return removed;
 }
 
+void response::discard_content() {
+  check_not_started();
+  // Before the start nothing has reached the connection or a body filter (whose start() runs
+  // with the head): the body written so far is all in m_pending_body.
+  m_status = 200;
+  m_content_length.reset();
+  m_body_bytes = 0;
+  m_pending_body.clear();
+  for (std::string_view name :
+       {"Content-Type", "Content-Encoding", "Content-Language", "Content-Location", "Content-Range",
+        "Content-Disposition", "ETag", "Last-Modified", "Cache-Control", "Expires"}) {
+    if (m_headers.empty()) break;
+    remove_header(name);
+  }
+}
+
 void response::set_body_filter(body_filter* filter) {
   if (filter != nullptr) check_not_started();
   m_filter = filter;

@@ -109,6 +109,7 @@ task<void> app_pipeline::handle(http::request& req, http::response& res) const {
   }
   if (problem) {
     try {
+      ctx.response().discard_content();  // not started: problem_for_exception checked
       co_await problem->execute(ctx);
     } catch (...) {
       failure = std::current_exception();

@@ -109,7 +109,10 @@ task<void> exception_handler_stage::operator()(context& ctx, next_handler next) 
     problem = problem_for_exception(ctx);
     if (!problem) throw;
   }
-  if (problem) co_await problem->execute(ctx);
+  if (problem) {
+    ctx.response().discard_content();  // not started: problem_for_exception checked
+    co_await problem->execute(ctx);
+  }
 }
 
 }  // namespace detail
@@ -291,6 +294,7 @@ middleware_fn request_timeouts(std::chrono::milliseconds timeout,
     timer_stop.request_cancellation();
     co_await timer_done.wait();  // the timer coroutine refers to this frame
     if (timed_out && !ctx.response().has_started()) {
+      ctx.response().discard_content();  // whatever the handler had set up for its answer
       co_await results::problem(503, "Service Unavailable",
                                 fmt::format("the request timed out after {} ms", timeout.count()))
           .execute(ctx);

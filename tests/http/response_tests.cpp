@@ -480,3 +480,40 @@ TEST_CASE("set_content_type replaces a Content-Type set or added before", "[http
   CHECK(responses[0].header("X-After") == "2");
   CHECK(responses[0].body == "{}");
 }
+
+TEST_CASE("discard_content drops the body and what describes it, and keeps the rest",
+          "[http][response]") {
+  bool threw_after_start = false;
+  auto handler = [&](request& req, response& res) -> harrier::task<void> {
+    res.add_header("Access-Control-Allow-Origin", "*");
+    res.set_status(201);
+    res.set_content_type("text/html");
+    res.add_header("ETag", "\"v1\"");
+    res.add_header("Last-Modified", "Sun, 06 Nov 1994 08:49:37 GMT");
+    res.add_header("Cache-Control", "max-age=600");
+    res.set_content_length(100);
+    co_await res.write(std::as_bytes(std::span(std::string_view("partial"))));
+    res.discard_content();
+    co_await res.send(404, "text/plain", "gone");
+    try {
+      res.discard_content();
+    } catch (const std::logic_error&) {
+      threw_after_start = true;
+    }
+    (void)req;
+  };
+  connection_harness h(handler);
+  h.start();
+  h.feed(get("/"));
+  const auto responses = parse_responses(h.transport.output);
+  REQUIRE(responses.size() == 1);
+  CHECK(responses[0].status == 404);
+  CHECK(responses[0].body == "gone");
+  CHECK(responses[0].header("Content-Type") == "text/plain");
+  CHECK(responses[0].header("Content-Length") == "4");
+  CHECK_FALSE(responses[0].header("ETag"));
+  CHECK_FALSE(responses[0].header("Last-Modified"));
+  CHECK_FALSE(responses[0].header("Cache-Control"));
+  CHECK(responses[0].header("Access-Control-Allow-Origin") == "*");
+  CHECK(threw_after_start);
+}

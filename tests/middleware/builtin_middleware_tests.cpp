@@ -349,6 +349,45 @@ TEST_CASE(
   CHECK_THAT(text, Catch::Contains("unhandled exception for GET /denied"));
 }
 
+TEST_CASE("the exception handler's problem replaces what the handler had set up", "[builtin]") {
+  // ASP.NET's error handling clears the response first; here the failed answer's body and the
+  // headers that describe it go, and what an outer middleware added for any answer stays.
+  for (bool first : {true, false}) {
+    INFO((first ? "first" : "behind a middleware"));
+    app_pipeline app;
+    if (!first) {
+      app.use([](harrier::context& ctx, harrier::next_handler next) -> harrier::task<void> {
+        co_await next(ctx);
+      });
+    }
+    app.use(harrier::exception_handler());
+    app.use([](harrier::context& ctx, harrier::next_handler next) -> harrier::task<void> {
+      ctx.response().add_header("Access-Control-Allow-Origin", "*");
+      co_await next(ctx);
+    });
+    app.add_endpoint({"GET"}, "/item", [](harrier::context& ctx) -> harrier::task<void> {
+      auto& res = ctx.response();
+      res.set_content_type("text/html");
+      res.add_header("ETag", "\"v1\"");
+      res.add_header("Cache-Control", "public, max-age=3600");
+      res.set_content_length(1000);
+      co_await res.write(std::as_bytes(std::span(std::string_view("<html>"))));
+      throw harrier::http_error(404, "Not Found");
+    });
+    const auto r = roundtrip(app, request("GET", "/item"));
+    CHECK(r.status == 404);
+    CHECK(r.header("Content-Type") == "application/problem+json");
+    CHECK(nlohmann::json::parse(r.body)["status"] == 404);
+    CHECK_FALSE(r.header("ETag"));
+    CHECK_FALSE(r.header("Cache-Control"));
+    CHECK(r.header("Access-Control-Allow-Origin") == "*");
+    int types = 0;
+    for (const auto& [name, value] : r.headers)
+      types += name == "Content-Type" ? 1 : 0;
+    CHECK(types == 1);
+  }
+}
+
 TEST_CASE("a request the client closed is logged and observed as 499, not 500 or 0", "[builtin]") {
   // A handler that stops on the token of a client that left (the HTTP layer answers 499: a
   // half-closed client still reads it), and a body cut short by the client's close (nothing is

@@ -74,6 +74,13 @@ class response {
   // Removes every header line named `name`; returns how many. Throws like add_header once
   // started.
   std::size_t remove_header(std::string_view name);
+  // Before the response started, what an error page does before it answers: drops the body
+  // written so far, the declared length, the status (back to 200), and the headers that
+  // describe that body or let it be cached (Content-Type, Content-Encoding, Content-Language,
+  // Content-Location, Content-Range, Content-Disposition, ETag, Last-Modified, Cache-Control,
+  // Expires). Headers about the exchange stay (CORS, Vary, Set-Cookie, Allow, a trace id): an
+  // outer middleware added them for any answer. Throws std::logic_error once started.
+  void discard_content();
   bool has_started() const noexcept { return m_started; }
   bool has_ended() const noexcept { return m_ended; }
   // Body bytes the handler has written so far (counted for HEAD too).
