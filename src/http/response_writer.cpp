@@ -469,6 +469,8 @@ task<void> connection_core::flush_response(response& res) {
 
 task<void> connection_core::end_response(response& res) {
   if (res.m_ended) co_return;
+  const bool was_started = res.m_started;
+  const std::size_t head_at = m_out.size();  // where this response's head goes, if not started
   if (!res.m_started) {
     start_response(res, true);  // finishes the filter's output too, if there is one
   } else {
@@ -483,12 +485,24 @@ task<void> connection_core::end_response(response& res) {
     if (res.m_chunked) m_out.append("0\r\n\r\n"sv);
   }
   res.m_ended = true;
-  if (res.m_content_length && res.m_body_bytes < *res.m_content_length && !res.m_discard_body) {
+  if (res.m_content_length && res.m_body_bytes < *res.m_content_length && !res.m_discard_body)
+      [[unlikely]] {
+    if (was_started) {
+      harrier::detail::harrier_logger()->error(
+          "http: handler for {} {} wrote {} of the {} bytes it declared; aborting the connection",
+          m_request.method(), m_request.path(), res.m_body_bytes, *res.m_content_length);
+      m_abort_now = true;
+      co_return;
+    }
+    // Nothing of it has left yet (the head and body were only just put in the output): the
+    // client gets a 500 in its place, as Kestrel answers a short body it has not started.
     harrier::detail::harrier_logger()->error(
-        "http: handler for {} {} wrote {} of the {} bytes it declared; aborting the connection",
+        "http: handler for {} {} wrote {} of the {} bytes it declared; answered 500",
         m_request.method(), m_request.path(), res.m_body_bytes, *res.m_content_length);
-    m_abort_now = true;
-    co_return;
+    m_out.resize(head_at);
+    res.m_status = 500;
+    m_close_after_response = true;
+    append_simple_response(500, reason_phrase(500));
   }
   // Pipelining: when the next request is already buffered, keep this response to send it with
   // the next one(s); the loop flushes before it waits for input.

@@ -212,6 +212,41 @@ TEST_CASE("a handler that throws after the response started aborts the connectio
   CHECK(responses[0].body == "partial");  // no final chunk: the client sees a truncated body
 }
 
+TEST_CASE("a body shorter than its declared length is a 500 until the response started",
+          "[http][response]") {
+  // Before the start nothing has left: the client gets a 500 in its place (as Kestrel). After
+  // it, the head promised a length the body cannot meet: the connection is aborted.
+  auto handler = [](request& req, response& res) -> harrier::task<void> {
+    res.set_content_length(10);
+    co_await res.write(std::string_view("abc"));
+    if (req.path() == "/flushed") co_await res.flush();
+    co_await res.end();
+  };
+  connection_harness h(handler);
+  h.start();
+  h.feed(get("/short") + get("/next"));
+  h.feed_eof();  // the connection lingers for the unread /next until the client closes
+  CHECK(h.finished);
+  auto responses = parse_responses(h.transport.output);
+  REQUIRE(responses.size() == 1);
+  CHECK(responses[0].status == 500);
+  CHECK(responses[0].header("Connection") == "close");
+  CHECK(responses[0].body == "Internal Server Error");
+  CHECK(h.transport.output.find("abc") == std::string::npos);
+  CHECK(h.transport.send_shut_down);  // closed gracefully after the 500
+
+  connection_harness started(handler);
+  started.start();
+  started.feed(get("/flushed"));
+  CHECK(started.finished);
+  CHECK(started.transport.closed);
+  CHECK_FALSE(started.transport.send_shut_down);  // aborted
+  responses = parse_responses(started.transport.output);
+  REQUIRE(responses.size() == 1);
+  CHECK(responses[0].status == 200);
+  CHECK(responses[0].body == "abc");
+}
+
 TEST_CASE("a handler that does not end its response gets it ended", "[http][response]") {
   auto handler = [](request&, response& res) -> harrier::task<void> {
     res.set_status(204);
