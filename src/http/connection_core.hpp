@@ -187,7 +187,8 @@ class connection_core {
   void append_body(response& res, std::span<const std::byte> data);
   void append_simple_response(int status, std::string_view body);
   class head_buffer;
-  void put_head_prefix(head_buffer& head, int status) const;
+  // The status line, Date and Server (those two unless `res` has its own).
+  void put_head_prefix(head_buffer& head, int status, const response* res = nullptr) const;
   task<bool> flush_output(std::span<const std::byte> extra = {});
   // flush_output's steps before and after its send, which end_response also takes without
   // flush_output's frame: the buffers to send (0: none), and the send's outcome (false: failed).

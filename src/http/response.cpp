@@ -95,9 +95,17 @@ void response::add_header(std::string_view name, std::string_view value) {
     }
   }
   check_header_value(name, value);
-  // Only three names are special; their lengths (17, 14, 10) rule the rest out cheaply.
+  // Only five names are special; their lengths (17, 14, 10, 6, 4) rule the rest out cheaply.
   const std::size_t n = name.size();
-  if (n != 17 && n != 14 && n != 10) {
+  if (n != 17 && n != 14 && n != 10 && n != 6 && n != 4) {
+    append_header_line(m_headers, name, value);
+    return;
+  }
+  if (n == 4 || n == 6) {
+    // A Date or Server of the handler's own replaces the server's (one of each: RFC 9110
+    // section 5.3, a singleton field appears once).
+    if (iequals(name, "date")) m_own_date = true;
+    if (iequals(name, "server")) m_own_server = true;
     append_header_line(m_headers, name, value);
     return;
   }
@@ -173,6 +181,8 @@ std::size_t response::remove_header(std::string_view name) {
     if (line.find(':') == name.size() && iequals(line.substr(0, name.size()), name)) {
       m_headers.erase(at, end - at);
       ++removed;
+      if (iequals(name, "date")) m_own_date = false;
+      if (iequals(name, "server")) m_own_server = false;
     } else {
       at = end;
     }
@@ -258,6 +268,8 @@ void response::reset() noexcept {
   m_chunked = false;
   m_discard_body = false;
   m_close_requested = false;
+  m_own_date = false;
+  m_own_server = false;
 }
 
 std::string_view reason_phrase(int status) noexcept {

@@ -87,7 +87,7 @@ class connection_core::head_buffer {
   char* m_end = m_bytes;
 };
 
-void connection_core::put_head_prefix(head_buffer& head, int status) const {
+void connection_core::put_head_prefix(head_buffer& head, int status, const response* res) const {
   head.put("HTTP/1.1 "sv);
   char* digits = head.take(3);  // set_status allows 3-digit codes only
   digits[0] = static_cast<char>('0' + status / 100 % 10);
@@ -95,10 +95,15 @@ void connection_core::put_head_prefix(head_buffer& head, int status) const {
   digits[2] = static_cast<char>('0' + status % 10);
   head.put(" "sv);
   head.put(reason_phrase(status).substr(0, 40));
-  head.put("\r\nDate: "sv);
-  m_dates.copy_to(head.take(k_imf_fixdate_bytes));
   head.put("\r\n"sv);
-  if (m_options.add_server_header) head.put("Server: harrier\r\n"sv);
+  if (res == nullptr || !res->m_own_date) [[likely]] {
+    head.put("Date: "sv);
+    m_dates.copy_to(head.take(k_imf_fixdate_bytes));
+    head.put("\r\n"sv);
+  }
+  if (m_options.add_server_header && (res == nullptr || !res->m_own_server)) {
+    head.put("Server: harrier\r\n"sv);
+  }
 }
 
 void connection_core::append_simple_response(int status, std::string_view body) {
@@ -174,7 +179,7 @@ void connection_core::start_response(response& res, bool at_end) {
   if (!keep_alive) m_close_after_response = true;
 
   head_buffer head;
-  put_head_prefix(head, status);
+  put_head_prefix(head, status, &res);
   if (length) {
     head.put("Content-Length: "sv);
     head.put_decimal(*length);

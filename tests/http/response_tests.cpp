@@ -4,6 +4,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cctype>
+
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -551,4 +554,49 @@ TEST_CASE("discard_content drops the body and what describes it, and keeps the r
   CHECK_FALSE(responses[0].header("Cache-Control"));
   CHECK(responses[0].header("Access-Control-Allow-Origin") == "*");
   CHECK(threw_after_start);
+}
+
+TEST_CASE("a Date or Server of the handler's own replaces the server's", "[http][response]") {
+  // A gateway passing on its upstream's headers: one Date and one Server, the handler's.
+  auto handler = [](request& req, response& res) -> harrier::task<void> {
+    if (req.path() == "/own") {
+      res.add_header("date", "Sun, 06 Nov 1994 08:49:37 GMT");
+      res.add_header("Server", "upstream/1.0");
+    } else if (req.path() == "/removed") {
+      res.add_header("Date", "Sun, 06 Nov 1994 08:49:37 GMT");
+      res.add_header("Server", "upstream/1.0");
+      res.remove_header("DATE");
+      res.remove_header("server");
+    }
+    co_await res.send(200, "text/plain", "x");
+  };
+  connection_harness h(handler);
+  h.start();
+  h.feed(get("/own") + get("/plain") + get("/removed"));
+  const auto responses = parse_responses(h.transport.output);
+  REQUIRE(responses.size() == 3);
+  auto count = [](const parsed_response& r, std::string_view name) {
+    int n = 0;
+    for (const auto& [field, value] : r.headers) {
+      if (field.size() == name.size() &&
+          std::equal(field.begin(), field.end(), name.begin(), [](char a, char b) {
+            return std::tolower(static_cast<unsigned char>(a)) ==
+                   std::tolower(static_cast<unsigned char>(b));
+          })) {
+        ++n;
+      }
+    }
+    return n;
+  };
+  CHECK(count(responses[0], "date") == 1);
+  CHECK(count(responses[0], "server") == 1);
+  CHECK(responses[0].header("date") == "Sun, 06 Nov 1994 08:49:37 GMT");
+  CHECK(responses[0].header("Server") == "upstream/1.0");
+  for (std::size_t i : {1u, 2u}) {  // the next request, and headers added then removed
+    INFO(i);
+    CHECK(count(responses[i], "date") == 1);
+    CHECK(count(responses[i], "server") == 1);
+    CHECK(responses[i].header("Server") == "harrier");
+    CHECK(responses[i].header("Date") != "Sun, 06 Nov 1994 08:49:37 GMT");
+  }
 }

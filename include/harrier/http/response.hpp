@@ -13,7 +13,8 @@
 //   the connection calls it if the handler does not.
 // - Pipelining: a finished response stays buffered while the next request is already in the
 //   receive buffer, so that the responses of a pipelined batch leave in one send.
-// - `Date` (from the date cache) and `Server: harrier` (unless turned off) are added; so are
+// - `Date` (from the date cache) and `Server: harrier` (unless turned off) are added, unless the
+//   handler added its own (a gateway passing on its upstream's: one of each); so are
 //   `Connection: close` / `keep-alive` when needed. Framing and connection headers are owned by
 //   the connection: setting Transfer-Encoding throws, Content-Length goes through
 //   set_content_length, `Connection: close` makes the connection close after the response.
@@ -143,6 +144,8 @@ class response {
   bool m_chunked = false;
   bool m_discard_body = false;     // HEAD, 204, 304: body bytes are counted, never sent
   bool m_close_requested = false;  // the handler asked for Connection: close
+  bool m_own_date = false;         // the handler added a Date: the server adds none
+  bool m_own_server = false;       // the same for Server
 };
 
 // The reason phrase of a status ("Not Found"); "" for codes it does not know.
