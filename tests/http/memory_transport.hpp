@@ -303,6 +303,12 @@ struct parsed_response {
     }
     return std::nullopt;
   }
+  // How many header lines are named `name` (case-insensitive): singleton fields appear once.
+  std::size_t header_count(std::string_view name) const {
+    return static_cast<std::size_t>(
+        std::count_if(headers.begin(), headers.end(),
+                      [name](const auto& field) { return iequals(field.first, name); }));
+  }
 };
 
 // Splits `wire` into responses. Bodies are framed by Content-Length or chunked encoding; a

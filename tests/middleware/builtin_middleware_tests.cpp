@@ -381,10 +381,7 @@ TEST_CASE("the exception handler's problem replaces what the handler had set up"
     CHECK_FALSE(r.header("ETag"));
     CHECK_FALSE(r.header("Cache-Control"));
     CHECK(r.header("Access-Control-Allow-Origin") == "*");
-    int types = 0;
-    for (const auto& [name, value] : r.headers)
-      types += name == "Content-Type" ? 1 : 0;
-    CHECK(types == 1);
+    CHECK(r.header_count("Content-Type") == 1);
   }
 }
 
